@@ -1,0 +1,67 @@
+//! Where packets come from. Files today (`file`), live interfaces later; every source
+//! yields [`RawPacket`]s numbered from 1 in file order, as Wireshark numbers frames.
+//!
+//! Nothing from `pcap-parser` leaves this module: downstream code sees our own
+//! [`LinkType`], [`Timestamp`] and byte slices.
+
+pub mod file;
+
+use crate::time::Timestamp;
+use std::fmt;
+
+/// A link-layer header type from the tcpdump.org registry. A newtype rather than an
+/// enum so that values we do not decode survive to be reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// OpenBSD's DLT_RAW value, seen in old captures.
+    pub const RAW_OPENBSD: LinkType = LinkType(12);
+    /// BSD/OS's DLT_RAW value.
+    pub const RAW_BSDOS: LinkType = LinkType(14);
+    pub const RAW: LinkType = LinkType(101);
+    pub const LOOP: LinkType = LinkType(108);
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    pub const NFLOG: LinkType = LinkType(239);
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// The short name tcpdump and Wireshark use (`EN10MB`, `LINUX_SLL2`, …).
+    pub fn name(self) -> String {
+        let known = match self {
+            LinkType::NULL => "NULL",
+            LinkType::ETHERNET => "EN10MB",
+            LinkType::RAW_OPENBSD | LinkType::RAW_BSDOS | LinkType::RAW => "RAW",
+            LinkType::LOOP => "LOOP",
+            LinkType::LINUX_SLL => "LINUX_SLL",
+            LinkType::IPV4 => "IPV4",
+            LinkType::IPV6 => "IPV6",
+            LinkType::NFLOG => "NFLOG",
+            LinkType::LINUX_SLL2 => "LINUX_SLL2",
+            LinkType(other) => return format!("LINKTYPE_{other}"),
+        };
+        known.to_string()
+    }
+}
+
+impl fmt::Display for LinkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// One captured packet, borrowed from the reader's buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct RawPacket<'a> {
+    /// 1-based position in its file, counting packet records only.
+    pub number: u64,
+    pub ts: Timestamp,
+    pub link_type: LinkType,
+    /// The captured bytes (possibly fewer than were on the wire).
+    pub data: &'a [u8],
+    /// Length on the wire.
+    pub orig_len: u32,
+}

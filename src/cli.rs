@@ -1,0 +1,53 @@
+//! Command-line flags, all in one place (clap derive). Raw flags only: no I/O here.
+//! Each flag's `///` doc is its `--help` text.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  connscope analyze capture.pcap              table of every TCP connection
+  connscope analyze --format json a.pcapng    the same as one JSON document
+  connscope analyze --format jsonl big.pcap   one JSON line per connection, streamed
+  tcpdump -i lo -w - | connscope analyze -    read a capture from standard input
+  connscope analyze a.pcap b.pcap.gz          several files, each analysed on its own";
+
+/// How many TCP connections a capture holds, which requests rode on which, when each
+/// idled, who probed it and who closed it.
+#[derive(Debug, Parser)]
+#[command(name = "connscope", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse capture files: one row (or JSON object) per TCP connection.
+    #[command(after_help = EXAMPLES)]
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// No progress bar and no warnings on standard error (errors still print).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table per input, for people.
+    Table,
+    /// One JSON document (schema `connscope.report/1`, see docs/json.md).
+    Json,
+    /// One JSON object per connection and line, written as each connection finishes.
+    Jsonl,
+}

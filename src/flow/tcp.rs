@@ -1,0 +1,415 @@
+//! One TCP connection, followed packet by packet: who is client, the handshake,
+//! keep-alive probes and their answers, retransmissions, zero windows, idle gaps, the
+//! close, and Zeek's state and history (delegated to `zeek`).
+//!
+//! Keep-alive probes, keep-alive ACKs and retransmissions follow Wireshark's
+//! `packet-tcp.c` rules so the counts match what users see there; the handshake and
+//! close follow RFC 9293 §3.5–3.6. Not for payload meaning (`analyzers`).
+
+use super::key::{Direction, Endpoint, PerSide};
+use super::seq::SeqNumber;
+use super::zeek::ZeekConn;
+use crate::decode::Segment;
+use crate::report::model::{
+    Close, CloseHow, ConnectionRecord, FlagCounts, Handshake, HandshakeOutcome, Idle, KeepAlive,
+    Probe, RoleSource,
+};
+use crate::time::Timestamp;
+
+/// Ports a server plausibly listens on, beyond the well-known range below 1024; used
+/// only when no SYN says who the client was.
+const LIKELY_SERVER_PORTS: &[u16] = &[
+    1080, 1433, 1521, 2049, 3000, 3128, 3306, 4443, 5000, 5432, 5672, 5900, 6379, 6443, 8000, 8008,
+    8080, 8081, 8088, 8443, 8888, 9000, 9090, 9200, 9443, 11211, 27017,
+];
+
+fn likely_server_port(port: u16) -> bool {
+    port < 1024 || LIKELY_SERVER_PORTS.contains(&port)
+}
+
+/// Decides the client for a connection whose first packet goes `src` → `dst`.
+/// Returns (client, server, how it was decided, whether the first packet came from
+/// the server).
+pub fn assign_roles(
+    src: Endpoint,
+    dst: Endpoint,
+    seg: &Segment<'_>,
+) -> (Endpoint, Endpoint, RoleSource, bool) {
+    if seg.flags.syn() && !seg.flags.ack() {
+        return (src, dst, RoleSource::Syn, false);
+    }
+    if seg.flags.syn() && seg.flags.ack() {
+        return (dst, src, RoleSource::SynAck, true);
+    }
+    // Mid-stream: exactly one plausible server port decides; otherwise the lower
+    // port is the server (ephemeral ports are high); equal ports keep the first sender
+    // as client.
+    let src_server = match (likely_server_port(src.port), likely_server_port(dst.port)) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => src.port < dst.port,
+    };
+    if src_server {
+        (dst, src, RoleSource::Ports, true)
+    } else {
+        (src, dst, RoleSource::Ports, false)
+    }
+}
+
+/// Wireshark's per-direction analysis state (`tcp_analyze_seq_info` and friends).
+#[derive(Clone, Copy, Debug, Default)]
+struct WireSide {
+    /// Sequence number of the first segment seen from this side.
+    base_seq: Option<SeqNumber>,
+    /// Highest sequence number + segment length seen: the next expected.
+    next_seq: Option<SeqNumber>,
+    last_ack: u32,
+    last_window: u16,
+    last_was_probe: bool,
+    seen_fin: bool,
+    seen_rst: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct HandshakeTrack {
+    syn: Option<(u64, Timestamp, SeqNumber)>,
+    /// The last SYN transmission before the SYN-ACK, to time the answer.
+    last_syn_ts: Option<Timestamp>,
+    syn_retries: u32,
+    synack: Option<(u64, Timestamp, SeqNumber)>,
+    synack_retries: u32,
+    ack: Option<(u64, Timestamp)>,
+    refused_by: Option<u64>,
+}
+
+/// A connection being tracked.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub id: u64,
+    pub input: usize,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    roles: RoleSource,
+    first_packet: u64,
+    last_packet: u64,
+    start: Timestamp,
+    last_ts: Timestamp,
+    packets: PerSide<u64>,
+    payload_bytes: PerSide<u64>,
+    wire: PerSide<WireSide>,
+    handshake: HandshakeTrack,
+    probes: Vec<Probe>,
+    /// Index into `probes` of each side's latest probe still waiting for an answer.
+    open_probe: PerSide<Option<usize>>,
+    keepalive_acks: u64,
+    flags: FlagCounts,
+    retransmissions: PerSide<u64>,
+    zero_windows: PerSide<u64>,
+    last_payload: Option<(Timestamp, u64)>,
+    idle: Option<Idle>,
+    close: Option<Close>,
+    zeek: ZeekConn,
+}
+
+impl Connection {
+    pub fn new(
+        id: u64,
+        input: usize,
+        src: Endpoint,
+        dst: Endpoint,
+        seg: &Segment<'_>,
+        number: u64,
+        ts: Timestamp,
+    ) -> Self {
+        let (client, server, roles, flipped) = assign_roles(src, dst, seg);
+        Connection {
+            id,
+            input,
+            client,
+            server,
+            roles,
+            first_packet: number,
+            last_packet: number,
+            start: ts,
+            last_ts: ts,
+            packets: PerSide::default(),
+            payload_bytes: PerSide::default(),
+            wire: PerSide::default(),
+            handshake: HandshakeTrack::default(),
+            probes: Vec::new(),
+            open_probe: PerSide::default(),
+            keepalive_acks: 0,
+            flags: FlagCounts::default(),
+            retransmissions: PerSide::default(),
+            zero_windows: PerSide::default(),
+            last_payload: None,
+            idle: None,
+            close: None,
+            zeek: ZeekConn::new(flipped),
+        }
+    }
+
+    /// Which role sent a packet from `src`.
+    pub fn direction_of(&self, src: Endpoint) -> Direction {
+        if src == self.client {
+            Direction::Client
+        } else {
+            Direction::Server
+        }
+    }
+
+    pub fn last_ts(&self) -> Timestamp {
+        self.last_ts
+    }
+
+    /// Both FINs, or an RST: nothing more is expected but stragglers.
+    pub fn is_closed(&self) -> bool {
+        let (c, s) = (&self.wire.client, &self.wire.server);
+        (c.seen_fin && s.seen_fin) || c.seen_rst || s.seen_rst
+    }
+
+    /// Whether `seg` opens a new connection on this 4-tuple rather than continuing this
+    /// one: a SYN whose initial sequence number differs from the one this side started
+    /// with (Wireshark's `tcp.stream` port-reuse rule; Zeek's `IsReuse` is alike).
+    pub fn is_reused_by(&self, dir: Direction, seg: &Segment<'_>) -> bool {
+        seg.flags.syn()
+            && !seg.flags.ack()
+            && matches!(self.wire.get(dir).base_seq, Some(base) if base != SeqNumber(seg.seq))
+    }
+
+    pub fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, number: u64, ts: Timestamp) {
+        self.last_packet = number;
+        self.last_ts = ts;
+        *self.packets.get_mut(dir) += 1;
+        *self.payload_bytes.get_mut(dir) += u64::from(seg.payload_len);
+
+        let flags = seg.flags;
+        self.flags.syn += u64::from(flags.syn() && !flags.ack());
+        self.flags.synack += u64::from(flags.syn() && flags.ack());
+        self.flags.fin += u64::from(flags.fin());
+        self.flags.rst += u64::from(flags.rst());
+        let seq = SeqNumber(seg.seq);
+        let control = flags.syn() || flags.fin() || flags.rst();
+        let peer_last_was_probe = self.wire.get(dir.other()).last_was_probe;
+        let side = self.wire.get_mut(dir);
+        side.base_seq.get_or_insert(seq);
+
+        // Keep-alive probe: 0 or 1 byte at one before the next expected sequence number.
+        let is_probe =
+            !control && seg.payload_len <= 1 && side.next_seq.map(|n| n.minus(1)) == Some(seq);
+        // Keep-alive ACK: repeats this side's previous ACK and window right after the
+        // peer's probe.
+        let is_probe_ack = !control
+            && seg.payload_len == 0
+            && flags.ack()
+            && seg.window != 0
+            && seg.window == side.last_window
+            && side.next_seq == Some(seq)
+            && seg.ack == side.last_ack
+            && peer_last_was_probe;
+        // Retransmission: occupies sequence space but does not advance it.
+        let occupies = seg.payload_len > 0 || flags.syn() || flags.fin();
+        let is_retransmission =
+            occupies && !is_probe && matches!(side.next_seq, Some(n) if seq < n);
+        let seg_len = seg.payload_len + u32::from(flags.syn()) + u32::from(flags.fin());
+        let end = seq.plus(seg_len);
+        if side.next_seq.is_none_or(|n| end > n) {
+            side.next_seq = Some(end);
+        }
+        side.last_ack = seg.ack;
+        side.last_window = seg.window;
+        side.last_was_probe = is_probe;
+        side.seen_fin |= flags.fin();
+        side.seen_rst |= flags.rst();
+
+        if is_retransmission {
+            *self.retransmissions.get_mut(dir) += 1;
+        }
+        if seg.window == 0 && !control {
+            *self.zero_windows.get_mut(dir) += 1;
+        }
+        if is_probe {
+            self.probes.push(Probe {
+                packet: number,
+                time: ts,
+                from: dir,
+                acked: false,
+                ack_packet: None,
+            });
+            *self.open_probe.get_mut(dir) = Some(self.probes.len() - 1);
+        }
+        if is_probe_ack {
+            self.keepalive_acks += 1;
+        }
+        if flags.ack() {
+            // Any ACK from the peer that covers the probed byte answers the probe.
+            if let Some(index) = *self.open_probe.get(dir.other()) {
+                if let Some(probe) = self.probes.get_mut(index) {
+                    let probed = self.wire.get(dir.other()).next_seq.unwrap_or(seq);
+                    if SeqNumber(seg.ack) >= probed || is_probe_ack {
+                        probe.acked = true;
+                        probe.ack_packet = Some(number);
+                        *self.open_probe.get_mut(dir.other()) = None;
+                    }
+                }
+            }
+        }
+
+        self.track_handshake(dir, seg, number, ts);
+
+        if seg.payload_len > 0 && !is_probe && !flags.rst() {
+            if let Some((prev_ts, prev_packet)) = self.last_payload {
+                let gap = ts.secs_since(prev_ts);
+                if self.idle.is_none_or(|idle| gap > idle.max_s) {
+                    self.idle = Some(Idle {
+                        max_s: gap,
+                        from_packet: prev_packet,
+                        to_packet: number,
+                    });
+                }
+            }
+            self.last_payload = Some((ts, number));
+        }
+
+        if self.close.is_none() && (flags.fin() || flags.rst()) {
+            self.close = Some(Close {
+                how: if flags.rst() {
+                    CloseHow::Rst
+                } else {
+                    CloseHow::Fin
+                },
+                by: Some(dir),
+                packet: Some(number),
+                time: Some(ts),
+                both_fins: false,
+            });
+        }
+
+        self.zeek
+            .on_segment(dir, flags, seg.seq, seg.window, seg.payload_len);
+    }
+
+    fn track_handshake(&mut self, dir: Direction, seg: &Segment<'_>, number: u64, ts: Timestamp) {
+        let flags = seg.flags;
+        let hs = &mut self.handshake;
+        match (dir, flags.syn(), flags.ack(), flags.rst()) {
+            // RFC 9293 §3.5: the client's SYN opens; a repeat with the same ISN is a retry.
+            (Direction::Client, true, false, false) => {
+                match hs.syn {
+                    None => hs.syn = Some((number, ts, SeqNumber(seg.seq))),
+                    Some(_) if hs.synack.is_none() => hs.syn_retries += 1,
+                    Some(_) => {}
+                }
+                if hs.synack.is_none() {
+                    hs.last_syn_ts = Some(ts);
+                }
+            }
+            // The server's SYN-ACK answers it; repeats are retries.
+            (Direction::Server, true, true, false) => match hs.synack {
+                None => hs.synack = Some((number, ts, SeqNumber(seg.seq))),
+                Some(_) if hs.ack.is_none() => hs.synack_retries += 1,
+                Some(_) => {}
+            },
+            // The client's first ACK of the server's ISN completes the handshake.
+            (Direction::Client, false, true, false) => {
+                if let (None, Some((_, _, isn))) = (hs.ack, hs.synack) {
+                    if SeqNumber(seg.ack) == isn.plus(1) {
+                        hs.ack = Some((number, ts));
+                    }
+                }
+            }
+            // An RST from the server before any SYN-ACK refuses the connection.
+            (Direction::Server, _, _, true)
+                if hs.syn.is_some() && hs.synack.is_none() && hs.refused_by.is_none() =>
+            {
+                hs.refused_by = Some(number);
+            }
+            _ => {}
+        }
+    }
+
+    fn handshake_record(&self) -> Option<Handshake> {
+        let hs = &self.handshake;
+        if hs.syn.is_none() && hs.synack.is_none() {
+            return None;
+        }
+        let syn_ts = hs.syn.map(|(_, ts, _)| ts);
+        let synack_ts = hs.synack.map(|(_, ts, _)| ts);
+        let ack_ts = hs.ack.map(|(_, ts)| ts);
+        let syn_to_synack_ms = match (hs.last_syn_ts.or(syn_ts), synack_ts) {
+            (Some(a), Some(b)) => Some(b.millis_since(a)),
+            _ => None,
+        };
+        let synack_to_ack_ms = match (synack_ts, ack_ts) {
+            (Some(a), Some(b)) => Some(b.millis_since(a)),
+            _ => None,
+        };
+        let outcome = if hs.syn.is_none() {
+            HandshakeOutcome::SynMissed
+        } else if hs.ack.is_some() {
+            HandshakeOutcome::Completed
+        } else if hs.refused_by.is_some() {
+            HandshakeOutcome::Refused
+        } else if hs.synack.is_some() {
+            HandshakeOutcome::NoFinalAck
+        } else {
+            HandshakeOutcome::Unanswered
+        };
+        Some(Handshake {
+            syn_packet: hs.syn.map(|(n, _, _)| n),
+            synack_packet: hs.synack.map(|(n, _, _)| n),
+            ack_packet: hs.ack.map(|(n, _)| n),
+            rtt_ms: match (syn_to_synack_ms, synack_to_ack_ms) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            },
+            syn_to_synack_ms,
+            synack_to_ack_ms,
+            syn_retries: hs.syn_retries,
+            synack_retries: hs.synack_retries,
+            refused_packet: hs.refused_by,
+            outcome,
+        })
+    }
+
+    /// The finished connection as the report shows it.
+    pub fn into_record(self) -> ConnectionRecord {
+        let handshake = self.handshake_record();
+        let mut close = self.close.unwrap_or(Close {
+            how: CloseHow::Open,
+            by: None,
+            packet: None,
+            time: None,
+            both_fins: false,
+        });
+        close.both_fins = self.wire.client.seen_fin && self.wire.server.seen_fin;
+        let community_id = super::community_id::community_id(self.client, self.server);
+        ConnectionRecord {
+            id: self.id,
+            input: self.input,
+            client: self.client,
+            server: self.server,
+            roles: self.roles,
+            first_packet: self.first_packet,
+            last_packet: self.last_packet,
+            start: self.start,
+            end: self.last_ts,
+            duration_s: self.last_ts.secs_since(self.start),
+            packets: self.packets,
+            payload_bytes: self.payload_bytes,
+            handshake,
+            keepalive: KeepAlive {
+                probes: self.probes,
+                acks: self.keepalive_acks,
+            },
+            flags: self.flags,
+            retransmissions: self.retransmissions,
+            zero_windows: self.zero_windows,
+            idle: self.idle,
+            close,
+            conn_state: self.zeek.conn_state(),
+            history: self.zeek.history().to_string(),
+            community_id,
+        }
+    }
+}

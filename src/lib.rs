@@ -1,0 +1,15 @@
+//! connscope: how many TCP connections a capture holds, which requests rode on which,
+//! when each idled, who probed it and who closed it.
+//!
+//! One streaming pass, data flowing one way:
+//! `capture` (files) → `decode` (link → IP → TCP) → `flow` (per-connection tracking)
+//! → `report` (one model; table, JSON and JSONL renderers read it).
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod flow;
+pub mod report;
+pub mod time;
