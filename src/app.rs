@@ -8,13 +8,15 @@ use crate::decode::{decode, Skip};
 use crate::flow::table::ConnectionTable;
 use crate::report::model::{ConnectionRecord, InputReport, Report, WarningRecord, SCHEMA};
 use crate::report::{json, table};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-/// Exit codes.
+/// Exit codes: 0 ok, 2 usage or input error (1, a failed check, comes with `check`).
 pub const EXIT_OK: u8 = 0;
-pub const EXIT_CHECK_FAILED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 pub fn run(cli: Cli) -> u8 {
@@ -38,8 +40,11 @@ pub fn analyze_input(
     index: usize,
     source: &Source,
     first_id: u64,
+    show_progress: bool,
     mut on_connection: impl FnMut(ConnectionRecord) -> ControlFlow<()>,
 ) -> InputOutcome {
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let progress = show_progress.then(|| progress_bar(source)).flatten();
     let mut table = ConnectionTable::new(index, first_id);
     let mut skipped: BTreeMap<Skip, u64> = BTreeMap::new();
     let mut tcp_packets = 0u64;
@@ -51,7 +56,12 @@ pub fn analyze_input(
             stopped.set(true);
         }
     };
-    let result = read_packets(source, |packet| {
+    let result = read_packets(source, Arc::clone(&bytes_read), |packet| {
+        if let Some(bar) = &progress {
+            if packet.number % PROGRESS_EVERY == 0 {
+                bar.set_position(bytes_read.load(Ordering::Relaxed));
+            }
+        }
         match decode(packet.link_type, packet.data, packet.orig_len) {
             Ok(segment) => {
                 tcp_packets += 1;
@@ -65,6 +75,9 @@ pub fn analyze_input(
             ControlFlow::Continue(())
         }
     });
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
     let next_id = table.next_id();
     table.finish_all(&mut finished);
     let (summary, error) = match result {
@@ -103,7 +116,32 @@ pub fn analyze_input(
     }
 }
 
+/// Packets between progress-bar updates.
+const PROGRESS_EVERY: u64 = 16_384;
+/// Files smaller than this read too fast for a progress bar to help.
+const PROGRESS_MIN_BYTES: u64 = 32 << 20;
+
+/// A progress bar on standard error for a large file, sized in file bytes.
+fn progress_bar(source: &Source) -> Option<ProgressBar> {
+    let Source::Path(path) = source else {
+        return None;
+    };
+    let size = std::fs::metadata(path).ok()?.len();
+    if size < PROGRESS_MIN_BYTES {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(source.to_string());
+    Some(bar)
+}
+
 fn analyze(args: &AnalyzeArgs) -> u8 {
+    let show_progress = !args.quiet && io::stderr().is_terminal();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut report = Report {
@@ -116,7 +154,7 @@ fn analyze(args: &AnalyzeArgs) -> u8 {
     let mut write_error: Option<io::Error> = None;
     for (index, arg) in args.files.iter().enumerate() {
         let source = Source::from_arg(arg);
-        let outcome = analyze_input(index, &source, next_id, |record| {
+        let outcome = analyze_input(index, &source, next_id, show_progress, |record| {
             if args.format == Format::Jsonl {
                 if let Err(e) = json::write_line(&mut out, &record) {
                     write_error = Some(e);
@@ -158,6 +196,3 @@ fn analyze(args: &AnalyzeArgs) -> u8 {
         }
     }
 }
-
-#[allow(dead_code)]
-const _: u8 = EXIT_CHECK_FAILED;

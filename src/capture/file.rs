@@ -19,6 +19,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Room for the largest record we accept; a record claiming more is corruption.
@@ -128,6 +129,21 @@ impl<R: Read> Read for ErrorKeepingReader<R> {
     }
 }
 
+/// Counts the bytes read from the file itself (before decompression), for a progress
+/// bar measured against the file size.
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// Per-interface facts a pcapng packet needs to be understood.
 #[derive(Clone, Copy, Debug)]
 struct Interface {
@@ -139,13 +155,20 @@ struct Interface {
 
 /// Opens `source` and returns a reader positioned at its first byte, gunzipping
 /// transparently, plus whether it was compressed.
-fn open(source: &Source) -> Result<(Box<dyn Read + Send>, bool), CaptureError> {
+fn open(
+    source: &Source,
+    bytes_read: Arc<AtomicU64>,
+) -> Result<(Box<dyn Read + Send>, bool), CaptureError> {
     let raw: Box<dyn Read + Send> = match source {
         Source::Path(path) => Box::new(File::open(path).map_err(|error| CaptureError::Open {
             source: source.clone(),
             error,
         })?),
         Source::Stdin => Box::new(io::stdin()),
+    };
+    let raw = CountingReader {
+        inner: raw,
+        count: bytes_read,
     };
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
     let head = buffered.fill_buf().map_err(|e| CaptureError::Read {
@@ -165,12 +188,17 @@ fn open(source: &Source) -> Result<(Box<dyn Read + Send>, bool), CaptureError> {
 }
 
 /// Reads every packet of `source` in order and hands each to `visit`, which may stop
-/// the read early by returning `ControlFlow::Break`.
-pub fn read_packets<F>(source: &Source, mut visit: F) -> Result<ReadSummary, CaptureError>
+/// the read early by returning `ControlFlow::Break`. `bytes_read` counts the bytes
+/// taken from the file so far, for progress reporting.
+pub fn read_packets<F>(
+    source: &Source,
+    bytes_read: Arc<AtomicU64>,
+    mut visit: F,
+) -> Result<ReadSummary, CaptureError>
 where
     F: FnMut(&RawPacket<'_>) -> ControlFlow<()>,
 {
-    let (input, gzip) = open(source)?;
+    let (input, gzip) = open(source, bytes_read)?;
     let last_error = Arc::new(Mutex::new(None));
     let input = ErrorKeepingReader {
         inner: input,

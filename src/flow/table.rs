@@ -115,3 +115,339 @@ impl ConnectionTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Connection tracking driven by real packet bytes: each test builds frames with
+    //! etherparse's `PacketBuilder`, decodes them as the pipeline does, and checks the
+    //! finished records.
+    use super::*;
+    use crate::capture::LinkType;
+    use crate::decode::decode;
+    use crate::flow::key::Direction;
+    use crate::report::model::{CloseHow, HandshakeOutcome, RoleSource};
+    use etherparse::PacketBuilder;
+
+    const CLIENT: ([u8; 4], u16) = ([10, 0, 0, 1], 40000);
+    const SERVER: ([u8; 4], u16) = ([10, 0, 0, 2], 80);
+
+    /// One packet to build: who sends, flags, seq, ack, window, payload, time (s).
+    struct Pkt {
+        from_client: bool,
+        syn: bool,
+        ack: Option<u32>,
+        fin: bool,
+        rst: bool,
+        seq: u32,
+        window: u16,
+        payload: Vec<u8>,
+        at: f64,
+    }
+
+    fn pkt(from_client: bool, seq: u32, at: f64) -> Pkt {
+        Pkt {
+            from_client,
+            syn: false,
+            ack: None,
+            fin: false,
+            rst: false,
+            seq,
+            window: 1000,
+            payload: Vec::new(),
+            at,
+        }
+    }
+
+    impl Pkt {
+        fn syn(mut self) -> Self {
+            self.syn = true;
+            self
+        }
+        fn ack(mut self, ack: u32) -> Self {
+            self.ack = Some(ack);
+            self
+        }
+        fn fin(mut self) -> Self {
+            self.fin = true;
+            self
+        }
+        fn rst(mut self) -> Self {
+            self.rst = true;
+            self
+        }
+        fn data(mut self, payload: &[u8]) -> Self {
+            self.payload = payload.to_vec();
+            self
+        }
+        fn bytes(&self) -> Vec<u8> {
+            let (src, dst) = if self.from_client {
+                (CLIENT, SERVER)
+            } else {
+                (SERVER, CLIENT)
+            };
+            let mut b = PacketBuilder::ethernet2([1; 6], [2; 6])
+                .ipv4(src.0, dst.0, 64)
+                .tcp(src.1, dst.1, self.seq, self.window);
+            if self.syn {
+                b = b.syn();
+            }
+            if let Some(ack) = self.ack {
+                b = b.ack(ack);
+            }
+            if self.fin {
+                b = b.fin();
+            }
+            if self.rst {
+                b = b.rst();
+            }
+            let mut out = Vec::new();
+            b.write(&mut out, &self.payload).expect("build packet");
+            out
+        }
+    }
+
+    fn track(packets: &[Pkt]) -> Vec<ConnectionRecord> {
+        let mut table = ConnectionTable::new(0, 1);
+        let mut done = Vec::new();
+        for (i, p) in packets.iter().enumerate() {
+            let frame = p.bytes();
+            let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
+            let ts = Timestamp::from_nanos((p.at * 1e9) as i64);
+            table.on_segment(&seg, i as u64 + 1, ts, &mut |r| done.push(r));
+        }
+        table.finish_all(&mut |r| done.push(r));
+        done.sort_by_key(|r| r.id);
+        done
+    }
+
+    fn handshake(isn_c: u32, isn_s: u32) -> Vec<Pkt> {
+        vec![
+            pkt(true, isn_c, 0.0).syn(),
+            pkt(false, isn_s, 0.010).syn().ack(isn_c + 1),
+            pkt(true, isn_c + 1, 0.020).ack(isn_s + 1),
+        ]
+    }
+
+    #[test]
+    fn handshake_packets_and_rtt() {
+        let conns = track(&handshake(100, 500));
+        assert_eq!(conns.len(), 1);
+        let c = &conns[0];
+        assert_eq!(c.roles, RoleSource::Syn);
+        assert_eq!(c.client.port, 40000);
+        let hs = c.handshake.as_ref().expect("handshake");
+        assert_eq!(
+            (hs.syn_packet, hs.synack_packet, hs.ack_packet),
+            (Some(1), Some(2), Some(3))
+        );
+        assert_eq!(hs.outcome, HandshakeOutcome::Completed);
+        assert!((hs.rtt_ms.expect("rtt") - 20.0).abs() < 1e-6);
+        assert!((hs.syn_to_synack_ms.expect("syn→synack") - 10.0).abs() < 1e-6);
+        assert_eq!(c.close.how, CloseHow::Open);
+        assert_eq!(c.conn_state, "S1");
+    }
+
+    #[test]
+    fn syn_retries_and_unanswered() {
+        let conns = track(&[
+            pkt(true, 7, 0.0).syn(),
+            pkt(true, 7, 1.0).syn(),
+            pkt(true, 7, 3.0).syn(),
+        ]);
+        let hs = conns[0].handshake.as_ref().expect("handshake");
+        assert_eq!(hs.syn_retries, 2);
+        assert_eq!(hs.outcome, HandshakeOutcome::Unanswered);
+        assert_eq!(conns[0].conn_state, "S0");
+        assert_eq!(conns[0].retransmissions.client, 2);
+    }
+
+    #[test]
+    fn refused_by_rst() {
+        let conns = track(&[pkt(true, 7, 0.0).syn(), pkt(false, 0, 0.001).rst().ack(8)]);
+        let c = &conns[0];
+        let hs = c.handshake.as_ref().expect("handshake");
+        assert_eq!(hs.outcome, HandshakeOutcome::Refused);
+        assert_eq!(hs.refused_packet, Some(2));
+        assert_eq!(
+            (c.close.how, c.close.by, c.close.packet),
+            (CloseHow::Rst, Some(Direction::Server), Some(2))
+        );
+        assert_eq!(c.conn_state, "REJ");
+    }
+
+    /// An established connection that sent a request and got a response, then idled.
+    fn exchange() -> Vec<Pkt> {
+        let mut p = handshake(100, 500);
+        p.push(pkt(true, 101, 0.1).ack(501).data(b"GET / HTTP/1.1\r\n\r\n"));
+        p.push(
+            pkt(false, 501, 0.2)
+                .ack(119)
+                .data(b"HTTP/1.1 200 OK\r\n\r\n"),
+        );
+        p.push(pkt(true, 119, 0.3).ack(520));
+        p
+    }
+
+    #[test]
+    fn keepalive_probe_len0_and_its_ack() {
+        let mut p = exchange();
+        p.push(pkt(true, 118, 15.3).ack(520)); // probe: seq = next - 1, no payload
+        p.push(pkt(false, 520, 15.3001).ack(119)); // keep-alive ACK
+        p.push(pkt(true, 118, 30.3).ack(520));
+        p.push(pkt(false, 520, 30.3001).ack(119));
+        let c = &track(&p)[0];
+        let probes = &c.keepalive.probes;
+        assert_eq!(probes.len(), 2);
+        assert_eq!(probes[0].packet, 7);
+        assert_eq!(probes[0].from, Direction::Client);
+        assert!(probes.iter().all(|pr| pr.acked));
+        assert_eq!(probes[1].ack_packet, Some(10));
+        assert_eq!(c.keepalive.acks, 2);
+        assert_eq!(
+            c.retransmissions.client, 0,
+            "probes are not retransmissions"
+        );
+        // Zeek adds nothing for a 0-byte probe.
+        assert_eq!(c.history, "ShADda");
+    }
+
+    #[test]
+    fn keepalive_probe_len1_windows_style() {
+        let mut p = exchange();
+        p.push(pkt(true, 118, 15.3).ack(520).data(&[0])); // 1 garbage byte at next - 1
+        p.push(pkt(false, 520, 15.3001).ack(119));
+        let c = &track(&p)[0];
+        assert_eq!(c.keepalive.probes.len(), 1);
+        assert!(c.keepalive.probes[0].acked);
+        assert_eq!(c.keepalive.acks, 1);
+        assert_eq!(c.retransmissions.client, 0);
+        // For Zeek a 1-byte probe does not advance the sequence: a retransmission.
+        assert_eq!(c.history, "ShADdTa");
+    }
+
+    #[test]
+    fn unanswered_probe() {
+        let mut p = exchange();
+        p.push(pkt(true, 118, 15.3).ack(520));
+        p.push(pkt(true, 118, 16.3).ack(520));
+        let c = &track(&p)[0];
+        assert_eq!(c.keepalive.probes.len(), 2);
+        assert!(c.keepalive.probes.iter().all(|pr| !pr.acked));
+        assert_eq!(c.keepalive.acks, 0);
+    }
+
+    #[test]
+    fn retransmission_is_not_a_probe() {
+        let mut p = exchange();
+        p.push(
+            pkt(false, 501, 0.5)
+                .ack(119)
+                .data(b"HTTP/1.1 200 OK\r\n\r\n"),
+        );
+        let c = &track(&p)[0];
+        assert!(c.keepalive.probes.is_empty());
+        assert_eq!(c.retransmissions.server, 1);
+    }
+
+    #[test]
+    fn fin_close_by_server_then_client_rst_is_fin_by_server() {
+        let mut p = exchange();
+        p.push(pkt(false, 520, 1.0).ack(119).fin());
+        p.push(pkt(true, 119, 1.1).ack(521).rst());
+        let c = &track(&p)[0];
+        assert_eq!(
+            (c.close.how, c.close.by, c.close.packet),
+            (CloseHow::Fin, Some(Direction::Server), Some(7))
+        );
+        assert!(!c.close.both_fins);
+        assert_eq!(c.flags.fin, 1);
+        assert_eq!(c.flags.rst, 1);
+    }
+
+    #[test]
+    fn idle_gap_is_the_longest_between_payloads() {
+        let mut p = exchange();
+        p.push(
+            pkt(true, 119, 45.1)
+                .ack(520)
+                .data(b"GET /2 HTTP/1.1\r\n\r\n"),
+        );
+        let c = &track(&p)[0];
+        let idle = c.idle.expect("idle");
+        assert_eq!((idle.from_packet, idle.to_packet), (5, 7));
+        assert!((idle.max_s - 44.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn port_reuse_with_new_isn_starts_a_new_connection() {
+        let mut p = exchange();
+        p.push(pkt(true, 119, 1.0).ack(520).fin());
+        p.push(pkt(false, 520, 1.01).ack(120).fin());
+        p.push(pkt(true, 120, 1.02).ack(521));
+        // Same 4-tuple, new ISN, well inside the close linger.
+        p.extend(handshake(90_000, 70_000).into_iter().map(|mut q| {
+            q.at += 2.0;
+            q
+        }));
+        let conns = track(&p);
+        assert_eq!(conns.len(), 2);
+        assert_eq!(conns[0].last_packet, 9);
+        assert_eq!(conns[1].first_packet, 10);
+        assert_eq!(conns[0].conn_state, "SF");
+        assert!(conns[0].close.both_fins);
+    }
+
+    #[test]
+    fn syn_retransmission_is_the_same_connection() {
+        let conns = track(&[
+            pkt(true, 7, 0.0).syn(),
+            pkt(true, 7, 1.0).syn(),
+            pkt(false, 70, 1.001).syn().ack(8),
+        ]);
+        assert_eq!(conns.len(), 1);
+    }
+
+    #[test]
+    fn midstream_start_uses_ports() {
+        // The capture starts with the server's data: no SYN anywhere.
+        let conns = track(&[
+            pkt(false, 900, 0.0).ack(50).data(b"tail of a response"),
+            pkt(true, 50, 0.01).ack(918),
+        ]);
+        let c = &conns[0];
+        assert_eq!(c.roles, RoleSource::Ports);
+        assert_eq!(c.server.port, 80);
+        assert!(c.handshake.is_none());
+        assert_eq!(c.conn_state, "OTH");
+        assert!(c.history.starts_with('^'));
+    }
+
+    #[test]
+    fn closed_connections_leave_the_table_after_the_linger() {
+        let mut table = ConnectionTable::new(0, 1);
+        let mut done = Vec::new();
+        let mut p = exchange();
+        p.push(pkt(true, 119, 1.0).ack(520).rst());
+        for (i, q) in p.iter().enumerate() {
+            let frame = q.bytes();
+            let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
+            table.on_segment(
+                &seg,
+                i as u64 + 1,
+                Timestamp::from_nanos((q.at * 1e9) as i64),
+                &mut |r| done.push(r),
+            );
+        }
+        assert_eq!(table.live_connections(), 1);
+        // A packet of another connection 20 s later expires the closed one.
+        let mut frame = pkt(true, 1, 21.0).syn().bytes();
+        frame[14 + 20 + 1] ^= 1; // another client port
+        let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
+        table.on_segment(&seg, 8, Timestamp::from_nanos(21_000_000_000), &mut |r| {
+            done.push(r)
+        });
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].close.how, CloseHow::Rst);
+        assert_eq!(table.live_connections(), 1);
+    }
+}

@@ -1,0 +1,356 @@
+//! The binary, run as a user would: golden outputs for every recorded fixture, and
+//! the promises about bad input, standard input, several files and closed pipes.
+//! Regenerate the golden files with `UPDATE_GOLDEN=1 cargo test --test cli`.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn connscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_connscope"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run connscope")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+fn check_golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {}; run with UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
+    assert_eq!(actual, expected, "output differs from {}", path.display());
+}
+
+const FIXTURES: &[&str] = &[
+    "go-keepalive-reuse.pcap",
+    "go-held-body.pcap",
+    "curl-refused.pcap",
+    "curl-http10-any.pcap",
+];
+
+#[test]
+fn golden_table_and_json_for_every_fixture() {
+    for fixture in FIXTURES {
+        let path = format!("fixtures/{fixture}");
+        let table = connscope(&["analyze", &path]);
+        assert_eq!(
+            table.status.code(),
+            Some(0),
+            "{fixture}: {}",
+            stderr(&table)
+        );
+        check_golden(&format!("{fixture}.table.txt"), &stdout(&table));
+        let doc = connscope(&["analyze", "--format", "json", &path]);
+        assert_eq!(doc.status.code(), Some(0));
+        check_golden(&format!("{fixture}.json"), &stdout(&doc));
+    }
+}
+
+#[test]
+fn keepalive_fixture_tells_the_story() {
+    // $ connscope analyze --format json fixtures/go-keepalive-reuse.pcap
+    let doc = json(&connscope(&[
+        "analyze",
+        "--format",
+        "json",
+        "fixtures/go-keepalive-reuse.pcap",
+    ]));
+    let conns = doc["connections"].as_array().expect("connections");
+    assert_eq!(conns.len(), 1, "one connection, reused");
+    let c = &conns[0];
+    assert_eq!(c["server"]["port"], 8080);
+    assert_eq!(c["handshake"]["outcome"], "completed");
+    let probes = c["keepalive"]["probes"].as_array().expect("probes");
+    assert!(
+        probes.len() >= 4,
+        "probes in both 3.5 s gaps, got {}",
+        probes.len()
+    );
+    assert!(probes
+        .iter()
+        .all(|p| p["from"] == "client" && p["acked"] == true));
+    assert_eq!(c["keepalive"]["acks"].as_u64(), Some(probes.len() as u64));
+    assert_eq!(c["close"]["how"], "fin");
+    assert_eq!(c["close"]["by"], "client");
+    assert_eq!(c["conn_state"], "SF");
+    assert!(c["idle"]["max_s"].as_f64().expect("idle") > 3.0);
+}
+
+#[test]
+fn held_body_fixture_has_two_connections_to_one_server() {
+    let doc = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/go-held-body.pcap",
+    ]));
+    let conns = doc["connections"].as_array().expect("connections");
+    assert_eq!(conns.len(), 2);
+    assert_eq!(conns[0]["server"], conns[1]["server"]);
+    assert_ne!(conns[0]["client"]["port"], conns[1]["client"]["port"]);
+}
+
+#[test]
+fn refused_connection() {
+    let doc = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/curl-refused.pcap",
+    ]));
+    let c = &doc["connections"][0];
+    assert_eq!(c["handshake"]["outcome"], "refused");
+    assert_eq!(c["close"]["how"], "rst");
+    assert_eq!(c["close"]["by"], "server");
+    assert_eq!(c["conn_state"], "REJ");
+}
+
+#[test]
+fn pcapng_and_gzip_read_the_same_as_pcap() {
+    let strip = |mut v: Value| {
+        v["inputs"][0]["path"] = Value::Null;
+        v["inputs"][0]["format"] = Value::Null;
+        v
+    };
+    let pcap = strip(json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/curl-http10-any.pcap",
+    ])));
+    let pcapng = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/curl-http10-any.pcapng",
+    ]));
+    assert_eq!(pcapng["inputs"][0]["format"], "pcapng");
+    assert_eq!(pcapng["inputs"][0]["link_types"][0], "LINUX_SLL2");
+    assert_eq!(strip(pcapng), pcap);
+    let plain = strip(json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/go-keepalive-reuse.pcap",
+    ])));
+    let gz = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/go-keepalive-reuse.pcap.gz",
+    ]));
+    assert_eq!(gz["inputs"][0]["format"], "pcap+gzip");
+    assert_eq!(strip(gz), plain);
+}
+
+#[test]
+fn reads_standard_input() {
+    // $ connscope analyze -f json - < fixtures/go-held-body.pcap
+    let bytes = std::fs::read(root().join("fixtures/go-held-body.pcap")).expect("fixture");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connscope"))
+        .args(["analyze", "-f", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&bytes)
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    assert_eq!(doc["inputs"][0]["path"], "<stdin>");
+    assert_eq!(doc["connections"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn several_files_are_reported_in_order_with_increasing_ids() {
+    let doc = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/curl-refused.pcap",
+        "fixtures/go-held-body.pcap",
+    ]));
+    let inputs = doc["inputs"].as_array().expect("inputs");
+    assert_eq!(inputs[0]["path"], "fixtures/curl-refused.pcap");
+    assert_eq!(inputs[1]["path"], "fixtures/go-held-body.pcap");
+    let ids: Vec<(u64, u64)> = doc["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_u64().unwrap_or(0),
+                c["input"].as_u64().unwrap_or(9),
+            )
+        })
+        .collect();
+    assert_eq!(ids, vec![(1, 0), (2, 1), (3, 1)]);
+}
+
+#[test]
+fn jsonl_streams_one_connection_per_line() {
+    let out = connscope(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "fixtures/curl-http10-any.pcap",
+        "fixtures/go-held-body.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines.iter().all(|c| c["community_id"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("1:"))));
+}
+
+#[test]
+fn missing_file_is_one_clear_line_and_the_rest_still_runs() {
+    let out = connscope(&[
+        "analyze",
+        "fixtures/no-such.pcap",
+        "fixtures/curl-refused.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("connscope: error: fixtures/no-such.pcap: cannot open: "),
+        "{err}"
+    );
+    assert!(stdout(&out).contains("fixtures/curl-refused.pcap: pcap EN10MB, 2 packets"));
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write temp");
+    path
+}
+
+#[test]
+fn a_file_that_is_no_capture() {
+    let path = temp_file(
+        "not-a-capture.txt",
+        b"hello, this is text and not a capture file at all\n",
+    );
+    let out = connscope(&["analyze", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not-a-capture.txt: not a pcap or pcapng capture"),
+        "{}",
+        stderr(&out)
+    );
+    let empty = temp_file("empty.pcap", b"");
+    let out = connscope(&["analyze", empty.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("empty.pcap: file is empty"));
+}
+
+#[test]
+fn truncated_capture_reports_what_was_read_and_names_the_packet() {
+    let bytes = std::fs::read(root().join("fixtures/go-keepalive-reuse.pcap")).expect("fixture");
+    // Cut 10 bytes into the last record's data.
+    let cut = bytes.len() - 30;
+    let path = temp_file("truncated.pcap", &bytes[..cut]);
+    let out = connscope(&["analyze", "-f", "json", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    let input = &doc["inputs"][0];
+    assert_eq!(input["packets"], 27);
+    let warning = input["warnings"][0]["message"].as_str().expect("a warning");
+    assert!(
+        warning.starts_with("packet 28: the file ends in the middle of its record"),
+        "{warning}"
+    );
+    assert_eq!(input["warnings"][0]["packet"], 28);
+    assert!(stderr(&out).contains("truncated.pcap: packet 28:"));
+    assert_eq!(doc["connections"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn corrupt_record_length_stops_with_a_warning() {
+    let mut bytes = std::fs::read(root().join("fixtures/go-held-body.pcap")).expect("fixture");
+    // Record 1's header starts at 24; its captured length is at 24 + 8.
+    let first_len = u32::from_le_bytes([bytes[32], bytes[33], bytes[34], bytes[35]]) as usize;
+    let second = 24 + 16 + first_len;
+    bytes[second + 8..second + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+    let path = temp_file("corrupt.pcap", &bytes);
+    let out = connscope(&["analyze", "-f", "json", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    assert_eq!(doc["inputs"][0]["packets"], 1);
+    let warning = doc["inputs"][0]["warnings"][0]["message"]
+        .as_str()
+        .expect("warning");
+    assert!(
+        warning.starts_with("packet 2: record claims more than"),
+        "{warning}"
+    );
+    assert_eq!(doc["connections"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn closed_pipe_exits_quietly() {
+    // $ connscope analyze fixtures/go-keepalive-reuse.pcap | (exit immediately)
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connscope"))
+        .args([
+            "analyze",
+            "--format",
+            "jsonl",
+            "fixtures/go-keepalive-reuse.pcap",
+            "fixtures/go-held-body.pcap",
+        ])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn help_shows_examples_and_bad_flags_name_the_flag() {
+    let help = connscope(&["analyze", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout(&help).contains("connscope analyze capture.pcap"));
+    let bad = connscope(&["analyze", "--format", "xml", "fixtures/curl-refused.pcap"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--format"), "{}", stderr(&bad));
+}
