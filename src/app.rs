@@ -92,6 +92,17 @@ pub fn analyze_input(
             message: w.message.clone(),
         })
         .collect();
+    for (skip, count) in &skipped {
+        if let Skip::UnsupportedLinkType(lt) = skip {
+            warnings.push(WarningRecord {
+                packet: None,
+                message: format!(
+                    "link type {} is not one connscope decodes; its {count} packets were skipped",
+                    lt.0
+                ),
+            });
+        }
+    }
     if summary.warnings_dropped > 0 {
         warnings.push(WarningRecord {
             packet: None,

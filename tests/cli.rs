@@ -354,3 +354,22 @@ fn help_shows_examples_and_bad_flags_name_the_flag() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("--format"), "{}", stderr(&bad));
 }
+
+#[test]
+fn unknown_link_type_is_counted_and_named() {
+    let mut bytes = std::fs::read(root().join("fixtures/curl-refused.pcap")).expect("fixture");
+    bytes[20..24].copy_from_slice(&147u32.to_le_bytes()); // LINKTYPE_USER0
+    let path = temp_file("user0.pcap", &bytes);
+    let out = connscope(&["analyze", "-f", "json", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    assert_eq!(doc["inputs"][0]["skipped"]["unsupported_link_type_147"], 2);
+    let warning = doc["inputs"][0]["warnings"][0]["message"]
+        .as_str()
+        .expect("warning");
+    assert_eq!(
+        warning,
+        "link type 147 is not one connscope decodes; its 2 packets were skipped"
+    );
+    assert!(stderr(&out).contains("user0.pcap: link type 147"));
+}

@@ -153,6 +153,18 @@ struct Interface {
     snaplen: u32,
 }
 
+/// Timestamp units per second from pcapng's `if_tsresol`: 10^n, or 2^n when the high
+/// bit is set. Computed here because pcap-parser 0.17 rejects every binary
+/// resolution (it range-checks the byte with the flag bit still set).
+fn units_per_sec(tsresol: u8) -> Option<u64> {
+    let exponent = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(exponent)
+    } else {
+        1u64.checked_shl(exponent).filter(|_| exponent < 64)
+    }
+}
+
 /// Opens `source` and returns a reader positioned at its first byte, gunzipping
 /// transparently, plus whether it was compressed.
 fn open(
@@ -269,7 +281,7 @@ where
                         None
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        let units_per_sec = idb.ts_resolution().unwrap_or_else(|| {
+                        let units_per_sec = units_per_sec(idb.if_tsresol).unwrap_or_else(|| {
                             summary.warn(
                                 None,
                                 format!(
@@ -423,4 +435,224 @@ where
         format.to_string()
     };
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Writes `bytes` to a fresh temporary file and returns it as a source.
+    fn source(name: &str, bytes: &[u8]) -> Source {
+        let path = std::env::temp_dir().join(format!("connscope-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).expect("write temp");
+        Source::Path(path)
+    }
+
+    /// (number, ts nanos, link type, data) of one packet.
+    type Seen = (u64, i64, LinkType, Vec<u8>);
+
+    fn read_all(src: &Source) -> (ReadSummary, Vec<Seen>) {
+        let mut seen = Vec::new();
+        let summary = read_packets(src, Arc::new(AtomicU64::new(0)), |p| {
+            seen.push((p.number, p.ts.as_nanos(), p.link_type, p.data.to_vec()));
+            ControlFlow::Continue(())
+        })
+        .expect("readable");
+        (summary, seen)
+    }
+
+    fn classic(
+        big_endian: bool,
+        nanos: bool,
+        link_type: u32,
+        records: &[(u32, u32, &[u8])],
+    ) -> Vec<u8> {
+        let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+        let u32b = |v: u32| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let u16b = |v: u16| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut out = Vec::new();
+        out.extend_from_slice(&u32b(magic));
+        out.extend_from_slice(&u16b(2));
+        out.extend_from_slice(&u16b(4));
+        out.extend_from_slice(&u32b(0));
+        out.extend_from_slice(&u32b(0));
+        out.extend_from_slice(&u32b(65535));
+        out.extend_from_slice(&u32b(link_type));
+        for (sec, frac, data) in records {
+            out.extend_from_slice(&u32b(*sec));
+            out.extend_from_slice(&u32b(*frac));
+            out.extend_from_slice(&u32b(data.len() as u32));
+            out.extend_from_slice(&u32b(data.len() as u32));
+            out.extend_from_slice(data);
+        }
+        out
+    }
+
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let padded = body.len().div_ceil(4) * 4;
+        let total = (12 + padded) as u32;
+        let mut out = Vec::new();
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(body);
+        out.resize(8 + padded, 0);
+        out.extend_from_slice(&total.to_le_bytes());
+        out
+    }
+
+    fn section_header() -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&(-1i64).to_le_bytes());
+        block(0x0a0d_0d0a, &body)
+    }
+
+    fn interface(link_type: u16, tsresol: Option<u8>) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&link_type.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&0u32.to_le_bytes());
+        if let Some(r) = tsresol {
+            body.extend_from_slice(&9u16.to_le_bytes()); // if_tsresol
+            body.extend_from_slice(&1u16.to_le_bytes());
+            body.extend_from_slice(&[r, 0, 0, 0]);
+            body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+        }
+        block(1, &body)
+    }
+
+    fn enhanced(if_id: u32, ts: u64, data: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&if_id.to_le_bytes());
+        body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(ts as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        block(6, &body)
+    }
+
+    #[test]
+    fn classic_pcap_in_both_byte_orders() {
+        for big_endian in [false, true] {
+            let bytes = classic(
+                big_endian,
+                false,
+                1,
+                &[(10, 250_000, b"abc"), (11, 0, b"de")],
+            );
+            let (summary, packets) = read_all(&source(&format!("be{big_endian}.pcap"), &bytes));
+            assert_eq!(summary.format, "pcap");
+            assert_eq!(summary.packets, 2);
+            assert_eq!(
+                packets[0],
+                (1, 10_250_000_000, LinkType::ETHERNET, b"abc".to_vec())
+            );
+            assert_eq!(packets[1].0, 2);
+        }
+    }
+
+    #[test]
+    fn nanosecond_pcap() {
+        let bytes = classic(false, true, 101, &[(1, 123_456_789, b"x")]);
+        let (summary, packets) = read_all(&source("ns.pcap", &bytes));
+        assert_eq!(summary.format, "pcap-nsec");
+        assert_eq!(packets[0].1, 1_123_456_789);
+        assert_eq!(packets[0].2, LinkType::RAW);
+    }
+
+    #[test]
+    fn pcapng_with_sections_and_interfaces_of_different_link_types() {
+        let mut bytes = section_header();
+        bytes.extend(interface(1, None)); // Ethernet, microseconds
+        bytes.extend(interface(101, Some(9))); // raw IP, nanoseconds
+        bytes.extend(enhanced(0, 2_500_000, b"eth"));
+        bytes.extend(enhanced(1, 3_000_000_007, b"raw"));
+        // A second section redefines interface 0 as Linux cooked v2 in 2^-10 s units.
+        bytes.extend(section_header());
+        bytes.extend(interface(276, Some(0x80 | 10)));
+        bytes.extend(enhanced(0, 1536, b"sll2"));
+        let (summary, packets) = read_all(&source("multi.pcapng", &bytes));
+        assert_eq!(summary.format, "pcapng");
+        assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+        let view: Vec<(u64, i64, LinkType)> = packets.iter().map(|p| (p.0, p.1, p.2)).collect();
+        assert_eq!(
+            view,
+            vec![
+                (1, 2_500_000_000, LinkType::ETHERNET),
+                (2, 3_000_000_007, LinkType::RAW),
+                (3, 1_500_000_000, LinkType::LINUX_SLL2),
+            ]
+        );
+        assert_eq!(summary.link_types.len(), 3);
+    }
+
+    #[test]
+    fn pcapng_packet_for_an_undescribed_interface_is_skipped_with_a_warning() {
+        let mut bytes = section_header();
+        bytes.extend(interface(1, None));
+        bytes.extend(enhanced(3, 0, b"?"));
+        bytes.extend(enhanced(0, 0, b"ok"));
+        let (summary, packets) = read_all(&source("badif.pcapng", &bytes));
+        assert_eq!(summary.packets, 2);
+        assert_eq!(packets.len(), 1);
+        assert_eq!(packets[0].0, 2, "numbering counts the skipped packet");
+        assert_eq!(summary.warnings[0].packet, Some(1));
+    }
+
+    #[test]
+    fn gzip_is_detected_by_magic_not_name() {
+        let bytes = classic(false, false, 1, &[(1, 0, b"abc")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&bytes).expect("gzip");
+        let compressed = gz.finish().expect("gzip");
+        let (summary, packets) = read_all(&source("compressed.cap", &compressed));
+        assert_eq!(summary.format, "pcap+gzip");
+        assert_eq!(packets.len(), 1);
+    }
+
+    #[test]
+    fn record_longer_than_snaplen_warns_and_is_kept() {
+        let mut bytes = classic(false, false, 1, &[(1, 0, &[7u8; 100])]);
+        bytes[16..20].copy_from_slice(&64u32.to_le_bytes()); // snaplen 64
+        let (summary, packets) = read_all(&source("snap.pcap", &bytes));
+        assert_eq!(packets.len(), 1);
+        assert_eq!(
+            summary.warnings[0].message,
+            "packet 1: captured length 100 exceeds the snap length 64"
+        );
+    }
+
+    #[test]
+    fn missing_and_unrecognised_files_are_errors() {
+        let missing = Source::Path(PathBuf::from("/nonexistent/connscope.pcap"));
+        let err = read_packets(&missing, Arc::new(AtomicU64::new(0)), |_| {
+            ControlFlow::Continue(())
+        })
+        .expect_err("missing");
+        assert!(err
+            .to_string()
+            .starts_with("/nonexistent/connscope.pcap: cannot open:"));
+        let text = source("text.pcap", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let err = read_packets(&text, Arc::new(AtomicU64::new(0)), |_| {
+            ControlFlow::Continue(())
+        })
+        .expect_err("text");
+        assert!(matches!(err, CaptureError::NotACapture { .. }));
+    }
 }

@@ -59,4 +59,17 @@ mod tests {
             id
         );
     }
+
+    #[test]
+    fn loopback_flows_match_the_reference_implementation() {
+        // Values from the `communityid` Python package (the spec's reference code).
+        assert_eq!(
+            community_id(ep("127.0.0.1:36710"), ep("127.0.0.1:8080")),
+            "1:LqqDAKOFeiQdQg2csRGb6zEVb80="
+        );
+        assert_eq!(
+            community_id(ep("[::1]:45350"), ep("[::1]:8081")),
+            "1:jdYIk1uv9BhQa8xgAuMIJx6a3pU="
+        );
+    }
 }

@@ -373,9 +373,18 @@ mod tests {
                 .data(b"GET /2 HTTP/1.1\r\n\r\n"),
         );
         let c = &track(&p)[0];
-        let idle = c.idle.expect("idle");
+        let idle = c.idle.as_ref().expect("idle");
         assert_eq!((idle.from_packet, idle.to_packet), (5, 7));
         assert!((idle.max_s - 44.9).abs() < 1e-6);
+        assert_eq!(
+            idle.periods.len(),
+            1,
+            "only the 44.9 s gap is an idle period"
+        );
+        assert_eq!(
+            (idle.periods[0].from_packet, idle.periods[0].to_packet),
+            (5, 7)
+        );
     }
 
     #[test]

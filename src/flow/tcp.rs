@@ -11,8 +11,8 @@ use super::seq::SeqNumber;
 use super::zeek::ZeekConn;
 use crate::decode::Segment;
 use crate::report::model::{
-    Close, CloseHow, ConnectionRecord, FlagCounts, Handshake, HandshakeOutcome, Idle, KeepAlive,
-    Probe, RoleSource,
+    Close, CloseHow, ConnectionRecord, FlagCounts, Handshake, HandshakeOutcome, Idle, IdlePeriod,
+    KeepAlive, Probe, RoleSource,
 };
 use crate::time::Timestamp;
 
@@ -22,6 +22,11 @@ const LIKELY_SERVER_PORTS: &[u16] = &[
     1080, 1433, 1521, 2049, 3000, 3128, 3306, 4443, 5000, 5432, 5672, 5900, 6379, 6443, 8000, 8008,
     8080, 8081, 8088, 8443, 8888, 9000, 9090, 9200, 9443, 11211, 27017,
 ];
+
+/// Gaps between payloads at least this long are listed as idle periods.
+const IDLE_PERIOD_MIN_S: f64 = 1.0;
+/// At most this many idle periods are kept per connection; the rest are counted.
+const MAX_IDLE_PERIODS: usize = 100;
 
 fn likely_server_port(port: u16) -> bool {
     port < 1024 || LIKELY_SERVER_PORTS.contains(&port)
@@ -260,12 +265,26 @@ impl Connection {
         if seg.payload_len > 0 && !is_probe && !flags.rst() {
             if let Some((prev_ts, prev_packet)) = self.last_payload {
                 let gap = ts.secs_since(prev_ts);
-                if self.idle.is_none_or(|idle| gap > idle.max_s) {
-                    self.idle = Some(Idle {
-                        max_s: gap,
-                        from_packet: prev_packet,
-                        to_packet: number,
-                    });
+                let idle = self.idle.get_or_insert_with(|| Idle {
+                    max_s: gap,
+                    from_packet: prev_packet,
+                    to_packet: number,
+                    periods: Vec::new(),
+                    periods_dropped: 0,
+                });
+                if gap > idle.max_s {
+                    (idle.max_s, idle.from_packet, idle.to_packet) = (gap, prev_packet, number);
+                }
+                if gap >= IDLE_PERIOD_MIN_S {
+                    if idle.periods.len() < MAX_IDLE_PERIODS {
+                        idle.periods.push(IdlePeriod {
+                            from_packet: prev_packet,
+                            to_packet: number,
+                            duration_s: gap,
+                        });
+                    } else {
+                        idle.periods_dropped += 1;
+                    }
                 }
             }
             self.last_payload = Some((ts, number));

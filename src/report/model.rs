@@ -118,13 +118,25 @@ pub struct KeepAlive {
     pub acks: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Idle {
     /// The longest time between two payload-carrying segments (probes excluded).
     #[serde(serialize_with = "round6")]
     pub max_s: f64,
     pub from_packet: u64,
     pub to_packet: u64,
+    /// Every such gap of at least 1 s, in order (the first 100).
+    pub periods: Vec<IdlePeriod>,
+    /// Gaps of at least 1 s beyond the first 100, counted only.
+    pub periods_dropped: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct IdlePeriod {
+    pub from_packet: u64,
+    pub to_packet: u64,
+    #[serde(serialize_with = "round6")]
+    pub duration_s: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
