@@ -3,11 +3,11 @@
 //! finished records to the chosen renderer (`report`).
 
 use crate::capture::file::{read_packets, CaptureError, ReadSummary, Source};
-use crate::cli::{AnalyzeArgs, Cli, Command, Format};
+use crate::cli::{Cli, Command, Format, InputArgs, ViewFormat};
 use crate::decode::{decode, Skip};
 use crate::flow::table::ConnectionTable;
 use crate::report::model::{ConnectionRecord, InputReport, Report, WarningRecord, SCHEMA};
-use crate::report::{json, table};
+use crate::report::{json, servers, table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -21,7 +21,9 @@ pub const EXIT_ERROR: u8 = 2;
 
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Analyze(args) => analyze(&args),
+        Command::Analyze(args) => run_view(&args.input, View::Connections(args.format)),
+        Command::Http(args) => run_view(&args.input, View::Http(args.format)),
+        Command::Servers(args) => run_view(&args.input, View::Servers(args.format)),
     }
 }
 
@@ -151,22 +153,39 @@ fn progress_bar(source: &Source) -> Option<ProgressBar> {
     Some(bar)
 }
 
-fn analyze(args: &AnalyzeArgs) -> u8 {
-    let show_progress = !args.quiet && io::stderr().is_terminal();
+/// What a command prints from the analysed inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum View {
+    Connections(Format),
+    Http(ViewFormat),
+    Servers(ViewFormat),
+}
+
+/// Connection warnings printed to standard error per input; the rest are counted.
+const STDERR_CONNECTION_WARNINGS: usize = 20;
+
+fn run_view(input: &InputArgs, view: View) -> u8 {
+    let show_progress = !input.quiet && io::stderr().is_terminal();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut report = Report {
         schema: SCHEMA,
         inputs: Vec::new(),
         connections: Vec::new(),
+        servers: Vec::new(),
     };
+    let streaming = view == View::Connections(Format::Jsonl);
     let mut next_id = 1;
     let mut code = EXIT_OK;
     let mut write_error: Option<io::Error> = None;
-    for (index, arg) in args.files.iter().enumerate() {
+    for (index, arg) in input.files.iter().enumerate() {
         let source = Source::from_arg(arg);
+        let mut connection_warnings = Vec::new();
         let outcome = analyze_input(index, &source, next_id, show_progress, |record| {
-            if args.format == Format::Jsonl {
+            for w in &record.warnings {
+                connection_warnings.push(format!("connection {}: {}", record.id, w.message));
+            }
+            if streaming {
                 if let Err(e) = json::write_line(&mut out, &record) {
                     write_error = Some(e);
                     return ControlFlow::Break(());
@@ -181,9 +200,19 @@ fn analyze(args: &AnalyzeArgs) -> u8 {
             eprintln!("connscope: error: {e}");
             code = EXIT_ERROR;
         }
-        if !args.quiet {
+        if !input.quiet {
+            let path = &outcome.report.path;
             for w in &outcome.report.warnings {
-                eprintln!("connscope: warning: {}: {}", outcome.report.path, w.message);
+                eprintln!("connscope: warning: {path}: {}", w.message);
+            }
+            for w in connection_warnings.iter().take(STDERR_CONNECTION_WARNINGS) {
+                eprintln!("connscope: warning: {path}: {w}");
+            }
+            if connection_warnings.len() > STDERR_CONNECTION_WARNINGS {
+                eprintln!(
+                    "connscope: warning: {path}: {} more connection warnings (see the JSON report)",
+                    connection_warnings.len() - STDERR_CONNECTION_WARNINGS
+                );
             }
         }
         report.inputs.push(outcome.report);
@@ -191,11 +220,21 @@ fn analyze(args: &AnalyzeArgs) -> u8 {
             break;
         }
     }
-    let written = match (write_error, args.format) {
+    report.servers = servers::rollup(&report.connections);
+    let terminal = io::stdout().is_terminal();
+    let written = match (write_error, view) {
         (Some(e), _) => Err(e),
-        (None, Format::Jsonl) => Ok(()),
-        (None, Format::Json) => json::write_report(&mut out, &report),
-        (None, Format::Table) => table::write_tables(&mut out, &report, io::stdout().is_terminal()),
+        (None, View::Connections(Format::Jsonl)) => Ok(()),
+        (None, View::Connections(Format::Json)) => json::write_report(&mut out, &report),
+        (None, View::Connections(Format::Table)) => {
+            table::write_tables(&mut out, &report, terminal)
+        }
+        (None, View::Http(ViewFormat::Table)) => table::write_http(&mut out, &report, terminal),
+        (None, View::Http(ViewFormat::Json)) => json::write_http(&mut out, &report),
+        (None, View::Servers(ViewFormat::Table)) => {
+            table::write_servers(&mut out, &report, terminal)
+        }
+        (None, View::Servers(ViewFormat::Json)) => json::write_value(&mut out, &report.servers),
     };
     match written.and_then(|()| out.flush()) {
         Ok(()) => code,

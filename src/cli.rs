@@ -9,7 +9,9 @@ Examples:
   connscope analyze --format json a.pcapng    the same as one JSON document
   connscope analyze --format jsonl big.pcap   one JSON line per connection, streamed
   tcpdump -i lo -w - | connscope analyze -    read a capture from standard input
-  connscope analyze a.pcap b.pcap.gz          several files, each analysed on its own";
+  connscope analyze a.pcap b.pcap.gz          several files, each analysed on its own
+  connscope http capture.pcap                 every HTTP exchange, on its connection
+  connscope servers capture.pcap              per server: connections, requests, reuse";
 
 /// How many TCP connections a capture holds, which requests rode on which, when each
 /// idled, who probed it and who closed it.
@@ -25,21 +27,52 @@ pub enum Command {
     /// Analyse capture files: one row (or JSON object) per TCP connection.
     #[command(after_help = EXAMPLES)]
     Analyze(AnalyzeArgs),
+    /// List every HTTP exchange: which request rode on which connection, status,
+    /// time to first byte, sizes, and how long the connection idled before it.
+    #[command(after_help = EXAMPLES)]
+    Http(ViewArgs),
+    /// Per server endpoint: connections opened, requests carried, requests per
+    /// connection — connection reuse at a glance.
+    #[command(after_help = EXAMPLES)]
+    Servers(ViewArgs),
 }
 
+/// The inputs and what every command does with standard error.
 #[derive(Debug, clap::Args)]
-pub struct AnalyzeArgs {
+pub struct InputArgs {
     /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
 
-    /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-
     /// No progress bar and no warnings on standard error (errors still print).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ViewArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output format: a table, or the same rows as JSON.
+    #[arg(long, short = 'f', value_enum, default_value_t = ViewFormat::Table)]
+    pub format: ViewFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ViewFormat {
+    Table,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

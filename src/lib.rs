@@ -6,6 +6,7 @@
 //! → `report` (one model; table, JSON and JSONL renderers read it).
 #![forbid(unsafe_code)]
 
+pub mod analyzers;
 pub mod app;
 pub mod capture;
 pub mod cli;

@@ -51,6 +51,7 @@ const FIXTURES: &[&str] = &[
     "go-held-body.pcap",
     "curl-refused.pcap",
     "curl-http10-any.pcap",
+    "curl-connection-close.pcap",
 ];
 
 #[test]
@@ -68,6 +69,94 @@ fn golden_table_and_json_for_every_fixture() {
         let doc = connscope(&["analyze", "--format", "json", &path]);
         assert_eq!(doc.status.code(), Some(0));
         check_golden(&format!("{fixture}.json"), &stdout(&doc));
+    }
+}
+
+#[test]
+fn golden_http_and_servers_views() {
+    // $ connscope http fixtures/go-keepalive-reuse.pcap
+    let http = connscope(&["http", "fixtures/go-keepalive-reuse.pcap"]);
+    assert_eq!(http.status.code(), Some(0));
+    check_golden("go-keepalive-reuse.pcap.http.txt", &stdout(&http));
+    // $ connscope servers fixtures/go-held-body.pcap fixtures/curl-connection-close.pcap
+    let servers = connscope(&[
+        "servers",
+        "fixtures/go-held-body.pcap",
+        "fixtures/curl-connection-close.pcap",
+    ]);
+    assert_eq!(servers.status.code(), Some(0));
+    check_golden("servers.txt", &stdout(&servers));
+    let rows: Value = serde_json::from_slice(
+        &connscope(&["http", "-f", "json", "fixtures/go-keepalive-reuse.pcap"]).stdout,
+    )
+    .expect("json rows");
+    let rows = rows.as_array().expect("array");
+    assert_eq!(rows.len(), 3);
+    assert!(rows
+        .iter()
+        .all(|r| r["connection"] == 1 && r["method"] == "GET" && r["status"] == 200));
+    assert_eq!(rows[1]["index"], 2);
+}
+
+#[test]
+fn reuse_and_why_not() {
+    // One connection carried all three requests, 3.5 s apart.
+    let doc = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/go-keepalive-reuse.pcap",
+    ]));
+    let c = &doc["connections"][0];
+    assert_eq!(
+        (
+            c["protocol"].as_str(),
+            c["requests"].as_u64(),
+            c["reused"].as_bool()
+        ),
+        (Some("http"), Some(3), Some(true))
+    );
+    let gap = c["max_request_gap_s"].as_f64().expect("gap");
+    assert!((3.4..3.7).contains(&gap), "{gap}");
+    assert_eq!(
+        c["http"][1]["idle_before_s"].as_f64().map(|g| g > 3.4),
+        Some(true)
+    );
+    // Held body: two connections, one request each.
+    let doc = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/go-held-body.pcap",
+    ]));
+    assert!(doc["connections"]
+        .as_array()
+        .expect("conns")
+        .iter()
+        .all(|c| c["requests"] == 1 && c["reused"] == false));
+    assert_eq!(doc["servers"][0]["connections"], 2);
+    assert_eq!(doc["servers"][0]["requests"], 2);
+    // Connection: close from the client ends each connection after one request.
+    let doc = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/curl-connection-close.pcap",
+    ]));
+    for c in doc["connections"].as_array().expect("conns") {
+        assert_eq!(c["http_end"]["reason"], "client_connection_close");
+        assert_eq!(c["http_end"]["by"], "client");
+    }
+    // HTTP/1.0 without keep-alive: the server ends it.
+    let doc = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/curl-http10-any.pcap",
+    ]));
+    for c in doc["connections"].as_array().expect("conns") {
+        assert_eq!(c["http_end"]["reason"], "http10_no_keep_alive");
+        assert_eq!(c["http"][0]["response_version"], "HTTP/1.0");
     }
 }
 

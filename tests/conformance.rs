@@ -115,6 +115,25 @@ fn compare(ours: &Value, truth: &Value) -> Vec<String> {
                 count(t, "packets")
             ));
         }
+        // HTTP: compared wherever tshark dissected HTTP on the connection; where it
+        // counted nothing, it did not look (non-standard port), which is no verdict.
+        let (t_req, t_resp) = (count(t, "http_requests"), count(t, "http_responses"));
+        if t_req + t_resp > 0 {
+            let requests = count(c, "requests");
+            let responses: u64 = c["http"].as_array().map_or(0, |xs| {
+                xs.iter()
+                    .map(|x| {
+                        u64::from(!x["status"].is_null())
+                            + x["interim"].as_array().map_or(0, |i| i.len() as u64)
+                    })
+                    .sum()
+            });
+            if (requests, responses) != (t_req, t_resp) {
+                problems.push(format!(
+                    "conn {id} (frame {first}): HTTP {requests} requests / {responses} responses, tshark {t_req} / {t_resp}"
+                ));
+            }
+        }
         let bytes = count(&c["payload_bytes"], "client") + count(&c["payload_bytes"], "server");
         if bytes != count(t, "payload_bytes") {
             problems.push(format!(

@@ -117,23 +117,20 @@ impl ConnectionTable {
 }
 
 #[cfg(test)]
-mod tests {
-    //! Connection tracking driven by real packet bytes: each test builds frames with
-    //! etherparse's `PacketBuilder`, decodes them as the pipeline does, and checks the
-    //! finished records.
-    use super::*;
-    use crate::capture::LinkType;
-    use crate::decode::decode;
-    use crate::flow::key::Direction;
-    use crate::report::model::{CloseHow, HandshakeOutcome, RoleSource};
+pub(crate) mod tests_support {
+    //! Builders shared by the table's tests: packets made with etherparse's
+    //! `PacketBuilder`, decoded and tracked exactly as the pipeline does.
+    pub use super::*;
+    pub use crate::capture::LinkType;
+    pub use crate::decode::decode;
     use etherparse::PacketBuilder;
 
     const CLIENT: ([u8; 4], u16) = ([10, 0, 0, 1], 40000);
     const SERVER: ([u8; 4], u16) = ([10, 0, 0, 2], 80);
 
     /// One packet to build: who sends, flags, seq, ack, window, payload, time (s).
-    struct Pkt {
-        from_client: bool,
+    pub struct Pkt {
+        pub from_client: bool,
         syn: bool,
         ack: Option<u32>,
         fin: bool,
@@ -141,10 +138,10 @@ mod tests {
         seq: u32,
         window: u16,
         payload: Vec<u8>,
-        at: f64,
+        pub at: f64,
     }
 
-    fn pkt(from_client: bool, seq: u32, at: f64) -> Pkt {
+    pub fn pkt(from_client: bool, seq: u32, at: f64) -> Pkt {
         Pkt {
             from_client,
             syn: false,
@@ -159,27 +156,27 @@ mod tests {
     }
 
     impl Pkt {
-        fn syn(mut self) -> Self {
+        pub fn syn(mut self) -> Self {
             self.syn = true;
             self
         }
-        fn ack(mut self, ack: u32) -> Self {
+        pub fn ack(mut self, ack: u32) -> Self {
             self.ack = Some(ack);
             self
         }
-        fn fin(mut self) -> Self {
+        pub fn fin(mut self) -> Self {
             self.fin = true;
             self
         }
-        fn rst(mut self) -> Self {
+        pub fn rst(mut self) -> Self {
             self.rst = true;
             self
         }
-        fn data(mut self, payload: &[u8]) -> Self {
+        pub fn data(mut self, payload: &[u8]) -> Self {
             self.payload = payload.to_vec();
             self
         }
-        fn bytes(&self) -> Vec<u8> {
+        pub fn bytes(&self) -> Vec<u8> {
             let (src, dst) = if self.from_client {
                 (CLIENT, SERVER)
             } else {
@@ -206,7 +203,7 @@ mod tests {
         }
     }
 
-    fn track(packets: &[Pkt]) -> Vec<ConnectionRecord> {
+    pub fn track(packets: &[Pkt]) -> Vec<ConnectionRecord> {
         let mut table = ConnectionTable::new(0, 1);
         let mut done = Vec::new();
         for (i, p) in packets.iter().enumerate() {
@@ -220,13 +217,23 @@ mod tests {
         done
     }
 
-    fn handshake(isn_c: u32, isn_s: u32) -> Vec<Pkt> {
+    pub fn handshake(isn_c: u32, isn_s: u32) -> Vec<Pkt> {
         vec![
             pkt(true, isn_c, 0.0).syn(),
             pkt(false, isn_s, 0.010).syn().ack(isn_c + 1),
             pkt(true, isn_c + 1, 0.020).ack(isn_s + 1),
         ]
     }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Connection tracking driven by real packet bytes: each test builds frames with
+    //! etherparse's `PacketBuilder`, decodes them as the pipeline does, and checks the
+    //! finished records.
+    use super::tests_support::*;
+    use crate::flow::key::Direction;
+    use crate::report::model::{CloseHow, HandshakeOutcome, RoleSource};
 
     #[test]
     fn handshake_packets_and_rtt() {
@@ -458,5 +465,101 @@ mod tests {
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].close.how, CloseHow::Rst);
         assert_eq!(table.live_connections(), 1);
+    }
+}
+
+#[cfg(test)]
+mod http_tests {
+    //! HTTP through the whole stack — packets, reassembly, analyzer — on built bytes.
+    use super::tests_support::*;
+
+    #[test]
+    fn retransmitted_segment_inside_a_body_is_used_once() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n";
+        let mut p = handshake(100, 500);
+        p.push(pkt(true, 101, 0.1).ack(501).data(b"GET / HTTP/1.1\r\n\r\n"));
+        p.push(pkt(false, 501, 0.2).ack(119).data(head));
+        let body_at = 501 + head.len() as u32;
+        p.push(pkt(false, body_at, 0.3).ack(119).data(b"0123456789"));
+        p.push(pkt(false, body_at, 0.5).ack(119).data(b"0123456789")); // retransmission
+        p.push(pkt(false, body_at + 10, 0.6).ack(119).data(b"abcdefghij"));
+        let c = &track(&p)[0];
+        assert_eq!(c.protocol, "http");
+        assert_eq!(c.retransmissions.server, 1);
+        assert_eq!(c.http.len(), 1);
+        assert_eq!(c.http[0].response_body_bytes, 20);
+        assert!(c.http[0].response_complete);
+        assert_eq!(c.missed_bytes.server, 0);
+    }
+
+    #[test]
+    fn lost_segment_inside_a_body_is_counted_and_framing_survives() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n";
+        let mut p = handshake(100, 500);
+        p.push(pkt(true, 101, 0.1).ack(501).data(b"GET / HTTP/1.1\r\n\r\n"));
+        p.push(pkt(false, 501, 0.2).ack(119).data(head));
+        let body_at = 501 + head.len() as u32;
+        p.push(pkt(false, body_at, 0.3).ack(119).data(b"0123456789"));
+        // body_at + 10 .. + 20 was never captured.
+        p.push(pkt(false, body_at + 20, 0.4).ack(119).data(b"abcdefghij"));
+        p.push(
+            pkt(true, 119, 5.0)
+                .ack(body_at + 30)
+                .data(b"GET /2 HTTP/1.1\r\n\r\n"),
+        );
+        p.push(
+            pkt(false, body_at + 30, 5.1)
+                .ack(138)
+                .data(b"HTTP/1.1 204 No Content\r\n\r\n"),
+        );
+        let c = &track(&p)[0];
+        assert_eq!(c.requests, 2);
+        assert!(c.reused);
+        assert_eq!(c.missed_bytes.server, 10);
+        assert_eq!(c.http[0].response_body_bytes, 30);
+        assert_eq!(c.http[1].status, Some(204));
+        let gap = c.http[1].idle_before_s.expect("idle before 2nd");
+        assert!((gap - 4.6).abs() < 1e-6, "{gap}");
+        assert_eq!(c.max_request_gap_s, Some(gap));
+    }
+
+    #[test]
+    fn binary_garbage_on_port_80_is_unknown_not_http() {
+        let mut p = handshake(100, 500);
+        p.push(
+            pkt(true, 101, 0.1)
+                .ack(501)
+                .data(&[0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00]),
+        );
+        p.push(
+            pkt(false, 501, 0.2)
+                .ack(108)
+                .data(&[0x00, 0xff, 0x13, 0x37]),
+        );
+        p.push(pkt(true, 108, 0.3).ack(505).data(&[0xde, 0xad]));
+        p.push(pkt(false, 505, 0.4).ack(110).data(b"\x00\x01"));
+        let c = &track(&p)[0];
+        assert_eq!(c.protocol, "unknown");
+        assert_eq!(c.requests, 0);
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn server_idle_close_is_named() {
+        let mut p = handshake(100, 500);
+        p.push(pkt(true, 101, 0.1).ack(501).data(b"GET / HTTP/1.1\r\n\r\n"));
+        p.push(
+            pkt(false, 501, 0.2)
+                .ack(119)
+                .data(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        );
+        p.push(pkt(false, 539, 5.2).ack(119).fin());
+        let c = &track(&p)[0];
+        let end = c.http_end.expect("http end");
+        assert_eq!(end.by, Some(crate::flow::key::Direction::Server));
+        assert_eq!(
+            end.reason,
+            crate::report::model::HttpEndReason::ServerClosedIdle
+        );
     }
 }

@@ -9,6 +9,8 @@
 use super::key::{Direction, Endpoint, PerSide};
 use super::seq::SeqNumber;
 use super::zeek::ZeekConn;
+use crate::analyzers::reassembly::Origin;
+use crate::analyzers::{http, Streams};
 use crate::decode::Segment;
 use crate::report::model::{
     Close, CloseHow, ConnectionRecord, FlagCounts, Handshake, HandshakeOutcome, Idle, IdlePeriod,
@@ -88,7 +90,7 @@ struct HandshakeTrack {
 }
 
 /// A connection being tracked.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Connection {
     pub id: u64,
     pub input: usize,
@@ -114,6 +116,7 @@ pub struct Connection {
     idle: Option<Idle>,
     close: Option<Close>,
     zeek: ZeekConn,
+    streams: Streams,
 }
 
 impl Connection {
@@ -151,6 +154,7 @@ impl Connection {
             idle: None,
             close: None,
             zeek: ZeekConn::new(flipped),
+            streams: Streams::default(),
         }
     }
 
@@ -306,6 +310,8 @@ impl Connection {
 
         self.zeek
             .on_segment(dir, flags, seg.seq, seg.window, seg.payload_len);
+        self.streams
+            .on_segment(dir, seg, Origin { packet: number, ts });
     }
 
     fn track_handshake(&mut self, dir: Direction, seg: &Segment<'_>, number: u64, ts: Timestamp) {
@@ -403,6 +409,20 @@ impl Connection {
         });
         close.both_fins = self.wire.client.seen_fin && self.wire.server.seen_fin;
         let community_id = super::community_id::community_id(self.client, self.server);
+        let streams = self.streams.finish();
+        let http_end = streams
+            .http
+            .as_ref()
+            .and_then(|h| http::http_end(h, close.by));
+        let http = streams.http.unwrap_or_default();
+        let requests = http.exchanges.iter().filter(|x| x.method.is_some()).count() as u64;
+        let max_request_gap_s = http
+            .exchanges
+            .iter()
+            .filter_map(|x| x.idle_before_s)
+            .fold(None, |max: Option<f64>, gap| {
+                Some(max.map_or(gap, |m| m.max(gap)))
+            });
         ConnectionRecord {
             id: self.id,
             input: self.input,
@@ -429,6 +449,18 @@ impl Connection {
             conn_state: self.zeek.conn_state(),
             history: self.zeek.history().to_string(),
             community_id,
+            protocol: streams.protocol,
+            requests,
+            reused: requests >= 2,
+            http_end,
+            max_request_gap_s,
+            tunnel: http.tunnel,
+            missed_bytes: PerSide {
+                client: http.missed_bytes.0,
+                server: http.missed_bytes.1,
+            },
+            warnings: http.warnings,
+            http: http.exchanges,
         }
     }
 }

@@ -1,14 +1,50 @@
-//! JSON renderers: the whole report as one document, or one connection per line.
+//! JSON renderers: the whole report as one document, one connection per line, or the
+//! rows of the `http` and `servers` views.
 
-use super::model::{ConnectionRecord, Report};
+use super::model::{ConnectionRecord, HttpExchange, Report};
+use crate::flow::key::Endpoint;
+use serde::Serialize;
 use std::io::{self, Write};
 
 pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
-    out.write_all(b"\n")
+    write_value(out, report)
 }
 
 pub fn write_line(out: &mut impl Write, conn: &ConnectionRecord) -> io::Result<()> {
     serde_json::to_writer(&mut *out, conn)?;
     out.write_all(b"\n")
+}
+
+pub fn write_value(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+/// One exchange with the connection that carried it.
+#[derive(Serialize)]
+struct HttpRow<'a> {
+    connection: u64,
+    input: usize,
+    client: Endpoint,
+    server: Endpoint,
+    #[serde(flatten)]
+    exchange: &'a HttpExchange,
+}
+
+/// Every HTTP exchange of the report, by connection id then order on it.
+pub fn write_http(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let rows: Vec<HttpRow<'_>> = report
+        .connections
+        .iter()
+        .flat_map(|c| {
+            c.http.iter().map(move |x| HttpRow {
+                connection: c.id,
+                input: c.input,
+                client: c.client,
+                server: c.server,
+                exchange: x,
+            })
+        })
+        .collect();
+    write_value(out, &rows)
 }

@@ -1,7 +1,8 @@
 //! The report: one model (`model`) that every renderer reads, so text and JSON never
-//! disagree. Renderers: `table` (human), `json` (one document), `jsonl` (a line per
-//! connection, streamed).
+//! disagree. Renderers: `table` (human), `json` (one document, or a line per
+//! connection, streamed). `servers` derives the per-server rollup into the model.
 
 pub mod json;
 pub mod model;
+pub mod servers;
 pub mod table;

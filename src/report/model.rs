@@ -21,6 +21,13 @@ fn round6<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((v * 1e6).round() / 1e6)
 }
 
+fn round6_opt<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_f64((v * 1e6).round() / 1e6),
+        None => s.serialize_none(),
+    }
+}
+
 fn round3_opt<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.serialize_f64((v * 1e3).round() / 1e3),
@@ -33,6 +40,27 @@ pub struct Report {
     pub schema: &'static str,
     pub inputs: Vec<InputReport>,
     pub connections: Vec<ConnectionRecord>,
+    /// Per input and server endpoint: connections and the requests they carried.
+    pub servers: Vec<ServerSummary>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerSummary {
+    pub input: usize,
+    pub server: Endpoint,
+    /// HTTP `Host` values sent to this endpoint, sorted.
+    pub hosts: Vec<String>,
+    pub connections: u64,
+    /// Connections that carried HTTP.
+    pub http_connections: u64,
+    pub requests: u64,
+    /// Requests per HTTP connection; null without HTTP connections.
+    #[serde(serialize_with = "round3_opt")]
+    pub requests_per_connection: Option<f64>,
+    /// Connections that carried two or more requests.
+    pub reused_connections: u64,
+    /// Connections in order: their ids.
+    pub connection_ids: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -203,4 +231,100 @@ pub struct ConnectionRecord {
     pub conn_state: &'static str,
     pub history: String,
     pub community_id: String,
+    /// What the payload is: `http`, `unknown`, or `none` (no payload).
+    pub protocol: &'static str,
+    /// HTTP requests seen on this connection.
+    pub requests: u64,
+    /// Two or more requests rode on this connection.
+    pub reused: bool,
+    /// The HTTP exchanges, in order.
+    pub http: Vec<HttpExchange>,
+    /// Who ended the HTTP conversation and why; null for non-HTTP connections.
+    pub http_end: Option<HttpEnd>,
+    /// The longest `idle_before_s` of its exchanges.
+    #[serde(serialize_with = "round6_opt")]
+    pub max_request_gap_s: Option<f64>,
+    /// Set when the connection became a tunnel (101 Switching Protocols, CONNECT).
+    pub tunnel: Option<Tunnel>,
+    /// Bytes of each direction's stream never captured (loss or snap length).
+    pub missed_bytes: PerSide<u64>,
+    /// Malformed or surprising traffic on this connection.
+    pub warnings: Vec<WarningRecord>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpExchange {
+    /// 1 for the first request on the connection, 2 for the next …
+    pub index: u64,
+    /// Null for a response whose request was not captured.
+    pub method: Option<String>,
+    pub host: Option<String>,
+    pub target: Option<String>,
+    /// The request's version, `HTTP/1.1` or `HTTP/1.0`.
+    pub version: Option<String>,
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub response_version: Option<String>,
+    /// Interim (1xx) statuses before the final response, e.g. `[100]`.
+    pub interim: Vec<u16>,
+    pub request_packet: Option<u64>,
+    pub response_packet: Option<u64>,
+    pub request_start: Option<Timestamp>,
+    pub request_end: Option<Timestamp>,
+    pub response_start: Option<Timestamp>,
+    pub response_end: Option<Timestamp>,
+    /// Request end → first response byte, in ms.
+    #[serde(serialize_with = "round3_opt")]
+    pub ttfb_ms: Option<f64>,
+    pub request_body_bytes: u64,
+    pub response_body_bytes: u64,
+    pub request_connection: Option<String>,
+    pub response_connection: Option<String>,
+    /// The response's `Keep-Alive: timeout=N, max=M`.
+    pub keep_alive: Option<KeepAliveHeader>,
+    /// Previous exchange's end → this request's start; null for the first.
+    #[serde(serialize_with = "round6_opt")]
+    pub idle_before_s: Option<f64>,
+    /// The final response was seen to its end.
+    pub response_complete: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct KeepAliveHeader {
+    pub timeout: Option<u64>,
+    pub max: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tunnel {
+    pub packet: u64,
+    /// `upgrade` (101) or `connect`.
+    pub kind: &'static str,
+    /// The `Upgrade` header of a 101, e.g. `websocket`.
+    pub protocol: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpEndReason {
+    /// The client's last request said `Connection: close`.
+    ClientConnectionClose,
+    /// The server's last response said `Connection: close`.
+    ServerConnectionClose,
+    /// HTTP/1.0 without `Connection: keep-alive`.
+    Http10NoKeepAlive,
+    /// The server closed the connection while no request was outstanding.
+    ServerClosedIdle,
+    /// The client closed the connection while no request was outstanding.
+    ClientClosedIdle,
+    /// The connection closed while a request waited for its response.
+    ClosedDuringExchange,
+    /// The connection became a tunnel.
+    Tunnel,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct HttpEnd {
+    pub by: Option<Direction>,
+    pub reason: HttpEndReason,
 }

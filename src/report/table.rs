@@ -1,7 +1,7 @@
 //! The human renderer: for each input, a summary line and a table with one row per
 //! connection (comfy-table). Reads only the report model.
 
-use super::model::{CloseHow, ConnectionRecord, InputReport, Report};
+use super::model::{CloseHow, ConnectionRecord, HttpExchange, InputReport, Report, ServerSummary};
 use crate::flow::key::Direction;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
@@ -22,8 +22,165 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
             continue;
         }
         writeln!(out, "{}", connection_table(&rows, terminal))?;
+        let servers: Vec<&ServerSummary> =
+            report.servers.iter().filter(|s| s.input == index).collect();
+        if servers.iter().any(|s| s.http_connections > 0) {
+            writeln!(out, "{}", server_table(&servers, terminal))?;
+        }
     }
     Ok(())
+}
+
+/// `connscope http`: one row per exchange.
+pub fn write_http(out: &mut impl Write, report: &Report, terminal: bool) -> io::Result<()> {
+    for (index, input) in report.inputs.iter().enumerate() {
+        if index > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}", summary_line(input))?;
+        let rows: Vec<(&ConnectionRecord, &HttpExchange)> = report
+            .connections
+            .iter()
+            .filter(|c| c.input == index)
+            .flat_map(|c| c.http.iter().map(move |x| (c, x)))
+            .collect();
+        if rows.is_empty() {
+            writeln!(out, "no HTTP exchanges")?;
+            continue;
+        }
+        writeln!(out, "{}", http_table(&rows, terminal))?;
+    }
+    Ok(())
+}
+
+/// `connscope servers`: one row per server endpoint.
+pub fn write_servers(out: &mut impl Write, report: &Report, terminal: bool) -> io::Result<()> {
+    for (index, input) in report.inputs.iter().enumerate() {
+        if index > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}", summary_line(input))?;
+        let servers: Vec<&ServerSummary> =
+            report.servers.iter().filter(|s| s.input == index).collect();
+        if !servers.is_empty() {
+            writeln!(out, "{}", server_table(&servers, terminal))?;
+        }
+    }
+    Ok(())
+}
+
+fn new_table(terminal: bool, header: Vec<&str>) -> Table {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    if !terminal {
+        table.force_no_tty();
+    }
+    table.set_content_arrangement(if terminal {
+        ContentArrangement::Dynamic
+    } else {
+        ContentArrangement::Disabled
+    });
+    table.set_header(header);
+    table
+}
+
+fn right(text: impl ToString) -> Cell {
+    Cell::new(text.to_string()).set_alignment(CellAlignment::Right)
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+fn http_table(rows: &[(&ConnectionRecord, &HttpExchange)], terminal: bool) -> Table {
+    let mut table = new_table(
+        terminal,
+        vec![
+            "conn",
+            "#",
+            "time",
+            "method",
+            "host + target",
+            "status",
+            "ttfb ms",
+            "req bytes",
+            "resp bytes",
+            "idle before",
+        ],
+    );
+    for (conn, x) in rows {
+        let time = x
+            .request_start
+            .or(x.response_start)
+            .map(|t| t.time_of_day());
+        let target = format!(
+            "{}{}",
+            x.host.as_deref().unwrap_or(""),
+            x.target.as_deref().unwrap_or("")
+        );
+        let mut status = opt(x.status);
+        if !x.response_complete && x.status.is_some() {
+            status.push_str(" (incomplete)");
+        }
+        table.add_row(vec![
+            right(conn.id),
+            right(x.index),
+            Cell::new(opt(time)),
+            Cell::new(x.method.as_deref().unwrap_or("-")),
+            Cell::new(if target.is_empty() {
+                "-".into()
+            } else {
+                target
+            }),
+            Cell::new(status),
+            right(opt(x.ttfb_ms.map(|ms| format!("{ms:.3}")))),
+            right(x.request_body_bytes),
+            right(x.response_body_bytes),
+            right(opt(x.idle_before_s.map(|s| format!("{s:.3}s")))),
+        ]);
+    }
+    table
+}
+
+fn server_table(servers: &[&ServerSummary], terminal: bool) -> Table {
+    let mut table = new_table(
+        terminal,
+        vec![
+            "server",
+            "hosts",
+            "connections",
+            "requests",
+            "requests/conn",
+            "reused conns",
+            "connection ids",
+        ],
+    );
+    for s in servers {
+        let ids: Vec<String> = s.connection_ids.iter().map(u64::to_string).collect();
+        let ids = if ids.len() > 12 {
+            format!(
+                "{} … {}",
+                ids[..6].join(" "),
+                ids[ids.len() - 3..].join(" ")
+            )
+        } else {
+            ids.join(" ")
+        };
+        table.add_row(vec![
+            Cell::new(s.server),
+            Cell::new(if s.hosts.is_empty() {
+                "-".into()
+            } else {
+                s.hosts.join(" ")
+            }),
+            right(s.connections),
+            right(s.requests),
+            right(opt(s.requests_per_connection.map(|r| format!("{r:.2}")))),
+            right(s.reused_connections),
+            Cell::new(ids),
+        ]);
+    }
+    table
 }
 
 fn summary_line(input: &InputReport) -> String {
@@ -106,29 +263,24 @@ fn close_cell(conn: &ConnectionRecord) -> String {
 }
 
 fn connection_table(rows: &[&ConnectionRecord], terminal: bool) -> Table {
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    if !terminal {
-        table.force_no_tty();
-    }
-    table.set_content_arrangement(if terminal {
-        ContentArrangement::Dynamic
-    } else {
-        ContentArrangement::Disabled
-    });
-    table.set_header(vec![
-        "id",
-        "client",
-        "server",
-        "start",
-        "duration",
-        "packets c/s",
-        "bytes c/s",
-        "rtt ms",
-        "keep-alive",
-        "close",
-        "state",
-    ]);
+    let mut table = new_table(
+        terminal,
+        vec![
+            "id",
+            "client",
+            "server",
+            "start",
+            "duration",
+            "packets c/s",
+            "bytes c/s",
+            "rtt ms",
+            "proto",
+            "requests",
+            "keep-alive",
+            "close",
+            "state",
+        ],
+    );
     for conn in rows {
         let rtt = conn
             .handshake
@@ -136,20 +288,29 @@ fn connection_table(rows: &[&ConnectionRecord], terminal: bool) -> Table {
             .and_then(|h| h.rtt_ms)
             .map(|ms| format!("{ms:.3}"))
             .unwrap_or_else(|| "-".into());
+        let requests = match (conn.requests, conn.reused) {
+            (0, _) => "-".to_string(),
+            (n, true) => format!("{n} reused"),
+            (n, false) => n.to_string(),
+        };
         table.add_row(vec![
-            Cell::new(conn.id).set_alignment(CellAlignment::Right),
+            right(conn.id),
             Cell::new(conn.client),
             Cell::new(conn.server),
             Cell::new(conn.start.time_of_day()),
-            Cell::new(format!("{:.3}s", conn.duration_s)).set_alignment(CellAlignment::Right),
-            Cell::new(format!("{}/{}", conn.packets.client, conn.packets.server))
-                .set_alignment(CellAlignment::Right),
-            Cell::new(format!(
+            right(format!("{:.3}s", conn.duration_s)),
+            right(format!("{}/{}", conn.packets.client, conn.packets.server)),
+            right(format!(
                 "{}/{}",
                 conn.payload_bytes.client, conn.payload_bytes.server
-            ))
-            .set_alignment(CellAlignment::Right),
-            Cell::new(rtt).set_alignment(CellAlignment::Right),
+            )),
+            right(rtt),
+            Cell::new(if conn.protocol == "none" {
+                "-"
+            } else {
+                conn.protocol
+            }),
+            right(requests),
             Cell::new(probes_cell(conn)),
             Cell::new(close_cell(conn)),
             Cell::new(format!("{} {}", conn.conn_state, conn.history)),

@@ -1,0 +1,135 @@
+//! Stream analyzers: each connection's two byte streams, reassembled in order
+//! (`reassembly`), handed to the protocol they turn out to carry (`http`).
+//!
+//! The protocol is recognised by content, never by port: a request line from the
+//! client or a status line from the server makes the connection HTTP. A capture that
+//! starts mid-connection is given a few chunks to show a message start before the
+//! connection is called `unknown`.
+
+pub mod http;
+pub mod reassembly;
+
+use crate::decode::Segment;
+use crate::flow::key::{Direction, PerSide};
+use http::{looks_like_request, looks_like_response, HttpAnalyzer, HttpSummary};
+use reassembly::{Chunk, Origin, Reassembler};
+
+/// Data chunks per direction inspected before giving up on recognising a protocol.
+const DETECT_CHUNKS: u32 = 4;
+
+/// What a connection carries, as far as the analyzers can tell.
+#[derive(Debug)]
+enum App {
+    /// No payload seen yet (or not enough to decide).
+    Undecided {
+        chunks: PerSide<u32>,
+    },
+    Http(Box<HttpAnalyzer>),
+    /// Payload that no analyzer recognises.
+    Unknown,
+}
+
+/// The stream side of one connection.
+#[derive(Debug)]
+pub struct Streams {
+    reassembly: PerSide<Reassembler>,
+    app: App,
+}
+
+impl Default for Streams {
+    fn default() -> Self {
+        Streams {
+            reassembly: PerSide::default(),
+            app: App::Undecided {
+                chunks: PerSide::default(),
+            },
+        }
+    }
+}
+
+/// What the analyzers learnt about a connection.
+#[derive(Debug, Default)]
+pub struct StreamSummary {
+    /// `http`, `unknown`, or `none` when no payload crossed.
+    pub protocol: &'static str,
+    pub http: Option<HttpSummary>,
+}
+
+impl Streams {
+    /// Feeds one segment sent by `dir`. RST payloads are not stream data.
+    pub fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, origin: Origin) {
+        if seg.flags.rst() || matches!(self.app, App::Unknown) {
+            return;
+        }
+        let Streams { reassembly, app } = self;
+        if seg.flags.ack() {
+            let other = dir.other();
+            reassembly
+                .get_mut(other)
+                .on_peer_ack(seg.ack, &mut |chunk, origin| {
+                    deliver(app, other, chunk, origin)
+                });
+        }
+        reassembly.get_mut(dir).segment(
+            seg.seq,
+            seg.flags.syn(),
+            seg.flags.fin(),
+            seg.payload,
+            seg.payload_len,
+            origin,
+            &mut |chunk, origin| deliver(app, dir, chunk, origin),
+        );
+    }
+
+    /// The connection ended: flush what reassembly still holds, then summarise.
+    pub fn finish(mut self) -> StreamSummary {
+        for dir in [Direction::Client, Direction::Server] {
+            let Streams { reassembly, app } = &mut self;
+            reassembly
+                .get_mut(dir)
+                .finish(&mut |chunk, origin| deliver(app, dir, chunk, origin));
+        }
+        match self.app {
+            App::Undecided { chunks } if chunks.client + chunks.server == 0 => StreamSummary {
+                protocol: "none",
+                http: None,
+            },
+            App::Undecided { .. } | App::Unknown => StreamSummary {
+                protocol: "unknown",
+                http: None,
+            },
+            App::Http(analyzer) => StreamSummary {
+                protocol: "http",
+                http: Some(analyzer.finish()),
+            },
+        }
+    }
+}
+
+fn deliver(app: &mut App, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
+    if let App::Undecided { chunks } = app {
+        let Chunk::Data(bytes) = chunk else { return };
+        let is_start = match dir {
+            Direction::Client => looks_like_request(bytes),
+            Direction::Server => looks_like_response(bytes),
+        };
+        if is_start {
+            let mut analyzer = HttpAnalyzer::default();
+            // The other direction may already have sent data we did not parse.
+            if *chunks.get(dir.other()) > 0 {
+                analyzer.start_resync(dir.other());
+            }
+            *app = App::Http(Box::new(analyzer));
+        } else {
+            let seen = chunks.get_mut(dir);
+            *seen += 1;
+            if chunks.client + chunks.server >= DETECT_CHUNKS {
+                *app = App::Unknown;
+            }
+            return;
+        }
+    }
+    if let App::Http(analyzer) = app {
+        analyzer.on_chunk(dir, chunk, origin);
+    }
+}
