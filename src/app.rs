@@ -3,11 +3,15 @@
 //! finished records to the chosen renderer (`report`).
 
 use crate::capture::file::{read_packets, CaptureError, ReadSummary, Source};
-use crate::cli::{Cli, Command, Format, InputArgs, ViewFormat};
+use crate::cli::{Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, ViewFormat};
 use crate::decode::{decode, Skip};
+use crate::findings;
 use crate::flow::table::ConnectionTable;
-use crate::report::model::{ConnectionRecord, InputReport, Report, WarningRecord, SCHEMA};
-use crate::report::{json, servers, table};
+use crate::report::model::{
+    ConnectionRecord, InputReport, Report, Timeline, WarningRecord, SCHEMA,
+};
+use crate::report::{json, servers, table, timeline};
+use crate::story;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -24,6 +28,24 @@ pub fn run(cli: Cli) -> u8 {
         Command::Analyze(args) => run_view(&args.input, View::Connections(args.format)),
         Command::Http(args) => run_view(&args.input, View::Http(args.format)),
         Command::Servers(args) => run_view(&args.input, View::Servers(args.format)),
+        Command::Timeline(args) => {
+            let selection = match Selection::from_args(&args) {
+                Ok(selection) => selection,
+                Err(message) => {
+                    eprintln!("connscope: error: {message}");
+                    return EXIT_ERROR;
+                }
+            };
+            let color = match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
+            };
+            run_view(&args.input, View::Timeline(args.format, color, selection))
+        }
     }
 }
 
@@ -116,6 +138,8 @@ pub fn analyze_input(
         format: error.is_none().then(|| summary.format.clone()),
         link_types: summary.link_types.iter().map(|lt| lt.name()).collect(),
         packets: summary.packets,
+        first_time: summary.first_ts,
+        last_time: summary.last_ts,
         tcp_packets,
         skipped: skipped.into_iter().map(|(k, v)| (k.key(), v)).collect(),
         connections,
@@ -154,11 +178,80 @@ fn progress_bar(source: &Source) -> Option<ProgressBar> {
 }
 
 /// What a command prints from the analysed inputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum View {
     Connections(Format),
     Http(ViewFormat),
     Servers(ViewFormat),
+    /// Format, colour, which connections.
+    Timeline(ViewFormat, bool, Selection),
+}
+
+/// Which connections `timeline` shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Selection {
+    ids: Vec<u64>,
+    /// (address or name, port); an empty address matches any.
+    server: Option<(String, u16)>,
+    host: Option<String>,
+}
+
+impl Selection {
+    fn from_args(args: &TimelineArgs) -> Result<Selection, String> {
+        let server = match &args.server {
+            None => None,
+            Some(text) => {
+                let (host, port) = text.rsplit_once(':').ok_or_else(|| {
+                    format!("--server {text:?}: expected HOST:PORT, [IPv6]:PORT or :PORT")
+                })?;
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| format!("--server {text:?}: {port:?} is not a port number"))?;
+                Some((
+                    host.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_string(),
+                    port,
+                ))
+            }
+        };
+        Ok(Selection {
+            ids: args.connections.clone(),
+            server,
+            host: args.host.clone(),
+        })
+    }
+
+    fn matches(&self, c: &ConnectionRecord) -> bool {
+        let hosts = || {
+            c.http
+                .iter()
+                .filter_map(|x| x.host.as_deref())
+                .map(|h| host_name(h).to_string())
+        };
+        (self.ids.is_empty() || self.ids.contains(&c.id))
+            && self.server.as_ref().is_none_or(|(host, port)| {
+                c.server.port == *port
+                    && (host.is_empty()
+                        || c.server.ip.to_string() == *host
+                        || hosts().any(|h| h.eq_ignore_ascii_case(host)))
+            })
+            && self
+                .host
+                .as_ref()
+                .is_none_or(|want| hosts().any(|h| h.eq_ignore_ascii_case(want)))
+    }
+}
+
+/// `example.com:8080` → `example.com`; `[::1]:80` → `::1`.
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
 }
 
 /// Connection warnings printed to standard error per input; the rest are counted.
@@ -173,6 +266,10 @@ fn run_view(input: &InputArgs, view: View) -> u8 {
         inputs: Vec::new(),
         connections: Vec::new(),
         servers: Vec::new(),
+        findings: Vec::new(),
+    };
+    let settings = findings::Settings {
+        idle_open_s: input.idle_threshold,
     };
     let streaming = view == View::Connections(Format::Jsonl);
     let mut next_id = 1;
@@ -181,6 +278,7 @@ fn run_view(input: &InputArgs, view: View) -> u8 {
     for (index, arg) in input.files.iter().enumerate() {
         let source = Source::from_arg(arg);
         let mut connection_warnings = Vec::new();
+        let first_of_input = report.connections.len();
         let outcome = analyze_input(index, &source, next_id, show_progress, |record| {
             for w in &record.warnings {
                 connection_warnings.push(format!("connection {}: {}", record.id, w.message));
@@ -190,11 +288,27 @@ fn run_view(input: &InputArgs, view: View) -> u8 {
                     write_error = Some(e);
                     return ControlFlow::Break(());
                 }
-            } else {
-                report.connections.push(record);
             }
+            // Kept for the findings, which look across connections.
+            report.connections.push(record);
             ControlFlow::Continue(())
         });
+        let found = findings::diagnose(
+            index,
+            &report.connections[first_of_input..],
+            outcome.report.last_time,
+            &settings,
+        );
+        if streaming {
+            // The JSONL stream carried the connections already.
+            report.connections.truncate(first_of_input);
+            for finding in &found {
+                if write_error.is_none() {
+                    write_error = json::write_finding_line(&mut out, finding).err();
+                }
+            }
+        }
+        report.findings.extend(found);
         next_id = outcome.next_id;
         if let Some(e) = &outcome.error {
             eprintln!("connscope: error: {e}");
@@ -235,6 +349,23 @@ fn run_view(input: &InputArgs, view: View) -> u8 {
             table::write_servers(&mut out, &report, terminal)
         }
         (None, View::Servers(ViewFormat::Json)) => json::write_value(&mut out, &report.servers),
+        (None, View::Timeline(format, color, selection)) => {
+            let timelines: Vec<Timeline> = report
+                .connections
+                .iter()
+                .filter(|c| selection.matches(c))
+                .map(story::timeline)
+                .collect();
+            match format {
+                ViewFormat::Json => json::write_value(&mut out, &timelines),
+                ViewFormat::Table => timeline::write_timelines(
+                    &mut out,
+                    &report.inputs,
+                    &timelines,
+                    timeline::Style { terminal, color },
+                ),
+            }
+        }
     };
     match written.and_then(|()| out.flush()) {
         Ok(()) => code,

@@ -11,7 +11,8 @@ Examples:
   tcpdump -i lo -w - | connscope analyze -    read a capture from standard input
   connscope analyze a.pcap b.pcap.gz          several files, each analysed on its own
   connscope http capture.pcap                 every HTTP exchange, on its connection
-  connscope servers capture.pcap              per server: connections, requests, reuse";
+  connscope servers capture.pcap              per server: connections, requests, reuse
+  connscope timeline capture.pcap --conn 3    the story of connection 3, phase by phase";
 
 /// How many TCP connections a capture holds, which requests rode on which, when each
 /// idled, who probed it and who closed it.
@@ -35,6 +36,44 @@ pub enum Command {
     /// connection — connection reuse at a glance.
     #[command(after_help = EXAMPLES)]
     Servers(ViewArgs),
+    /// The story of each connection: handshake, exchanges and how long after each other
+    /// they reused it, idle periods, keep-alive probes, retransmissions and the close.
+    #[command(after_help = EXAMPLES)]
+    Timeline(TimelineArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TimelineArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Only this connection (its id in `analyze`); repeat for several.
+    #[arg(long = "conn", value_name = "ID")]
+    pub connections: Vec<u64>,
+
+    /// Only connections to this server: `IP:PORT`, `[IPv6]:PORT`, `:PORT`, or
+    /// `NAME:PORT` matched against HTTP Host.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+
+    /// Only connections whose HTTP requests name this Host.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+
+    /// Colour: `auto` colours a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Output format: a table per connection, or the phases as JSON.
+    #[arg(long, short = 'f', value_enum, default_value_t = ViewFormat::Table)]
+    pub format: ViewFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 /// The inputs and what every command does with standard error.
@@ -47,6 +86,11 @@ pub struct InputArgs {
     /// No progress bar and no warnings on standard error (errors still print).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Seconds without payload after which a connection still open at the end of the
+    /// capture is reported as an idle open connection.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub idle_threshold: f64,
 }
 
 #[derive(Debug, clap::Args)]

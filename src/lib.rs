@@ -11,6 +11,8 @@ pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod findings;
 pub mod flow;
 pub mod report;
+pub mod story;
 pub mod time;

@@ -52,7 +52,26 @@ const FIXTURES: &[&str] = &[
     "curl-refused.pcap",
     "curl-http10-any.pcap",
     "curl-connection-close.pcap",
+    "go-two-servers.pcap",
+    "go-server-idle-close.pcap",
 ];
+
+/// The four seed scenarios, whose timelines are golden too.
+const SCENARIOS: &[&str] = &[
+    "go-keepalive-reuse.pcap",
+    "go-held-body.pcap",
+    "go-two-servers.pcap",
+    "go-server-idle-close.pcap",
+];
+
+fn finding_kinds(doc: &Value) -> Vec<String> {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap_or("").to_string())
+        .collect()
+}
 
 #[test]
 fn golden_table_and_json_for_every_fixture() {
@@ -70,6 +89,135 @@ fn golden_table_and_json_for_every_fixture() {
         assert_eq!(doc.status.code(), Some(0));
         check_golden(&format!("{fixture}.json"), &stdout(&doc));
     }
+}
+
+#[test]
+fn golden_timelines_for_the_seed_scenarios() {
+    for fixture in SCENARIOS {
+        // $ connscope timeline fixtures/<scenario>.pcap
+        let out = connscope(&[
+            "timeline",
+            "--color",
+            "never",
+            &format!("fixtures/{fixture}"),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        check_golden(&format!("{fixture}.timeline.txt"), &stdout(&out));
+    }
+}
+
+#[test]
+fn seed_scenarios_give_the_right_findings() {
+    let doc = |f: &str| {
+        json(&connscope(&[
+            "analyze",
+            "-f",
+            "json",
+            &format!("fixtures/{f}"),
+        ]))
+    };
+    // 1. One connection reused across sleeps, probes in the gaps.
+    let reuse = doc("go-keepalive-reuse.pcap");
+    assert_eq!(finding_kinds(&reuse), vec!["connection_reused"]);
+    let message = reuse["findings"][0]["message"].as_str().expect("message");
+    assert!(
+        message.contains("6 TCP keep-alive probes every 1.0 s (all answered)"),
+        "{message}"
+    );
+    // 2. The held body: a new connection while the first sat idle.
+    let held = doc("go-held-body.pcap");
+    assert_eq!(finding_kinds(&held), vec!["new_connection_while_idle"]);
+    assert_eq!(
+        held["findings"][0]["connections"],
+        serde_json::json!([1, 2])
+    );
+    assert_eq!(held["findings"][0]["severity"], "warning");
+    // 3. The same program against two servers: nothing wrong.
+    let two = doc("go-two-servers.pcap");
+    assert!(finding_kinds(&two).is_empty(), "{:?}", finding_kinds(&two));
+    // 4. The server's idle timeout is shorter than the client's sleep.
+    let idle = doc("go-server-idle-close.pcap");
+    let kinds = finding_kinds(&idle);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "server_idle_close").count(),
+        2,
+        "{kinds:?}"
+    );
+    let f = idle["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["kind"] == "server_idle_close")
+        .expect("finding");
+    assert_eq!(f["connections"], serde_json::json!([1, 2]));
+    assert!(f["packets"].as_array().is_some_and(|p| p.len() == 2));
+}
+
+#[test]
+fn timeline_selection_and_colour() {
+    let out = connscope(&[
+        "timeline",
+        "--conn",
+        "2",
+        "fixtures/go-server-idle-close.pcap",
+    ]);
+    let text = stdout(&out);
+    assert!(text.starts_with("Connection 2: "), "{text}");
+    assert!(!text.contains("Connection 1:"));
+    let out = connscope(&[
+        "timeline",
+        "--server",
+        ":8082",
+        "fixtures/go-two-servers.pcap",
+    ]);
+    assert!(stdout(&out).starts_with("Connection 2: 127.0.0.1:"));
+    let out = connscope(&[
+        "timeline",
+        "--host",
+        "nowhere.example",
+        "fixtures/go-two-servers.pcap",
+    ]);
+    assert_eq!(stdout(&out), "no connection matches\n");
+    let plain = connscope(&["timeline", "fixtures/go-keepalive-reuse.pcap"]);
+    assert!(!stdout(&plain).contains('\u{1b}'), "no colour in a pipe");
+    let coloured = connscope(&[
+        "timeline",
+        "--color",
+        "always",
+        "fixtures/go-keepalive-reuse.pcap",
+    ]);
+    assert!(stdout(&coloured).contains("\u{1b}["), "colour when asked");
+    let phases: Value = serde_json::from_slice(
+        &connscope(&["timeline", "-f", "json", "fixtures/go-keepalive-reuse.pcap"]).stdout,
+    )
+    .expect("json");
+    let kinds: Vec<&str> = phases[0]["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .filter_map(|p| p["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "handshake",
+            "exchange",
+            "idle",
+            "keepalive",
+            "exchange",
+            "idle",
+            "keepalive",
+            "exchange",
+            "close"
+        ]
+    );
+    let bad = connscope(&[
+        "timeline",
+        "--server",
+        "nope",
+        "fixtures/go-keepalive-reuse.pcap",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
 }
 
 #[test]
@@ -320,10 +468,19 @@ fn jsonl_streams_one_connection_per_line() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
         .collect();
-    assert_eq!(lines.len(), 4);
-    assert!(lines.iter().all(|c| c["community_id"]
+    let connections: Vec<&Value> = lines.iter().filter(|l| l["type"] == "connection").collect();
+    assert_eq!(connections.len(), 4);
+    assert!(connections.iter().all(|c| c["community_id"]
         .as_str()
         .is_some_and(|s| s.starts_with("1:"))));
+    // The held-body capture's finding follows its connections.
+    let findings: Vec<&Value> = lines.iter().filter(|l| l["type"] == "finding").collect();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0]["kind"], "new_connection_while_idle");
+    assert_eq!(
+        lines.last().map(|l| &l["type"]),
+        Some(&Value::from("finding"))
+    );
 }
 
 #[test]

@@ -629,8 +629,10 @@ impl HttpAnalyzer {
             response_packet: None,
             request_start: Some(start.ts),
             request_end: Some(end.ts),
+            request_end_packet: Some(end.packet),
             response_start: None,
             response_end: None,
+            response_end_packet: None,
             ttfb_ms: None,
             request_body_bytes: 0,
             response_body_bytes: 0,
@@ -717,6 +719,7 @@ impl HttpAnalyzer {
             x.ttfb_ms = x.request_end.map(|r| start.ts.millis_since(r));
         }
         x.response_end = Some(end.ts);
+        x.response_end_packet = Some(end.packet);
         x.response_connection = header_text(resp.headers, "connection");
         x.keep_alive = keep_alive_header(resp.headers);
         self.next_response = index + 1;
@@ -751,9 +754,13 @@ impl HttpAnalyzer {
         side.phase = Phase::Head;
         if let Some(x) = side.current.and_then(|i| self.exchanges.get_mut(i)) {
             match dir {
-                Direction::Client => x.request_end = Some(origin.ts),
+                Direction::Client => {
+                    x.request_end = Some(origin.ts);
+                    x.request_end_packet = Some(origin.packet);
+                }
                 Direction::Server => {
                     x.response_end = Some(origin.ts);
+                    x.response_end_packet = Some(origin.packet);
                     x.response_complete = true;
                 }
             }
@@ -779,6 +786,7 @@ impl HttpAnalyzer {
                 self.count_body(dir, bytes.len() as u64);
                 if let Some(x) = self.server.current.and_then(|i| self.exchanges.get_mut(i)) {
                     x.response_end = Some(origin.ts);
+                    x.response_end_packet = Some(origin.packet);
                 }
                 bytes.len()
             }
@@ -1160,8 +1168,10 @@ impl HttpExchange {
             response_packet: None,
             request_start: None,
             request_end: None,
+            request_end_packet: None,
             response_start: None,
             response_end: None,
+            response_end_packet: None,
             ttfb_ms: None,
             request_body_bytes: 0,
             response_body_bytes: 0,

@@ -94,6 +94,8 @@ pub struct ReadSummary {
     pub format: String,
     pub link_types: BTreeSet<LinkType>,
     pub packets: u64,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
     pub warnings: Vec<Warning>,
     /// Warnings beyond [`MAX_WARNINGS`], counted but not kept.
     pub warnings_dropped: u64,
@@ -351,6 +353,8 @@ where
                         );
                     }
                     last_ts = ts;
+                    summary.first_ts.get_or_insert(ts);
+                    summary.last_ts = Some(ts);
                     let raw = RawPacket {
                         number: next_number,
                         ts,

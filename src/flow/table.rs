@@ -139,6 +139,8 @@ pub(crate) mod tests_support {
         window: u16,
         payload: Vec<u8>,
         pub at: f64,
+        client: ([u8; 4], u16),
+        server: ([u8; 4], u16),
     }
 
     pub fn pkt(from_client: bool, seq: u32, at: f64) -> Pkt {
@@ -152,6 +154,8 @@ pub(crate) mod tests_support {
             window: 1000,
             payload: Vec::new(),
             at,
+            client: CLIENT,
+            server: SERVER,
         }
     }
 
@@ -176,11 +180,17 @@ pub(crate) mod tests_support {
             self.payload = payload.to_vec();
             self
         }
+        /// Between these endpoints instead of the default pair.
+        pub fn between(mut self, client: ([u8; 4], u16), server: ([u8; 4], u16)) -> Self {
+            self.client = client;
+            self.server = server;
+            self
+        }
         pub fn bytes(&self) -> Vec<u8> {
             let (src, dst) = if self.from_client {
-                (CLIENT, SERVER)
+                (self.client, self.server)
             } else {
-                (SERVER, CLIENT)
+                (self.server, self.client)
             };
             let mut b = PacketBuilder::ethernet2([1; 6], [2; 6])
                 .ipv4(src.0, dst.0, 64)
@@ -223,6 +233,125 @@ pub(crate) mod tests_support {
             pkt(false, isn_s, 0.010).syn().ack(isn_c + 1),
             pkt(true, isn_c + 1, 0.020).ack(isn_s + 1),
         ]
+    }
+
+    /// One TCP conversation written as a script: each call adds the packets a real
+    /// client and server would send, keeping sequence numbers right.
+    pub struct Conv {
+        client: ([u8; 4], u16),
+        server: ([u8; 4], u16),
+        c_next: u32,
+        s_next: u32,
+        pub packets: Vec<Pkt>,
+    }
+
+    impl Conv {
+        /// A completed handshake starting at `at`, from client port `port` to the
+        /// default server.
+        pub fn open(port: u16, at: f64) -> Conv {
+            Conv::open_to(port, SERVER, at)
+        }
+
+        pub fn open_to(port: u16, server: ([u8; 4], u16), at: f64) -> Conv {
+            let client = (CLIENT.0, port);
+            let (ci, si) = (u32::from(port) * 1000, 500_000);
+            let packets = vec![
+                pkt(true, ci, at).syn().between(client, server),
+                pkt(false, si, at + 0.001)
+                    .syn()
+                    .ack(ci + 1)
+                    .between(client, server),
+                pkt(true, ci + 1, at + 0.002)
+                    .ack(si + 1)
+                    .between(client, server),
+            ];
+            Conv {
+                client,
+                server,
+                c_next: ci + 1,
+                s_next: si + 1,
+                packets,
+            }
+        }
+
+        fn add(&mut self, p: Pkt) -> &mut Self {
+            self.packets.push(p.between(self.client, self.server));
+            self
+        }
+
+        pub fn request(&mut self, at: f64, text: &str) -> &mut Self {
+            let p = pkt(true, self.c_next, at)
+                .ack(self.s_next)
+                .data(text.as_bytes());
+            self.c_next += text.len() as u32;
+            self.add(p)
+        }
+
+        pub fn response(&mut self, at: f64, text: &str) -> &mut Self {
+            let p = pkt(false, self.s_next, at)
+                .ack(self.c_next)
+                .data(text.as_bytes());
+            self.s_next += text.len() as u32;
+            self.add(p);
+            let ack = pkt(true, self.c_next, at + 0.0001).ack(self.s_next);
+            self.add(ack)
+        }
+
+        /// `at` a keep-alive probe from the client, answered unless `answered` is false.
+        pub fn client_probe(&mut self, at: f64, answered: bool) -> &mut Self {
+            let p = pkt(true, self.c_next - 1, at).ack(self.s_next);
+            self.add(p);
+            if answered {
+                let a = pkt(false, self.s_next, at + 0.0001).ack(self.c_next);
+                self.add(a);
+            }
+            self
+        }
+
+        pub fn fin(&mut self, from_client: bool, at: f64) -> &mut Self {
+            let (c, s) = (self.c_next, self.s_next);
+            let first = if from_client {
+                pkt(true, c, at).ack(s).fin()
+            } else {
+                pkt(false, s, at).ack(c).fin()
+            };
+            let second = if from_client {
+                pkt(false, s, at + 0.0001).ack(c + 1).fin()
+            } else {
+                pkt(true, c, at + 0.0001).ack(s + 1).fin()
+            };
+            self.add(first);
+            self.add(second);
+            self.c_next += 1;
+            self.s_next += 1;
+            self
+        }
+
+        pub fn rst(&mut self, from_client: bool, at: f64) -> &mut Self {
+            let p = if from_client {
+                pkt(true, self.c_next, at).rst()
+            } else {
+                pkt(false, self.s_next, at).rst()
+            };
+            self.add(p)
+        }
+    }
+
+    /// The records of several conversations captured together, packets in time order.
+    pub fn capture(convs: &[&Conv]) -> Vec<ConnectionRecord> {
+        let mut all: Vec<&Pkt> = convs.iter().flat_map(|c| c.packets.iter()).collect();
+        all.sort_by(|a, b| a.at.total_cmp(&b.at));
+        let mut table = ConnectionTable::new(0, 1);
+        let mut done = Vec::new();
+        for (i, p) in all.iter().enumerate() {
+            let frame = p.bytes();
+            let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
+            let ts = Timestamp::from_nanos((p.at * 1e9) as i64);
+            table.on_segment(&seg, i as u64 + 1, ts, &mut |r| done.push(r));
+        }
+        table.finish_all(&mut |r| done.push(r));
+        done.sort_by_key(|r| r.id);
+        done
     }
 }
 

@@ -14,7 +14,7 @@ use crate::analyzers::{http, Streams};
 use crate::decode::Segment;
 use crate::report::model::{
     Close, CloseHow, ConnectionRecord, FlagCounts, Handshake, HandshakeOutcome, Idle, IdlePeriod,
-    KeepAlive, Probe, RoleSource,
+    KeepAlive, PacketRef, Probe, RoleSource, TcpEvent, TcpEventKind,
 };
 use crate::time::Timestamp;
 
@@ -27,6 +27,8 @@ const LIKELY_SERVER_PORTS: &[u16] = &[
 
 /// Gaps between payloads at least this long are listed as idle periods.
 const IDLE_PERIOD_MIN_S: f64 = 1.0;
+/// At most this many retransmission / zero-window events are listed per connection.
+const MAX_TCP_EVENTS: usize = 64;
 /// At most this many idle periods are kept per connection; the rest are counted.
 const MAX_IDLE_PERIODS: usize = 100;
 
@@ -112,6 +114,8 @@ pub struct Connection {
     flags: FlagCounts,
     retransmissions: PerSide<u64>,
     zero_windows: PerSide<u64>,
+    tcp_events: Vec<TcpEvent>,
+    tcp_events_dropped: u64,
     last_payload: Option<(Timestamp, u64)>,
     idle: Option<Idle>,
     close: Option<Close>,
@@ -150,6 +154,8 @@ impl Connection {
             flags: FlagCounts::default(),
             retransmissions: PerSide::default(),
             zero_windows: PerSide::default(),
+            tcp_events: Vec::new(),
+            tcp_events_dropped: 0,
             last_payload: None,
             idle: None,
             close: None,
@@ -233,9 +239,11 @@ impl Connection {
 
         if is_retransmission {
             *self.retransmissions.get_mut(dir) += 1;
+            self.event(number, ts, dir, TcpEventKind::Retransmission);
         }
         if seg.window == 0 && !control {
             *self.zero_windows.get_mut(dir) += 1;
+            self.event(number, ts, dir, TcpEventKind::ZeroWindow);
         }
         if is_probe {
             self.probes.push(Probe {
@@ -282,6 +290,7 @@ impl Connection {
                 if gap >= IDLE_PERIOD_MIN_S {
                     if idle.periods.len() < MAX_IDLE_PERIODS {
                         idle.periods.push(IdlePeriod {
+                            start: prev_ts,
                             from_packet: prev_packet,
                             to_packet: number,
                             duration_s: gap,
@@ -312,6 +321,19 @@ impl Connection {
             .on_segment(dir, flags, seg.seq, seg.window, seg.payload_len);
         self.streams
             .on_segment(dir, seg, Origin { packet: number, ts });
+    }
+
+    fn event(&mut self, packet: u64, time: Timestamp, from: Direction, kind: TcpEventKind) {
+        if self.tcp_events.len() < MAX_TCP_EVENTS {
+            self.tcp_events.push(TcpEvent {
+                packet,
+                time,
+                from,
+                kind,
+            });
+        } else {
+            self.tcp_events_dropped += 1;
+        }
     }
 
     fn track_handshake(&mut self, dir: Direction, seg: &Segment<'_>, number: u64, ts: Timestamp) {
@@ -444,7 +466,12 @@ impl Connection {
             flags: self.flags,
             retransmissions: self.retransmissions,
             zero_windows: self.zero_windows,
+            tcp_events: self.tcp_events,
+            tcp_events_dropped: self.tcp_events_dropped,
             idle: self.idle,
+            last_payload: self
+                .last_payload
+                .map(|(time, packet)| PacketRef { packet, time }),
             close,
             conn_state: self.zeek.conn_state(),
             history: self.zeek.history().to_string(),

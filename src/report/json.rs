@@ -1,7 +1,7 @@
 //! JSON renderers: the whole report as one document, one connection per line, or the
 //! rows of the `http` and `servers` views.
 
-use super::model::{ConnectionRecord, HttpExchange, Report};
+use super::model::{ConnectionRecord, Finding, HttpExchange, Report};
 use crate::flow::key::Endpoint;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -10,8 +10,33 @@ pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
     write_value(out, report)
 }
 
+/// A JSONL line: the object with a `type` saying what it is.
+#[derive(Serialize)]
+struct Line<'a, T: Serialize> {
+    r#type: &'static str,
+    #[serde(flatten)]
+    value: &'a T,
+}
+
 pub fn write_line(out: &mut impl Write, conn: &ConnectionRecord) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, conn)?;
+    serde_json::to_writer(
+        &mut *out,
+        &Line {
+            r#type: "connection",
+            value: conn,
+        },
+    )?;
+    out.write_all(b"\n")
+}
+
+pub fn write_finding_line(out: &mut impl Write, finding: &Finding) -> io::Result<()> {
+    serde_json::to_writer(
+        &mut *out,
+        &Line {
+            r#type: "finding",
+            value: finding,
+        },
+    )?;
     out.write_all(b"\n")
 }
 

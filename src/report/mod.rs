@@ -6,3 +6,4 @@ pub mod json;
 pub mod model;
 pub mod servers;
 pub mod table;
+pub mod timeline;

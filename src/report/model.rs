@@ -42,6 +42,71 @@ pub struct Report {
     pub connections: Vec<ConnectionRecord>,
     /// Per input and server endpoint: connections and the requests they carried.
     pub servers: Vec<ServerSummary>,
+    /// Plain-English diagnoses, each backed by connection ids and packet numbers.
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+}
+
+/// Stable identifiers of the findings (documented in docs/findings.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    ConnectionReused,
+    NewConnectionWhileIdle,
+    ParallelConnections,
+    ServerIdleClose,
+    ConnectionCloseHeader,
+    Http10NoKeepalive,
+    NoReuse,
+    IdleReset,
+    KeepaliveUnanswered,
+    HandshakeFailed,
+    IdleOpenConnection,
+    ServerRequestCap,
+    StaleConnectionReset,
+    ConnectionChurn,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::ConnectionReused => "connection_reused",
+            FindingKind::NewConnectionWhileIdle => "new_connection_while_idle",
+            FindingKind::ParallelConnections => "parallel_connections",
+            FindingKind::ServerIdleClose => "server_idle_close",
+            FindingKind::ConnectionCloseHeader => "connection_close_header",
+            FindingKind::Http10NoKeepalive => "http10_no_keepalive",
+            FindingKind::NoReuse => "no_reuse",
+            FindingKind::IdleReset => "idle_reset",
+            FindingKind::KeepaliveUnanswered => "keepalive_unanswered",
+            FindingKind::HandshakeFailed => "handshake_failed",
+            FindingKind::IdleOpenConnection => "idle_open_connection",
+            FindingKind::ServerRequestCap => "server_request_cap",
+            FindingKind::StaleConnectionReset => "stale_connection_reset",
+            FindingKind::ConnectionChurn => "connection_churn",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub input: usize,
+    /// The connections the finding is about, by id.
+    pub connections: Vec<u64>,
+    /// Packet numbers that show it, to look up in Wireshark.
+    pub packets: Vec<u64>,
+    pub message: String,
+    /// Kind-specific figures (documented per kind in docs/findings.md).
+    #[serde(flatten)]
+    pub figures: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -70,6 +135,9 @@ pub struct InputReport {
     pub format: Option<String>,
     pub link_types: Vec<String>,
     pub packets: u64,
+    /// Capture time of the first and last packet; null without packets.
+    pub first_time: Option<Timestamp>,
+    pub last_time: Option<Timestamp>,
     pub tcp_packets: u64,
     /// Packets without a usable TCP segment, by reason.
     pub skipped: BTreeMap<String, u64>,
@@ -161,10 +229,34 @@ pub struct Idle {
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct IdlePeriod {
+    /// When the gap began (the last payload before it).
+    pub start: Timestamp,
     pub from_packet: u64,
     pub to_packet: u64,
     #[serde(serialize_with = "round6")]
     pub duration_s: f64,
+}
+
+/// A packet and its time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PacketRef {
+    pub packet: u64,
+    pub time: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TcpEventKind {
+    Retransmission,
+    ZeroWindow,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TcpEvent {
+    pub packet: u64,
+    pub time: Timestamp,
+    pub from: Direction,
+    pub kind: TcpEventKind,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -226,7 +318,13 @@ pub struct ConnectionRecord {
     pub flags: FlagCounts,
     pub retransmissions: PerSide<u64>,
     pub zero_windows: PerSide<u64>,
+    /// Retransmissions and zero windows one by one, in order (the first 64).
+    pub tcp_events: Vec<TcpEvent>,
+    /// Such events beyond the first 64, counted only.
+    pub tcp_events_dropped: u64,
     pub idle: Option<Idle>,
+    /// The last segment that carried payload (keep-alive probes excluded).
+    pub last_payload: Option<PacketRef>,
     pub close: Close,
     pub conn_state: &'static str,
     pub history: String,
@@ -271,8 +369,12 @@ pub struct HttpExchange {
     pub response_packet: Option<u64>,
     pub request_start: Option<Timestamp>,
     pub request_end: Option<Timestamp>,
+    /// The packet carrying the request's last byte.
+    pub request_end_packet: Option<u64>,
     pub response_start: Option<Timestamp>,
     pub response_end: Option<Timestamp>,
+    /// The packet carrying the response's last byte.
+    pub response_end_packet: Option<u64>,
     /// Request end → first response byte, in ms.
     #[serde(serialize_with = "round3_opt")]
     pub ttfb_ms: Option<f64>,
@@ -327,4 +429,46 @@ pub enum HttpEndReason {
 pub struct HttpEnd {
     pub by: Option<Direction>,
     pub reason: HttpEndReason,
+}
+
+/// The story of one connection, phase by phase (`connscope timeline`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Timeline {
+    pub connection: u64,
+    pub input: usize,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub start: Timestamp,
+    pub phases: Vec<Phase>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseKind {
+    Handshake,
+    Exchange,
+    Data,
+    Idle,
+    Keepalive,
+    Retransmissions,
+    ZeroWindow,
+    Tunnel,
+    Close,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Phase {
+    /// 1, 2, 3 … in time order.
+    pub index: u32,
+    pub kind: PhaseKind,
+    pub time: Timestamp,
+    /// Seconds since the connection's first packet.
+    #[serde(serialize_with = "round6")]
+    pub offset_s: f64,
+    #[serde(serialize_with = "round6_opt")]
+    pub duration_s: Option<f64>,
+    pub first_packet: Option<u64>,
+    pub last_packet: Option<u64>,
+    /// What happened, in words.
+    pub text: String,
 }

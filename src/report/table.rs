@@ -1,7 +1,9 @@
 //! The human renderer: for each input, a summary line and a table with one row per
 //! connection (comfy-table). Reads only the report model.
 
-use super::model::{CloseHow, ConnectionRecord, HttpExchange, InputReport, Report, ServerSummary};
+use super::model::{
+    CloseHow, ConnectionRecord, HttpExchange, InputReport, Report, ServerSummary, Severity,
+};
 use crate::flow::key::Direction;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
@@ -27,6 +29,39 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
         if servers.iter().any(|s| s.http_connections > 0) {
             writeln!(out, "{}", server_table(&servers, terminal))?;
         }
+        write_findings(out, report, index)?;
+    }
+    Ok(())
+}
+
+/// The findings of one input, one paragraph each.
+fn write_findings(out: &mut impl Write, report: &Report, input: usize) -> io::Result<()> {
+    let found: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.input == input)
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nFindings:")?;
+    for f in found {
+        let packets: Vec<String> = f.packets.iter().map(u64::to_string).collect();
+        writeln!(
+            out,
+            "- [{}] {}: {}{}",
+            match f.severity {
+                Severity::Info => "info",
+                Severity::Warning => "warning",
+            },
+            f.kind.as_str(),
+            f.message,
+            if packets.is_empty() {
+                String::new()
+            } else {
+                format!(" (packets {})", packets.join(", "))
+            }
+        )?;
     }
     Ok(())
 }

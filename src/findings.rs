@@ -1,0 +1,1225 @@
+//! Findings: plain-English diagnoses over the finished connections of one input —
+//! was a connection reused, and if not, why not. Each rule has a stable `kind`, cites
+//! the connections and packet numbers that show it, and stays silent when the
+//! evidence is missing. The kinds are documented with examples in docs/findings.md.
+//!
+//! Rules read only the report model (`ConnectionRecord`), so what they say can be
+//! checked against the table, the JSON and the capture in Wireshark.
+
+use crate::flow::key::Direction;
+use crate::report::model::{
+    CloseHow, ConnectionRecord, Finding, FindingKind, HandshakeOutcome, HttpEndReason,
+    HttpExchange, Severity,
+};
+use crate::time::Timestamp;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+/// Tunable thresholds.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// `idle_open_connection`: an open connection quiet for at least this long at the
+    /// end of the capture.
+    pub idle_open_s: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { idle_open_s: 10.0 }
+    }
+}
+
+/// `idle_reset`: quiet for at least this long before the RST.
+const IDLE_RESET_MIN_S: f64 = 1.0;
+/// `server_request_cap`: a server close this soon after the last response is "right after".
+const RIGHT_AFTER_S: f64 = 1.0;
+/// `stale_connection_reset`: the retry must follow within this long.
+const RETRY_WITHIN_S: f64 = 30.0;
+/// `connection_churn`: at least this many connections to one server.
+const CHURN_MIN_CONNECTIONS: usize = 3;
+
+/// A duration for people: `45.0 s`, `120 s`, `250 ms`, `0.3 ms`.
+pub fn secs(s: f64) -> String {
+    if s >= 100.0 {
+        format!("{s:.0} s")
+    } else if s >= 1.0 {
+        format!("{s:.1} s")
+    } else if s >= 0.01 {
+        format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{:.1} ms", s * 1000.0)
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn side(dir: Direction) -> &'static str {
+    dir.as_str()
+}
+
+fn figures(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// One input's connections, indexed once so that the rules which look for "the same
+/// client talking to the same server again" stay close to linear.
+struct Ctx<'a> {
+    /// By id (= order of first packet).
+    conns: Vec<&'a ConnectionRecord>,
+    /// Each client host's connections, by id.
+    by_client: HashMap<IpAddr, Vec<&'a ConnectionRecord>>,
+    /// Each connection's HTTP `Host` values.
+    hosts: HashMap<u64, BTreeSet<&'a str>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(conns: Vec<&'a ConnectionRecord>) -> Self {
+        let mut by_client: HashMap<IpAddr, Vec<&ConnectionRecord>> = HashMap::new();
+        let mut hosts = HashMap::new();
+        for c in &conns {
+            by_client.entry(c.client.ip).or_default().push(c);
+            hosts.insert(
+                c.id,
+                c.http.iter().filter_map(|x| x.host.as_deref()).collect(),
+            );
+        }
+        Ctx {
+            conns,
+            by_client,
+            hosts,
+        }
+    }
+
+    /// Same server: the same endpoint, or a shared HTTP `Host`.
+    fn same_server(&self, a: &ConnectionRecord, b: &ConnectionRecord) -> bool {
+        a.server == b.server
+            || match (self.hosts.get(&a.id), self.hosts.get(&b.id)) {
+                (Some(x), Some(y)) => !x.is_disjoint(y),
+                _ => false,
+            }
+    }
+
+    /// The same client host's connections, by id.
+    fn same_client(&self, c: &ConnectionRecord) -> &[&'a ConnectionRecord] {
+        self.by_client.get(&c.client.ip).map_or(&[], Vec::as_slice)
+    }
+
+    /// The first later connection from the same client host to the same server that
+    /// started at or after `after`.
+    fn next_connection(
+        &self,
+        a: &ConnectionRecord,
+        after: Timestamp,
+    ) -> Option<&'a ConnectionRecord> {
+        let peers = self.same_client(a);
+        let from = peers.partition_point(|c| c.id <= a.id);
+        peers[from..]
+            .iter()
+            .copied()
+            .find(|b| b.start >= after && self.same_server(a, b))
+    }
+}
+
+/// When an exchange stopped keeping the connection busy.
+fn exchange_end(c: &ConnectionRecord, x: &HttpExchange) -> Timestamp {
+    if x.response_complete {
+        x.response_end.unwrap_or(c.end)
+    } else {
+        c.close.time.unwrap_or(c.end)
+    }
+}
+
+fn busy_at(c: &ConnectionRecord, t: Timestamp) -> bool {
+    c.http.iter().any(|x| {
+        x.request_start
+            .is_some_and(|start| start <= t && t <= exchange_end(c, x))
+    })
+}
+
+/// The last exchange whose response ended before `t`.
+fn last_done_before(c: &ConnectionRecord, t: Timestamp) -> Option<&HttpExchange> {
+    c.http
+        .iter()
+        .rev()
+        .find(|x| x.response_complete && x.response_end.is_some_and(|e| e < t))
+}
+
+fn open_at(c: &ConnectionRecord, t: Timestamp) -> bool {
+    c.start < t && c.close.time.is_none_or(|closed| closed > t)
+}
+
+fn rtt_ms(c: &ConnectionRecord) -> Option<f64> {
+    c.handshake.as_ref().and_then(|h| h.rtt_ms)
+}
+
+/// Diagnoses one input's connections (any order); findings come out sorted by their
+/// first connection id, then kind.
+pub fn diagnose(
+    input: usize,
+    conns: &[ConnectionRecord],
+    capture_end: Option<Timestamp>,
+    settings: &Settings,
+) -> Vec<Finding> {
+    let mut sorted: Vec<&ConnectionRecord> = conns.iter().filter(|c| c.input == input).collect();
+    sorted.sort_by_key(|c| c.id);
+    let ctx = Ctx::new(sorted);
+    let mut out = Vec::new();
+    let mut push =
+        |kind, severity, connections: Vec<u64>, packets: Vec<u64>, message: String, figs| {
+            out.push(Finding {
+                kind,
+                severity,
+                input,
+                connections,
+                packets,
+                message,
+                figures: figs,
+            })
+        };
+    connection_reused(&ctx, &mut push);
+    new_connection_while_idle(&ctx, &mut push);
+    parallel_connections(&ctx, &mut push);
+    server_idle_close(&ctx, &mut push);
+    header_prevented_reuse(&ctx, &mut push);
+    no_reuse(&ctx, &mut push);
+    idle_reset(&ctx, &mut push);
+    keepalive_unanswered(&ctx, &mut push);
+    handshake_failed(&ctx, &mut push);
+    idle_open_connection(&ctx.conns, capture_end, settings, &mut push);
+    server_request_cap(&ctx, &mut push);
+    stale_connection_reset(&ctx, &mut push);
+    connection_churn(&ctx, &mut push);
+    out.sort_by(|a, b| (a.connections.first(), a.kind).cmp(&(b.connections.first(), b.kind)));
+    out
+}
+
+type Push<'a> =
+    dyn FnMut(FindingKind, Severity, Vec<u64>, Vec<u64>, String, Map<String, Value>) + 'a;
+
+/// Median spacing of consecutive probes from one side, in seconds.
+fn probe_interval(c: &ConnectionRecord, from: Direction) -> Option<f64> {
+    let times: Vec<Timestamp> = c
+        .keepalive
+        .probes
+        .iter()
+        .filter(|p| p.from == from)
+        .map(|p| p.time)
+        .collect();
+    let mut gaps: Vec<f64> = times.windows(2).map(|w| w[1].secs_since(w[0])).collect();
+    if gaps.is_empty() {
+        return None;
+    }
+    gaps.sort_by(f64::total_cmp);
+    Some(gaps[gaps.len() / 2])
+}
+
+fn connection_reused(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    for c in conns.iter().filter(|c| c.requests >= 2) {
+        let gap = c.max_request_gap_s.unwrap_or(0.0);
+        let mut message = format!(
+            "{} rode on connection {} to {}, which was kept open and reused across idle gaps of up to {}.",
+            plural(c.requests as usize, "request", "requests"),
+            c.id,
+            c.server,
+            secs(gap)
+        );
+        let mut figs = vec![
+            ("requests", json!(c.requests)),
+            ("max_idle_s", json!((gap * 1e3).round() / 1e3)),
+        ];
+        for from in [Direction::Client, Direction::Server] {
+            let n = c.keepalive.probes.iter().filter(|p| p.from == from).count();
+            if n == 0 {
+                continue;
+            }
+            let every = probe_interval(c, from)
+                .map(|s| format!(" every {}", secs(s)))
+                .unwrap_or_default();
+            let answered = c
+                .keepalive
+                .probes
+                .iter()
+                .filter(|p| p.from == from && p.acked)
+                .count();
+            message.push_str(&format!(
+                " While it idled, the {} sent {}{every} ({} answered).",
+                side(from),
+                plural(n, "TCP keep-alive probe", "TCP keep-alive probes"),
+                if answered == n {
+                    "all".to_string()
+                } else {
+                    format!("{answered} of {n}")
+                }
+            ));
+            figs.push((
+                if from == Direction::Client {
+                    "client_probes"
+                } else {
+                    "server_probes"
+                },
+                json!(n),
+            ));
+        }
+        let packets = c.http.iter().filter_map(|x| x.request_packet).collect();
+        push(
+            FindingKind::ConnectionReused,
+            Severity::Info,
+            vec![c.id],
+            packets,
+            message,
+            figures(&figs),
+        );
+    }
+}
+
+fn new_connection_while_idle(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let mut found = Vec::new();
+    for peers in ctx.by_client.values() {
+        // Sweep this client's connections in order, keeping those still open.
+        let mut open: Vec<&ConnectionRecord> = Vec::new();
+        for b in peers {
+            let t = b.start;
+            open.retain(|a| a.close.time.is_none_or(|closed| closed > t));
+            if b.protocol == "http" {
+                // The earlier connection to the same server that had been idle longest.
+                let idle = open
+                    .iter()
+                    .filter(|a| ctx.same_server(a, b) && open_at(a, t) && !busy_at(a, t))
+                    .filter_map(|a| last_done_before(a, t).map(|x| (*a, x)))
+                    .max_by(|(_, x), (_, y)| y.response_end.cmp(&x.response_end));
+                if let Some(pair) = idle {
+                    found.push((*b, pair));
+                }
+            }
+            open.push(b);
+        }
+    }
+    found.sort_by_key(|(b, _)| b.id);
+    for (b, idle) in found {
+        let t = b.start;
+        let (a, last) = idle;
+        let since = last.response_end.map_or(0.0, |e| t.secs_since(e));
+        let until = match (a.close.how, a.close.time) {
+            (CloseHow::Open, _) | (_, None) => "was still open when the capture ended".to_string(),
+            (_, Some(closed)) => {
+                format!(
+                    "stayed open another {}, until {}",
+                    secs(closed.secs_since(t)),
+                    closed.time_of_day()
+                )
+            }
+        };
+        let message = format!(
+            "At {} the client {} opened connection {} to {} although connection {} to the same server had \
+             finished its last exchange {} earlier and sat idle and open (it {until}). The idle connection \
+             was not handed back to the client's connection pool. Typical causes: a response body that was \
+             not read to the end and closed (in Go, resp.Body), a new HTTP client or transport created per \
+             request, or a pool limit on idle connections.",
+            t.time_of_day(),
+            b.client.ip,
+            b.id,
+            b.server,
+            a.id,
+            secs(since)
+        );
+        let mut packets: Vec<u64> = last.response_end_packet.into_iter().collect();
+        packets.push(b.first_packet);
+        push(
+            FindingKind::NewConnectionWhileIdle,
+            Severity::Warning,
+            vec![a.id, b.id],
+            packets,
+            message,
+            figures(&[
+                ("idle_connection", json!(a.id)),
+                ("idle_for_s", json!((since * 1e3).round() / 1e3)),
+            ]),
+        );
+    }
+}
+
+fn parallel_connections(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    let mut by_server: BTreeMap<_, Vec<&ConnectionRecord>> = BTreeMap::new();
+    for c in conns.iter().filter(|c| c.protocol == "http") {
+        by_server.entry(c.server).or_default().push(c);
+    }
+    for (server, group) in by_server {
+        // Sweep the busy intervals: +1 at a request's start, -1 at its response's end.
+        let mut edges: Vec<(Timestamp, i32, u64)> = Vec::new();
+        for c in &group {
+            for x in &c.http {
+                if let Some(start) = x.request_start {
+                    edges.push((start, 1, c.id));
+                    edges.push((exchange_end(c, x), -1, c.id));
+                }
+            }
+        }
+        edges.sort_by_key(|&(t, delta, id)| (t, delta, id));
+        let mut busy: BTreeMap<u64, i32> = BTreeMap::new();
+        let mut peak: Option<(usize, Timestamp, Vec<u64>)> = None;
+        for (t, delta, id) in edges {
+            let n = busy.entry(id).or_default();
+            *n += delta;
+            if *n <= 0 {
+                busy.remove(&id);
+            }
+            if busy.len() >= 2 && peak.as_ref().is_none_or(|(p, _, _)| busy.len() > *p) {
+                peak = Some((busy.len(), t, busy.keys().copied().collect()));
+            }
+        }
+        let Some((count, at, ids)) = peak else {
+            continue;
+        };
+        let message = format!(
+            "{count} connections to {server} each had a request outstanding at {} (connections {}). \
+             Busy connections are not idle, so opening another is normal connection pooling, not a reuse \
+             failure.",
+            at.time_of_day(),
+            ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        );
+        let packets = ids
+            .iter()
+            .filter_map(|id| group.iter().find(|c| c.id == *id))
+            .filter_map(|c| {
+                c.http
+                    .iter()
+                    .find(|x| x.request_start.is_some_and(|s| s <= at) && exchange_end(c, x) >= at)
+                    .and_then(|x| x.request_packet)
+            })
+            .collect();
+        push(
+            FindingKind::ParallelConnections,
+            Severity::Info,
+            ids,
+            packets,
+            message,
+            figures(&[("peak", json!(count))]),
+        );
+    }
+}
+
+fn server_idle_close(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    for a in conns {
+        let Some(end) = a.http_end else { continue };
+        if end.reason != HttpEndReason::ServerClosedIdle {
+            continue;
+        }
+        let (Some(closed), Some(close_packet)) = (a.close.time, a.close.packet) else {
+            continue;
+        };
+        let Some(last) = last_done_before(a, closed) else {
+            continue;
+        };
+        let idle = last.response_end.map_or(0.0, |e| closed.secs_since(e));
+        let Some(b) = ctx.next_connection(a, closed) else {
+            continue;
+        };
+        let Some(next_request) = b.http.first().and_then(|x| x.request_start) else {
+            continue;
+        };
+        let interval = last.request_start.map(|s| next_request.secs_since(s));
+        let advertised = last.keep_alive.and_then(|k| k.timeout);
+        let mut message = format!(
+            "The server closed connection {} ({} by {}) after it sat idle for {}; the client's next request \
+             to it{} needed a new connection ({}). The server's keep-alive timeout (about {}) is shorter than \
+             the client's request interval.",
+            a.id,
+            a.close.how.as_str().to_uppercase(),
+            side(Direction::Server),
+            secs(idle),
+            interval.map(|s| format!(", {} after the previous one,", secs(s))).unwrap_or_default(),
+            b.id,
+            secs(idle)
+        );
+        if let Some(timeout) = advertised {
+            let agrees = (idle - timeout as f64).abs() <= (timeout as f64 * 0.1).max(1.0);
+            message.push_str(&format!(
+                " The server had advertised Keep-Alive: timeout={timeout}, which {} the close observed.",
+                if agrees { "agrees with" } else { "does not match" }
+            ));
+        }
+        let mut figs = vec![
+            ("idle_s", json!((idle * 1e3).round() / 1e3)),
+            ("next_connection", json!(b.id)),
+        ];
+        if let Some(timeout) = advertised {
+            figs.push(("advertised_timeout_s", json!(timeout)));
+        }
+        push(
+            FindingKind::ServerIdleClose,
+            Severity::Warning,
+            vec![a.id, b.id],
+            vec![close_packet, b.first_packet],
+            message,
+            figures(&figs),
+        );
+    }
+}
+
+/// `Connection: close` and HTTP/1.0 without keep-alive: grouped per client host,
+/// server and reason, reported only where another connection followed.
+fn header_prevented_reuse(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    let mut groups: BTreeMap<
+        (
+            std::net::IpAddr,
+            crate::flow::key::Endpoint,
+            Direction,
+            bool,
+        ),
+        Vec<&ConnectionRecord>,
+    > = BTreeMap::new();
+    for a in conns {
+        let Some(end) = a.http_end else { continue };
+        let Some(by) = end.by else { continue };
+        let http10 = match end.reason {
+            HttpEndReason::ClientConnectionClose | HttpEndReason::ServerConnectionClose => false,
+            HttpEndReason::Http10NoKeepAlive => true,
+            _ => continue,
+        };
+        let Some(after) = a.close.time.or(Some(a.end)) else {
+            continue;
+        };
+        if ctx.next_connection(a, after).is_none() {
+            continue;
+        }
+        groups
+            .entry((a.client.ip, a.server, by, http10))
+            .or_default()
+            .push(a);
+    }
+    for ((client, server, by, http10), group) in groups {
+        let ids: Vec<u64> = group.iter().map(|c| c.id).collect();
+        let packets: Vec<u64> = group
+            .iter()
+            .filter_map(|c| {
+                let x = c.http.last()?;
+                match by {
+                    Direction::Client => x.request_packet,
+                    Direction::Server => x.response_packet,
+                }
+            })
+            .collect();
+        let n = ids.len();
+        let (kind, why) = if http10 {
+            (
+                FindingKind::Http10NoKeepalive,
+                format!(
+                    "the {} spoke HTTP/1.0 without Connection: keep-alive, and HTTP/1.0 closes after each response",
+                    side(by)
+                ),
+            )
+        } else {
+            (
+                FindingKind::ConnectionCloseHeader,
+                format!("the {} sent Connection: close", side(by)),
+            )
+        };
+        let message = format!(
+            "Reuse was prevented on {} from {client} to {server}: {why}, so the next request needed a new connection.",
+            if n == 1 { format!("connection {}", ids[0]) } else { format!("{n} connections ({})", list(&ids)) },
+        );
+        push(
+            kind,
+            Severity::Warning,
+            ids,
+            packets,
+            message,
+            figures(&[("by", json!(side(by))), ("count", json!(n))]),
+        );
+    }
+}
+
+fn list(ids: &[u64]) -> String {
+    if ids.len() <= 8 {
+        ids.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        format!(
+            "{}, … {}",
+            ids[..5]
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            ids[ids.len() - 1]
+        )
+    }
+}
+
+fn no_reuse(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    let mut groups: BTreeMap<
+        (std::net::IpAddr, crate::flow::key::Endpoint),
+        Vec<&ConnectionRecord>,
+    > = BTreeMap::new();
+    for c in conns {
+        let plain_client_close = c.requests == 1
+            && c.http_end
+                .is_some_and(|e| e.reason == HttpEndReason::ClientClosedIdle);
+        if plain_client_close {
+            groups.entry((c.client.ip, c.server)).or_default().push(c);
+        }
+    }
+    for ((client, server), group) in groups {
+        // In sequence: each opened after the previous one closed.
+        let sequential = group
+            .windows(2)
+            .all(|w| w[0].close.time.is_some_and(|closed| closed <= w[1].start));
+        if group.len() < 2 || !sequential {
+            continue;
+        }
+        let ids: Vec<u64> = group.iter().map(|c| c.id).collect();
+        let packets = group.iter().filter_map(|c| c.close.packet).collect();
+        let message = format!(
+            "{} from {client} to {server} each carried a single request and were closed by the client \
+             with no protocol reason (no Connection: close, not HTTP/1.0), one after another: connections {}. \
+             Typically a new HTTP client, or a new process, per request.",
+            plural(ids.len(), "connection", "connections"),
+            list(&ids)
+        );
+        push(
+            FindingKind::NoReuse,
+            Severity::Warning,
+            ids,
+            packets,
+            message,
+            figures(&[("count", json!(group.len()))]),
+        );
+    }
+}
+
+fn idle_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    for c in conns {
+        let (CloseHow::Rst, Some(by), Some(at), Some(packet)) =
+            (c.close.how, c.close.by, c.close.time, c.close.packet)
+        else {
+            continue;
+        };
+        let established = c
+            .handshake
+            .as_ref()
+            .is_none_or(|h| h.outcome == HandshakeOutcome::Completed);
+        let outstanding = c
+            .http_end
+            .is_some_and(|e| e.reason == HttpEndReason::ClosedDuringExchange);
+        let Some(last) = c.last_payload else { continue };
+        let quiet = at.secs_since(last.time);
+        if !established || outstanding || quiet < IDLE_RESET_MIN_S {
+            continue;
+        }
+        let who = match by {
+            Direction::Server => "the server, or a middlebox in front of it (NAT, firewall, load balancer),",
+            Direction::Client => "the client (a pool discarding it with an abortive close), or a middlebox on its side,",
+        };
+        let message = format!(
+            "An RST from the {} ended connection {} to {} after it had carried no data either way for {} \
+             (nothing was sent into it): {who} dropped the idle connection — an idle timeout of about {}.",
+            side(by),
+            c.id,
+            c.server,
+            secs(quiet),
+            secs(quiet)
+        );
+        push(
+            FindingKind::IdleReset,
+            Severity::Warning,
+            vec![c.id],
+            vec![last.packet, packet],
+            message,
+            figures(&[
+                ("idle_s", json!((quiet * 1e3).round() / 1e3)),
+                ("by", json!(side(by))),
+            ]),
+        );
+    }
+}
+
+fn keepalive_unanswered(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    for c in conns {
+        let unanswered: Vec<_> = c.keepalive.probes.iter().filter(|p| !p.acked).collect();
+        let Some(last) = unanswered.last() else {
+            continue;
+        };
+        let prober = last.from;
+        let then = match (c.close.how, c.close.by, c.close.time) {
+            (CloseHow::Rst, Some(by), Some(t)) if by == prober && t >= last.time => {
+                format!(
+                    "then the {} reset the connection (packet {})",
+                    side(by),
+                    c.close.packet.unwrap_or(0)
+                )
+            }
+            (CloseHow::Open, _, _) => {
+                "then the capture ended with the connection still open".to_string()
+            }
+            (how, Some(by), Some(_)) => format!(
+                "the connection was later closed ({} by the {})",
+                how.as_str().to_uppercase(),
+                side(by)
+            ),
+            _ => "nothing followed".to_string(),
+        };
+        let message = format!(
+            "{} from the {} on connection {} got no answer — the peer ({}) is gone or unreachable; {then}.",
+            plural(unanswered.len(), "TCP keep-alive probe", "TCP keep-alive probes"),
+            side(prober),
+            c.id,
+            match prober {
+                Direction::Client => c.server,
+                Direction::Server => c.client,
+            }
+        );
+        let mut packets: Vec<u64> = unanswered.iter().map(|p| p.packet).collect();
+        packets.extend(c.close.packet.filter(|_| c.close.how == CloseHow::Rst));
+        push(
+            FindingKind::KeepaliveUnanswered,
+            Severity::Warning,
+            vec![c.id],
+            packets,
+            message,
+            figures(&[("unanswered", json!(unanswered.len()))]),
+        );
+    }
+}
+
+fn handshake_failed(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    let mut groups: BTreeMap<(crate::flow::key::Endpoint, bool), Vec<&ConnectionRecord>> =
+        BTreeMap::new();
+    for c in conns {
+        let Some(h) = &c.handshake else { continue };
+        match h.outcome {
+            HandshakeOutcome::Refused => groups.entry((c.server, true)).or_default().push(c),
+            HandshakeOutcome::Unanswered => groups.entry((c.server, false)).or_default().push(c),
+            _ => {}
+        }
+    }
+    for ((server, refused), group) in groups {
+        let ids: Vec<u64> = group.iter().map(|c| c.id).collect();
+        let retries: u32 = group
+            .iter()
+            .filter_map(|c| c.handshake.as_ref())
+            .map(|h| h.syn_retries)
+            .sum();
+        let packets = group
+            .iter()
+            .filter_map(|c| c.handshake.as_ref())
+            .flat_map(|h| [h.syn_packet, h.refused_packet])
+            .flatten()
+            .collect();
+        let what = if refused {
+            "was refused: the server answered the SYN with an RST (nothing listening on that port, or a firewall rejecting)".to_string()
+        } else {
+            format!(
+                "got no answer to its SYN{} (the server is down, unreachable, or a firewall drops the packets)",
+                if retries > 0 { format!(" despite {}", plural(retries as usize, "retry", "retries")) } else { String::new() }
+            )
+        };
+        let message = format!(
+            "{} to {server} {what}.",
+            if ids.len() == 1 {
+                format!("Connection {}", ids[0])
+            } else {
+                format!("{} connection attempts ({})", ids.len(), list(&ids))
+            }
+        );
+        push(
+            FindingKind::HandshakeFailed,
+            Severity::Warning,
+            ids,
+            packets,
+            message,
+            figures(&[
+                (
+                    "outcome",
+                    json!(if refused { "refused" } else { "unanswered" }),
+                ),
+                ("syn_retries", json!(retries)),
+            ]),
+        );
+    }
+}
+
+fn idle_open_connection(
+    conns: &[&ConnectionRecord],
+    capture_end: Option<Timestamp>,
+    settings: &Settings,
+    push: &mut Push<'_>,
+) {
+    let Some(end) = capture_end else { return };
+    for c in conns.iter().filter(|c| c.close.how == CloseHow::Open) {
+        let quiet_since = c.last_payload.map_or(c.start, |p| p.time);
+        let quiet = end.secs_since(quiet_since);
+        if quiet < settings.idle_open_s {
+            continue;
+        }
+        let probes_after = c
+            .keepalive
+            .probes
+            .iter()
+            .filter(|p| p.time >= quiet_since)
+            .count();
+        let what = if probes_after > 0 {
+            format!(
+                "only {} crossed it",
+                plural(probes_after, "keep-alive probe", "keep-alive probes")
+            )
+        } else {
+            "nothing crossed it".to_string()
+        };
+        let message = format!(
+            "Connection {} to {} was still open at the end of the capture and had carried no data for its \
+             last {} ({what}): a connection a pool holds for reuse, or one that leaked.",
+            c.id,
+            c.server,
+            secs(quiet)
+        );
+        push(
+            FindingKind::IdleOpenConnection,
+            Severity::Info,
+            vec![c.id],
+            c.last_payload
+                .map(|p| p.packet)
+                .into_iter()
+                .chain([c.last_packet])
+                .collect(),
+            message,
+            figures(&[("idle_s", json!((quiet * 1e3).round() / 1e3))]),
+        );
+    }
+}
+
+fn server_request_cap(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    let mut groups: BTreeMap<(crate::flow::key::Endpoint, u64), Vec<&ConnectionRecord>> =
+        BTreeMap::new();
+    for c in conns.iter().filter(|c| c.requests >= 2) {
+        let Some(end) = c.http_end else { continue };
+        let Some(last) = c.http.last() else { continue };
+        let right_after = match end.reason {
+            HttpEndReason::ServerConnectionClose => true,
+            HttpEndReason::ServerClosedIdle => match (c.close.time, last.response_end) {
+                (Some(closed), Some(done)) => closed.secs_since(done) < RIGHT_AFTER_S,
+                _ => false,
+            },
+            _ => false,
+        };
+        if right_after {
+            groups.entry((c.server, c.requests)).or_default().push(c);
+        }
+    }
+    for ((server, n), group) in groups.into_iter().filter(|(_, g)| g.len() >= 2) {
+        let ids: Vec<u64> = group.iter().map(|c| c.id).collect();
+        let advertised_max = group
+            .iter()
+            .find_map(|c| c.http.iter().find_map(|x| x.keep_alive.and_then(|k| k.max)));
+        let message = format!(
+            "The server {server} itself closed {} right after {n} requests each, without the client asking for \
+             Connection: close: a per-connection request limit{}.",
+            plural(ids.len(), "connection", "connections"),
+            match advertised_max {
+                Some(m) => format!(" (it advertised Keep-Alive: max={m})"),
+                None => " (a Keep-Alive max or a server setting)".to_string(),
+            }
+        );
+        let packets = group.iter().filter_map(|c| c.close.packet).collect();
+        push(
+            FindingKind::ServerRequestCap,
+            Severity::Warning,
+            ids,
+            packets,
+            message,
+            figures(&[("requests", json!(n))]),
+        );
+    }
+}
+
+fn stale_connection_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    for a in conns {
+        let Some(last) = a.http.last() else { continue };
+        let (Some(sent), Some(closed), Some(Direction::Server)) =
+            (last.request_start, a.close.time, a.close.by)
+        else {
+            continue;
+        };
+        let reused_after_idle =
+            last.index >= 2 && last.idle_before_s.is_some_and(|s| s >= IDLE_RESET_MIN_S);
+        if last.status.is_some() || closed < sent || !reused_after_idle {
+            continue;
+        }
+        let retry = ctx.same_client(a).iter().find(|b| {
+            b.id > a.id
+                && ctx.same_server(a, b)
+                && b.start >= sent
+                && b.start.secs_since(closed) <= RETRY_WITHIN_S
+                && b.http
+                    .first()
+                    .is_some_and(|x| x.method == last.method && x.target == last.target)
+        });
+        let Some(b) = retry else { continue };
+        let message = format!(
+            "The client sent {} {} on connection {} after it had sat idle for {}, and got {} from the server \
+             instead of a response; it sent the request again on a new connection ({}). The classic pool race: \
+             the server had already dropped the idle connection.",
+            last.method.as_deref().unwrap_or("a request"),
+            last.target.as_deref().unwrap_or(""),
+            a.id,
+            secs(last.idle_before_s.unwrap_or(0.0)),
+            if a.close.how == CloseHow::Rst { "an RST" } else { "a FIN" },
+            b.id
+        );
+        let packets = [
+            last.request_packet,
+            a.close.packet,
+            b.http.first().and_then(|x| x.request_packet),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        push(
+            FindingKind::StaleConnectionReset,
+            Severity::Warning,
+            vec![a.id, b.id],
+            packets,
+            message,
+            figures(&[("retry_connection", json!(b.id))]),
+        );
+    }
+}
+
+fn connection_churn(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    let conns = &ctx.conns;
+    let mut by_server: BTreeMap<crate::flow::key::Endpoint, Vec<&ConnectionRecord>> =
+        BTreeMap::new();
+    for c in conns
+        .iter()
+        .filter(|c| c.protocol == "http" && c.requests > 0)
+    {
+        by_server.entry(c.server).or_default().push(c);
+    }
+    for (server, group) in by_server {
+        let requests: u64 = group.iter().map(|c| c.requests).sum();
+        if group.len() < CHURN_MIN_CONNECTIONS || requests > group.len() as u64 {
+            continue;
+        }
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let span = last.start.secs_since(first.start);
+        let saved = group.len() - 1;
+        let rtts: Vec<f64> = group.iter().filter_map(|c| rtt_ms(c)).collect();
+        let mean_rtt = (!rtts.is_empty()).then(|| rtts.iter().sum::<f64>() / rtts.len() as f64);
+        let message = format!(
+            "{} connections to {server} in {} carried {requests} requests: none was reused. Reusing one \
+             connection would have saved {} handshakes{}.",
+            group.len(),
+            secs(span),
+            saved,
+            mean_rtt.map(|ms| format!(" (≈ {:.1} ms of round trips)", ms * saved as f64)).unwrap_or_default()
+        );
+        let ids: Vec<u64> = group.iter().map(|c| c.id).collect();
+        let packets = group.iter().map(|c| c.first_packet).collect();
+        push(
+            FindingKind::ConnectionChurn,
+            Severity::Info,
+            ids,
+            packets,
+            message,
+            figures(&[
+                ("connections", json!(group.len())),
+                ("requests", json!(requests)),
+                ("handshakes_saved", json!(saved)),
+            ]),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each rule on conversations built packet by packet (etherparse), tracked and
+    //! analysed exactly as a capture would be.
+    use super::*;
+    use crate::flow::table::tests_support::{capture, Conv};
+
+    const GET: &str = "GET / HTTP/1.1\r\nHost: api.example\r\n\r\n";
+    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+    fn kinds(found: &[Finding]) -> Vec<&'static str> {
+        found.iter().map(|f| f.kind.as_str()).collect()
+    }
+
+    fn run(convs: &[&Conv], end: f64) -> Vec<Finding> {
+        let records = capture(convs);
+        diagnose(
+            0,
+            &records,
+            Some(Timestamp::from_nanos((end * 1e9) as i64)),
+            &Settings::default(),
+        )
+    }
+
+    fn find(found: &[Finding], kind: FindingKind) -> &Finding {
+        found
+            .iter()
+            .find(|f| f.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind:?} in {:?}", kinds(found)))
+    }
+
+    #[test]
+    fn reused_connection_with_probes() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        a.client_probe(15.2, true).client_probe(30.2, true);
+        a.request(45.2, GET).response(45.3, OK).fin(true, 46.0);
+        let found = run(&[&a], 46.0);
+        assert_eq!(kinds(&found), vec!["connection_reused"]);
+        let f = &found[0];
+        assert!(
+            f.message.contains("2 requests rode on connection 1"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message
+                .contains("2 TCP keep-alive probes every 15.0 s (all answered)"),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.figures["client_probes"], 2);
+    }
+
+    #[test]
+    fn new_connection_while_idle_and_not_for_another_server() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK).fin(true, 9.0);
+        let mut b = Conv::open(40001, 2.0);
+        b.request(2.1, GET).response(2.2, OK).fin(true, 3.0);
+        let found = run(&[&a, &b], 9.0);
+        let f = find(&found, FindingKind::NewConnectionWhileIdle);
+        assert_eq!(f.connections, vec![1, 2]);
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(
+            f.message
+                .contains("finished its last exchange 1.8 s earlier"),
+            "{}",
+            f.message
+        );
+        // The same timing against a different server (and Host) is no reuse failure.
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK).fin(true, 9.0);
+        let mut b = Conv::open_to(40001, ([10, 0, 0, 3], 80), 2.0);
+        b.request(2.1, "GET / HTTP/1.1\r\nHost: other.example\r\n\r\n")
+            .response(2.2, OK)
+            .fin(true, 3.0);
+        let found = run(&[&a, &b], 9.0);
+        assert!(
+            !kinds(&found).contains(&"new_connection_while_idle"),
+            "{:?}",
+            kinds(&found)
+        );
+    }
+
+    #[test]
+    fn parallel_connections_are_not_idle() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(1.0, OK).fin(true, 2.0);
+        let mut b = Conv::open(40001, 0.3);
+        b.request(0.5, GET).response(0.8, OK).fin(true, 2.0);
+        let found = run(&[&a, &b], 2.0);
+        let f = find(&found, FindingKind::ParallelConnections);
+        assert_eq!(f.figures["peak"], 2);
+        assert_eq!(f.connections, vec![1, 2]);
+        assert!(!kinds(&found).contains(&"new_connection_while_idle"));
+    }
+
+    #[test]
+    fn server_idle_close_with_advertised_timeout() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET)
+            .response(
+                0.2,
+                "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n",
+            )
+            .fin(false, 5.2);
+        let mut b = Conv::open(40001, 10.0);
+        b.request(10.1, GET).response(10.2, OK);
+        let found = run(&[&a, &b], 11.0);
+        let f = find(&found, FindingKind::ServerIdleClose);
+        assert_eq!(f.connections, vec![1, 2]);
+        assert!(
+            f.message.contains("after it sat idle for 5.0 s"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message.contains("Keep-Alive: timeout=5, which agrees"),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.figures["advertised_timeout_s"], 5);
+    }
+
+    #[test]
+    fn connection_close_and_http10_name_the_side() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .response(0.2, OK)
+            .fin(false, 0.3);
+        let mut b = Conv::open(40001, 1.0);
+        b.request(1.1, GET)
+            .response(1.2, "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .fin(false, 1.3);
+        let mut c = Conv::open(40002, 2.0);
+        c.request(2.1, GET).response(2.2, OK);
+        let found = run(&[&a, &b, &c], 3.0);
+        let close = find(&found, FindingKind::ConnectionCloseHeader);
+        assert_eq!(close.connections, vec![1]);
+        assert!(close.message.contains("the client sent Connection: close"));
+        let http10 = find(&found, FindingKind::Http10NoKeepalive);
+        assert_eq!(http10.connections, vec![2]);
+        assert_eq!(http10.figures["by"], "server");
+    }
+
+    #[test]
+    fn no_reuse_one_request_per_connection_closed_by_client() {
+        let mut convs = Vec::new();
+        for i in 0..3u16 {
+            let at = f64::from(i) * 2.0;
+            let mut c = Conv::open(40000 + i, at);
+            c.request(at + 0.1, GET)
+                .response(at + 0.2, OK)
+                .fin(true, at + 0.3);
+            convs.push(c);
+        }
+        let refs: Vec<&Conv> = convs.iter().collect();
+        let found = run(&refs, 7.0);
+        let f = find(&found, FindingKind::NoReuse);
+        assert_eq!(f.connections, vec![1, 2, 3]);
+        let churn = find(&found, FindingKind::ConnectionChurn);
+        assert_eq!(churn.figures["handshakes_saved"], 2);
+    }
+
+    #[test]
+    fn idle_reset_and_stale_connection_reset() {
+        // Reset after 5 s of silence: an idle timeout somewhere.
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK).rst(false, 5.2);
+        let found = run(&[&a], 6.0);
+        let f = find(&found, FindingKind::IdleReset);
+        assert_eq!(f.figures["idle_s"], 5.0);
+        // A request sent into an idle connection the server had dropped, then retried.
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET)
+            .response(0.2, OK)
+            .request(10.0, GET)
+            .rst(false, 10.001);
+        let mut b = Conv::open(40001, 10.01);
+        b.request(10.02, GET).response(10.03, OK);
+        let found = run(&[&a, &b], 11.0);
+        let f = find(&found, FindingKind::StaleConnectionReset);
+        assert_eq!(f.connections, vec![1, 2]);
+        assert!(
+            !kinds(&found).contains(&"idle_reset"),
+            "something was sent into it"
+        );
+    }
+
+    #[test]
+    fn unanswered_probes_then_reset() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        a.client_probe(10.0, false)
+            .client_probe(11.0, false)
+            .rst(true, 12.0);
+        let found = run(&[&a], 12.0);
+        let f = find(&found, FindingKind::KeepaliveUnanswered);
+        assert_eq!(f.figures["unanswered"], 2);
+        assert!(
+            f.message.contains("then the client reset the connection"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn failed_handshakes_grouped_per_server() {
+        let mut a = Conv::open(40000, 0.0);
+        a.packets.truncate(1); // SYN only
+        let mut b = Conv::open(40001, 1.0);
+        b.packets.truncate(1);
+        b.packets.push(
+            crate::flow::table::tests_support::pkt(false, 0, 1.001)
+                .rst()
+                .ack(40_001_001)
+                .between(([10, 0, 0, 1], 40001), ([10, 0, 0, 2], 80)),
+        );
+        let found = run(&[&a, &b], 2.0);
+        let outcomes: Vec<&Value> = found
+            .iter()
+            .filter(|f| f.kind == FindingKind::HandshakeFailed)
+            .map(|f| &f.figures["outcome"])
+            .collect();
+        assert_eq!(outcomes, vec!["unanswered", "refused"]);
+    }
+
+    #[test]
+    fn idle_open_connection_at_the_end() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET)
+            .response(0.2, OK)
+            .client_probe(5.0, true);
+        let found = run(&[&a], 30.0);
+        let f = find(&found, FindingKind::IdleOpenConnection);
+        assert!(
+            f.message.contains("only 1 keep-alive probe crossed it"),
+            "{}",
+            f.message
+        );
+        assert!(run(&[&a], 5.0)
+            .iter()
+            .all(|f| f.kind != FindingKind::IdleOpenConnection));
+    }
+
+    #[test]
+    fn server_request_cap() {
+        let close = "HTTP/1.1 200 OK\r\nConnection: close\r\nKeep-Alive: max=2\r\nContent-Length: 0\r\n\r\n";
+        let mut convs = Vec::new();
+        for i in 0..2u16 {
+            let at = f64::from(i) * 3.0;
+            let mut c = Conv::open(40000 + i, at);
+            c.request(at + 0.1, GET)
+                .response(at + 0.2, OK)
+                .request(at + 0.3, GET)
+                .response(at + 0.4, close)
+                .fin(false, at + 0.5);
+            convs.push(c);
+        }
+        let refs: Vec<&Conv> = convs.iter().collect();
+        let found = run(&refs, 7.0);
+        let f = find(&found, FindingKind::ServerRequestCap);
+        assert_eq!(f.figures["requests"], 2);
+        assert!(f.message.contains("Keep-Alive: max=2"), "{}", f.message);
+    }
+
+    #[test]
+    fn nothing_is_invented_for_a_plain_single_request() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK).fin(true, 0.3);
+        assert!(run(&[&a], 1.0).is_empty());
+    }
+}

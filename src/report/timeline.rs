@@ -1,0 +1,93 @@
+//! The timeline renderer: each selected connection's phases as an aligned table —
+//! number, wall-clock time, offset from the connection's start, packet range, and
+//! what happened — coloured by kind on a terminal. Reads only the model's `Timeline`.
+
+use super::model::{InputReport, PhaseKind, Timeline};
+use comfy_table::presets::NOTHING;
+use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
+use std::io::{self, Write};
+
+/// How the timeline is dressed.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    /// Output is a terminal: fit its width.
+    pub terminal: bool,
+    pub color: bool,
+}
+
+fn color(kind: PhaseKind) -> Color {
+    match kind {
+        PhaseKind::Handshake => Color::Cyan,
+        PhaseKind::Exchange | PhaseKind::Data => Color::Green,
+        PhaseKind::Idle => Color::DarkGrey,
+        PhaseKind::Keepalive => Color::Yellow,
+        PhaseKind::Retransmissions | PhaseKind::ZeroWindow => Color::Red,
+        PhaseKind::Tunnel => Color::Blue,
+        PhaseKind::Close => Color::Magenta,
+    }
+}
+
+fn packet_range(first: Option<u64>, last: Option<u64>) -> String {
+    match (first, last) {
+        (Some(a), Some(b)) if a != b => format!("{a}–{b}"),
+        (Some(a), _) => a.to_string(),
+        _ => "-".into(),
+    }
+}
+
+pub fn write_timelines(
+    out: &mut impl Write,
+    inputs: &[InputReport],
+    timelines: &[Timeline],
+    style: Style,
+) -> io::Result<()> {
+    if timelines.is_empty() {
+        return writeln!(out, "no connection matches");
+    }
+    for (n, t) in timelines.iter().enumerate() {
+        if n > 0 {
+            writeln!(out)?;
+        }
+        let path = inputs.get(t.input).map_or("", |i| i.path.as_str());
+        writeln!(
+            out,
+            "Connection {}: {} → {} ({path}, starts {})",
+            t.connection,
+            t.client,
+            t.server,
+            t.start.rfc3339()
+        )?;
+        let mut table = Table::new();
+        table.load_style(NOTHING);
+        if style.color {
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
+        table.set_content_arrangement(if style.terminal {
+            ContentArrangement::Dynamic
+        } else {
+            ContentArrangement::Disabled
+        });
+        table.set_header(vec!["#", "time", "offset", "packets", "what"]);
+        for p in &t.phases {
+            let mut what = Cell::new(&p.text);
+            if style.color {
+                what = what.fg(color(p.kind));
+            }
+            table.add_row(vec![
+                Cell::new(p.index).set_alignment(CellAlignment::Right),
+                Cell::new(p.time.time_of_day()),
+                Cell::new(format!("+{:.3}s", p.offset_s)).set_alignment(CellAlignment::Right),
+                Cell::new(packet_range(p.first_packet, p.last_packet))
+                    .set_alignment(CellAlignment::Right),
+                what,
+            ]);
+        }
+        // The borderless table pads every cell; trailing blanks help no one.
+        for line in table.lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,422 @@
+//! The story of a connection: its record turned into numbered phases in time order —
+//! handshake, each exchange and how long after the previous one it reused the
+//! connection, idle periods with their keep-alive probes grouped, retransmission
+//! bursts, zero windows, and the close — the walkthrough one would otherwise write by
+//! hand from Wireshark. Derived here once; `report::timeline` only prints it.
+
+use crate::findings::secs;
+use crate::flow::key::Direction;
+use crate::report::model::{
+    CloseHow, ConnectionRecord, HandshakeOutcome, HttpExchange, Phase, PhaseKind, Probe,
+    TcpEventKind, Timeline,
+};
+use crate::time::Timestamp;
+
+/// Events closer together than this form one burst.
+const BURST_GAP_S: f64 = 1.0;
+
+struct Draft {
+    kind: PhaseKind,
+    time: Timestamp,
+    duration_s: Option<f64>,
+    first_packet: Option<u64>,
+    last_packet: Option<u64>,
+    text: String,
+}
+
+fn packets(first: Option<u64>, last: Option<u64>) -> (Option<u64>, Option<u64>) {
+    (first, last.or(first))
+}
+
+pub fn timeline(c: &ConnectionRecord) -> Timeline {
+    let mut drafts = Vec::new();
+    handshake(c, &mut drafts);
+    if c.http.is_empty() {
+        data(c, &mut drafts);
+    } else {
+        exchanges(c, &mut drafts);
+    }
+    tcp_events(c, &mut drafts);
+    close(c, &mut drafts);
+    // Stable order: by time, then by kind, so a close after an exchange at the same
+    // instant stays after it.
+    drafts.sort_by_key(|d| (d.time, d.kind));
+    let phases = drafts
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| Phase {
+            index: i as u32 + 1,
+            kind: d.kind,
+            time: d.time,
+            offset_s: d.time.secs_since(c.start),
+            duration_s: d.duration_s,
+            first_packet: d.first_packet,
+            last_packet: d.last_packet,
+            text: d.text,
+        })
+        .collect();
+    Timeline {
+        connection: c.id,
+        input: c.input,
+        client: c.client,
+        server: c.server,
+        start: c.start,
+        phases,
+    }
+}
+
+fn handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
+    let Some(h) = &c.handshake else {
+        out.push(Draft {
+            kind: PhaseKind::Handshake,
+            time: c.start,
+            duration_s: None,
+            first_packet: Some(c.first_packet),
+            last_packet: Some(c.first_packet),
+            text: "no handshake captured: the capture starts in the middle of this connection"
+                .into(),
+        });
+        return;
+    };
+    let retries = match h.syn_retries {
+        0 => String::new(),
+        n => format!(
+            ", after {n} SYN {}",
+            if n == 1 { "retry" } else { "retries" }
+        ),
+    };
+    let text = match h.outcome {
+        HandshakeOutcome::Completed => format!(
+            "TCP handshake (SYN, SYN-ACK, ACK){retries}, RTT {}",
+            h.rtt_ms.map_or("-".into(), |ms| format!("{ms:.3} ms"))
+        ),
+        HandshakeOutcome::NoFinalAck => {
+            format!("SYN answered by SYN-ACK{retries}; the client's ACK was not captured")
+        }
+        HandshakeOutcome::SynMissed => {
+            "handshake seen from the SYN-ACK on (the SYN was not captured)".into()
+        }
+        HandshakeOutcome::Refused => format!("SYN refused by the server's RST{retries}"),
+        HandshakeOutcome::Unanswered => format!("SYN never answered{retries}"),
+    };
+    let first = h.syn_packet.or(h.synack_packet);
+    let last = h
+        .ack_packet
+        .or(h.refused_packet)
+        .or(h.synack_packet)
+        .or(first);
+    let duration_s = h.rtt_ms.map(|ms| ms / 1000.0);
+    out.push(Draft {
+        kind: PhaseKind::Handshake,
+        time: c.start,
+        duration_s,
+        first_packet: first,
+        last_packet: last,
+        text,
+    });
+}
+
+fn exchange_text(x: &HttpExchange) -> String {
+    let request = match (&x.method, &x.target) {
+        (Some(m), Some(t)) => format!("{m} {}{t}", x.host.as_deref().unwrap_or("")),
+        (Some(m), None) => m.clone(),
+        _ => "a response without a captured request".into(),
+    };
+    let response = match (x.status, &x.reason) {
+        (Some(s), Some(r)) if !r.is_empty() => format!("{s} {r}"),
+        (Some(s), _) => s.to_string(),
+        (None, _) => "no response".into(),
+    };
+    let mut text = format!("HTTP exchange {}: {request} → {response}", x.index);
+    if !x.interim.is_empty() {
+        let interim: Vec<String> = x.interim.iter().map(u16::to_string).collect();
+        text.push_str(&format!(" (after {})", interim.join(", ")));
+    }
+    if x.status.is_some() && !x.response_complete {
+        text.push_str(", response incomplete");
+    }
+    if let (Some(start), Some(end)) = (x.request_start.or(x.response_start), x.response_end) {
+        text.push_str(&format!(" in {}", secs(end.secs_since(start))));
+    }
+    text.push_str(&format!(
+        ", {} B up, {} B down",
+        x.request_body_bytes, x.response_body_bytes
+    ));
+    text
+}
+
+fn exchanges(c: &ConnectionRecord, out: &mut Vec<Draft>) {
+    let mut previous_end: Option<(Timestamp, u64)> = None;
+    for x in &c.http {
+        let start = x.request_start.or(x.response_start).unwrap_or(c.start);
+        if let (Some((end, end_packet)), Some(gap)) = (previous_end, x.idle_before_s) {
+            idle(c, end, Some(end_packet), start, x.request_packet, out);
+            let mut text = exchange_text(x);
+            text.push_str(&format!(
+                "; reuses this connection {} after exchange {}",
+                secs(gap),
+                x.index.saturating_sub(1)
+            ));
+            push_exchange(x, start, text, out);
+        } else {
+            push_exchange(x, start, exchange_text(x), out);
+        }
+        if let (Some(end), Some(packet)) =
+            (x.response_end, x.response_end_packet.or(x.response_packet))
+        {
+            previous_end = Some((end, packet));
+        }
+    }
+    if let Some(t) = &c.tunnel {
+        out.push(Draft {
+            kind: PhaseKind::Tunnel,
+            time: c
+                .http
+                .last()
+                .and_then(|x| x.response_start)
+                .unwrap_or(c.start),
+            duration_s: None,
+            first_packet: Some(t.packet),
+            last_packet: Some(c.last_packet),
+            text: format!(
+                "the connection becomes a {} tunnel{}: no more HTTP is parsed",
+                t.kind,
+                t.protocol
+                    .as_deref()
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default()
+            ),
+        });
+        return;
+    }
+    // After the last exchange: idle until the close or the end of the capture.
+    if let Some((end, packet)) = previous_end {
+        let until = c.close.time.unwrap_or(c.end);
+        idle(c, end, Some(packet), until, c.close.packet, out);
+    }
+}
+
+fn push_exchange(x: &HttpExchange, start: Timestamp, text: String, out: &mut Vec<Draft>) {
+    let end = x.response_end.or(x.request_end);
+    let (first, last) = packets(
+        x.request_packet.or(x.response_packet),
+        x.response_end_packet
+            .or(x.response_packet)
+            .or(x.request_end_packet),
+    );
+    out.push(Draft {
+        kind: PhaseKind::Exchange,
+        time: start,
+        duration_s: end.map(|e| e.secs_since(start)),
+        first_packet: first,
+        last_packet: last,
+        text,
+    });
+}
+
+/// An idle stretch from `from` to `to`, with the keep-alive probes inside it grouped.
+fn idle(
+    c: &ConnectionRecord,
+    from: Timestamp,
+    from_packet: Option<u64>,
+    to: Timestamp,
+    to_packet: Option<u64>,
+    out: &mut Vec<Draft>,
+) {
+    let length = to.secs_since(from);
+    let probes: Vec<&Probe> = c
+        .keepalive
+        .probes
+        .iter()
+        .filter(|p| p.time > from && p.time <= to)
+        .collect();
+    if length < 1.0 && probes.is_empty() {
+        return;
+    }
+    out.push(Draft {
+        kind: PhaseKind::Idle,
+        time: from,
+        duration_s: Some(length),
+        first_packet: from_packet,
+        last_packet: to_packet,
+        text: format!("idle for {}", secs(length)),
+    });
+    for from_side in [Direction::Client, Direction::Server] {
+        let group: Vec<&&Probe> = probes.iter().filter(|p| p.from == from_side).collect();
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let answered = group.iter().filter(|p| p.acked).count();
+        let every = if group.len() >= 2 {
+            format!(
+                " every {}",
+                secs(last.time.secs_since(first.time) / (group.len() - 1) as f64)
+            )
+        } else {
+            String::new()
+        };
+        let answers = match (answered, group.len()) {
+            (a, n) if a == n && n == 1 => "answered".to_string(),
+            (a, n) if a == n => "all answered".to_string(),
+            (0, 1) => "unanswered".to_string(),
+            (0, _) => "none answered".to_string(),
+            (a, n) => format!("{a} of {n} answered"),
+        };
+        let text = if group.len() == 1 {
+            format!(
+                "TCP keep-alive probe from the {}, {answers}",
+                from_side.as_str()
+            )
+        } else {
+            format!(
+                "{} TCP keep-alive probes from the {}{every}, {answers}",
+                group.len(),
+                from_side.as_str()
+            )
+        };
+        out.push(Draft {
+            kind: PhaseKind::Keepalive,
+            time: first.time,
+            duration_s: Some(last.time.secs_since(first.time)),
+            first_packet: Some(first.packet),
+            last_packet: last.ack_packet.or(Some(last.packet)),
+            text,
+        });
+    }
+}
+
+/// Non-HTTP payload: data between the idle periods.
+fn data(c: &ConnectionRecord, out: &mut Vec<Draft>) {
+    let Some(last) = c.last_payload else {
+        // No payload at all: idle from the handshake to the close or the end.
+        let from = c
+            .handshake
+            .as_ref()
+            .and_then(|h| h.ack_packet)
+            .unwrap_or(c.first_packet);
+        let since = c.start;
+        idle(
+            c,
+            since,
+            Some(from),
+            c.close.time.unwrap_or(c.end),
+            c.close.packet.or(Some(c.last_packet)),
+            out,
+        );
+        return;
+    };
+    let mut periods = c
+        .idle
+        .as_ref()
+        .map(|i| i.periods.clone())
+        .unwrap_or_default();
+    periods.sort_by_key(|p| p.from_packet);
+    let what = if c.protocol == "unknown" {
+        "data (protocol not recognised)"
+    } else {
+        "data"
+    };
+    out.push(Draft {
+        kind: PhaseKind::Data,
+        time: c.start,
+        duration_s: Some(last.time.secs_since(c.start)),
+        first_packet: Some(c.first_packet),
+        last_packet: Some(last.packet),
+        text: format!(
+            "{what}: {} B from the client, {} B from the server",
+            c.payload_bytes.client, c.payload_bytes.server
+        ),
+    });
+    for p in periods {
+        let to = Timestamp::from_nanos(p.start.as_nanos() + (p.duration_s * 1e9) as i64);
+        idle(c, p.start, Some(p.from_packet), to, Some(p.to_packet), out);
+    }
+}
+
+fn tcp_events(c: &ConnectionRecord, out: &mut Vec<Draft>) {
+    for (kind, phase, what) in [
+        (
+            TcpEventKind::Retransmission,
+            PhaseKind::Retransmissions,
+            "retransmission",
+        ),
+        (
+            TcpEventKind::ZeroWindow,
+            PhaseKind::ZeroWindow,
+            "zero-window advertisement",
+        ),
+    ] {
+        let events: Vec<_> = c.tcp_events.iter().filter(|e| e.kind == kind).collect();
+        let mut i = 0;
+        while i < events.len() {
+            let mut j = i;
+            while j + 1 < events.len()
+                && events[j + 1].time.secs_since(events[j].time) < BURST_GAP_S
+            {
+                j += 1;
+            }
+            let burst = &events[i..=j];
+            let n = burst.len();
+            let clients = burst.iter().filter(|e| e.from == Direction::Client).count();
+            let from = match (clients, n - clients) {
+                (_, 0) => "from the client".to_string(),
+                (0, _) => "from the server".to_string(),
+                (a, b) => format!("({a} from the client, {b} from the server)"),
+            };
+            out.push(Draft {
+                kind: phase,
+                time: burst[0].time,
+                duration_s: Some(burst[n - 1].time.secs_since(burst[0].time)),
+                first_packet: Some(burst[0].packet),
+                last_packet: Some(burst[n - 1].packet),
+                text: format!("{n} {what}{} {from}", if n == 1 { "" } else { "s" }),
+            });
+            i = j + 1;
+        }
+    }
+}
+
+fn close(c: &ConnectionRecord, out: &mut Vec<Draft>) {
+    let last_exchange_end = c
+        .http
+        .iter()
+        .filter_map(|x| x.response_end.or(x.request_end))
+        .max();
+    let (Some(by), Some(time)) = (c.close.by, c.close.time) else {
+        out.push(Draft {
+            kind: PhaseKind::Close,
+            time: c.end,
+            duration_s: None,
+            first_packet: Some(c.last_packet),
+            last_packet: Some(c.last_packet),
+            text: "still open when the capture ends".into(),
+        });
+        return;
+    };
+    let after = last_exchange_end
+        .filter(|e| *e <= time)
+        .map(|e| format!(", {} after the last exchange", secs(time.secs_since(e))))
+        .unwrap_or_default();
+    let text = match c.close.how {
+        CloseHow::Fin if c.close.both_fins => format!(
+            "the {} closes with FIN{after}; the {} closes too",
+            by.as_str(),
+            by.other().as_str()
+        ),
+        CloseHow::Fin => format!(
+            "the {} closes with FIN{after}; the {} never sends its FIN",
+            by.as_str(),
+            by.other().as_str()
+        ),
+        CloseHow::Rst => format!("the {} resets the connection (RST){after}", by.as_str()),
+        CloseHow::Open => "still open when the capture ends".into(),
+    };
+    out.push(Draft {
+        kind: PhaseKind::Close,
+        time,
+        duration_s: Some(c.end.secs_since(time)),
+        first_packet: c.close.packet,
+        last_packet: Some(c.last_packet),
+        text,
+    });
+}
