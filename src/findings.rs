@@ -617,7 +617,14 @@ fn idle_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
             .is_some_and(|e| e.reason == HttpEndReason::ClosedDuringExchange);
         let Some(last) = c.last_payload else { continue };
         let quiet = at.secs_since(last.time);
-        if !established || outstanding || quiet < IDLE_RESET_MIN_S {
+        // A reset that gives up on unanswered keep-alive probes is the prober's verdict
+        // on a dead peer (`keepalive_unanswered`), not an idle timeout.
+        let gave_up = c
+            .keepalive
+            .probes
+            .iter()
+            .any(|p| p.from == by && !p.acked && p.time <= at);
+        if !established || outstanding || gave_up || quiet < IDLE_RESET_MIN_S {
             continue;
         }
         let who = match by {

@@ -54,6 +54,13 @@ const FIXTURES: &[&str] = &[
     "curl-connection-close.pcap",
     "go-two-servers.pcap",
     "go-server-idle-close.pcap",
+    "go-parallel.pcap",
+    "go-request-cap.pcap",
+    "py-idle-reset.pcap",
+    "py-stale-reset.pcap",
+    "curl-no-reuse.pcap",
+    "curl-http10-twice.pcap",
+    "py-keepalive-lost.pcap",
 ];
 
 /// The four seed scenarios, whose timelines are golden too.
@@ -151,6 +158,84 @@ fn seed_scenarios_give_the_right_findings() {
         .expect("finding");
     assert_eq!(f["connections"], serde_json::json!([1, 2]));
     assert!(f["packets"].as_array().is_some_and(|p| p.len() == 2));
+}
+
+#[test]
+fn every_finding_kind_on_a_recorded_capture() {
+    let expected: &[(&str, &[&str])] = &[
+        ("go-keepalive-reuse.pcap", &["connection_reused"]),
+        ("go-held-body.pcap", &["new_connection_while_idle"]),
+        ("go-parallel.pcap", &["parallel_connections"]),
+        (
+            "go-server-idle-close.pcap",
+            &["server_idle_close", "connection_churn", "server_idle_close"],
+        ),
+        ("curl-connection-close.pcap", &["connection_close_header"]),
+        ("curl-http10-twice.pcap", &["http10_no_keepalive"]),
+        ("curl-no-reuse.pcap", &["no_reuse", "connection_churn"]),
+        ("py-idle-reset.pcap", &["idle_reset"]),
+        ("py-keepalive-lost.pcap", &["keepalive_unanswered"]),
+        ("curl-refused.pcap", &["handshake_failed"]),
+        (
+            "go-request-cap.pcap",
+            &[
+                "connection_reused",
+                "connection_close_header",
+                "server_request_cap",
+                "connection_reused",
+            ],
+        ),
+        (
+            "py-stale-reset.pcap",
+            &["connection_reused", "stale_connection_reset"],
+        ),
+    ];
+    for (fixture, kinds) in expected {
+        let doc = json(&connscope(&[
+            "analyze",
+            "-f",
+            "json",
+            &format!("fixtures/{fixture}"),
+        ]));
+        assert_eq!(&finding_kinds(&doc), kinds, "{fixture}");
+    }
+    // idle_open_connection: the keep-alive capture cut while the connection idles.
+    let doc = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "--idle-threshold",
+        "2",
+        "fixtures/go-keepalive-cut.pcap",
+    ]));
+    assert_eq!(
+        finding_kinds(&doc),
+        vec!["connection_reused", "idle_open_connection"]
+    );
+    let doc = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "fixtures/go-keepalive-cut.pcap",
+    ]));
+    assert_eq!(
+        finding_kinds(&doc),
+        vec!["connection_reused"],
+        "3 s of quiet is under the default 10 s"
+    );
+    let doc = json(&connscope(&[
+        "analyze",
+        "-f",
+        "json",
+        "--idle-threshold",
+        "0.5",
+        "fixtures/go-keepalive-reuse.pcap",
+    ]));
+    assert_eq!(
+        finding_kinds(&doc),
+        vec!["connection_reused"],
+        "a closed connection is not idle-open"
+    );
 }
 
 #[test]
