@@ -74,35 +74,58 @@ struct Ctx<'a> {
     conns: Vec<&'a ConnectionRecord>,
     /// Each client host's connections, by id.
     by_client: HashMap<IpAddr, Vec<&'a ConnectionRecord>>,
-    /// Each connection's HTTP `Host` values.
+    /// Each connection's HTTP `Host` values, or TLS SNI.
     hosts: HashMap<u64, BTreeSet<&'a str>>,
+    /// TLS connections' inferred exchanges, seen as exchanges without readable content,
+    /// so every rule treats them like HTTP requests.
+    views: HashMap<u64, Vec<HttpExchange>>,
 }
 
 impl<'a> Ctx<'a> {
     fn new(conns: Vec<&'a ConnectionRecord>) -> Self {
         let mut by_client: HashMap<IpAddr, Vec<&ConnectionRecord>> = HashMap::new();
         let mut hosts = HashMap::new();
+        let mut views = HashMap::new();
         for c in &conns {
             by_client.entry(c.client.ip).or_default().push(c);
-            hosts.insert(
-                c.id,
-                c.http.iter().filter_map(|x| x.host.as_deref()).collect(),
-            );
+            let mut names: BTreeSet<&str> = c
+                .http
+                .iter()
+                .filter_map(|x| x.host.as_deref())
+                .map(host_name)
+                .collect();
+            if let Some(sni) = c.tls.as_ref().and_then(|t| t.sni.as_deref()) {
+                names.insert(sni);
+            }
+            hosts.insert(c.id, names);
+            if c.protocol == "tls" {
+                views.insert(c.id, c.tls_exchanges_as_http());
+            }
         }
         Ctx {
             conns,
             by_client,
             hosts,
+            views,
         }
     }
 
-    /// Same server: the same endpoint, or a shared HTTP `Host`.
+    /// The exchanges of a connection: HTTP's, or TLS's inferred ones.
+    fn ex<'c>(&'c self, c: &'c ConnectionRecord) -> &'c [HttpExchange] {
+        self.views
+            .get(&c.id)
+            .map_or(c.http.as_slice(), Vec::as_slice)
+    }
+
+    /// Same server: the same endpoint, or the same port under a shared name (HTTP
+    /// `Host` or TLS SNI) — one service behind several addresses.
     fn same_server(&self, a: &ConnectionRecord, b: &ConnectionRecord) -> bool {
         a.server == b.server
-            || match (self.hosts.get(&a.id), self.hosts.get(&b.id)) {
-                (Some(x), Some(y)) => !x.is_disjoint(y),
-                _ => false,
-            }
+            || a.server.port == b.server.port
+                && match (self.hosts.get(&a.id), self.hosts.get(&b.id)) {
+                    (Some(x), Some(y)) => !x.is_disjoint(y),
+                    _ => false,
+                }
     }
 
     /// The same client host's connections, by id.
@@ -126,6 +149,38 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// `example.com:8080` → `example.com`, so a Host matches the SNI.
+fn host_name(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(']') || name.starts_with('[') => {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }
+        _ => host,
+    }
+}
+
+/// Connections whose requests the rules can see: HTTP, or TLS (inferred).
+fn carries_requests(c: &ConnectionRecord) -> bool {
+    matches!(c.protocol, "http" | "tls")
+}
+
+/// "requests", or for TLS "encrypted exchanges".
+fn requests_word(c: &ConnectionRecord, n: usize) -> String {
+    if c.requests_inferred {
+        plural(
+            n,
+            "encrypted exchange (inferred)",
+            "encrypted exchanges (inferred)",
+        )
+    } else {
+        plural(n, "request", "requests")
+    }
+}
+
 /// When an exchange stopped keeping the connection busy.
 fn exchange_end(c: &ConnectionRecord, x: &HttpExchange) -> Timestamp {
     if x.response_complete {
@@ -135,17 +190,16 @@ fn exchange_end(c: &ConnectionRecord, x: &HttpExchange) -> Timestamp {
     }
 }
 
-fn busy_at(c: &ConnectionRecord, t: Timestamp) -> bool {
-    c.http.iter().any(|x| {
+fn busy_at(c: &ConnectionRecord, xs: &[HttpExchange], t: Timestamp) -> bool {
+    xs.iter().any(|x| {
         x.request_start
             .is_some_and(|start| start <= t && t <= exchange_end(c, x))
     })
 }
 
 /// The last exchange whose response ended before `t`.
-fn last_done_before(c: &ConnectionRecord, t: Timestamp) -> Option<&HttpExchange> {
-    c.http
-        .iter()
+fn last_done_before(xs: &[HttpExchange], t: Timestamp) -> Option<&HttpExchange> {
+    xs.iter()
         .rev()
         .find(|x| x.response_complete && x.response_end.is_some_and(|e| e < t))
 }
@@ -195,6 +249,7 @@ pub fn diagnose(
     server_request_cap(&ctx, &mut push);
     stale_connection_reset(&ctx, &mut push);
     connection_churn(&ctx, &mut push);
+    tls_handshake_failed(&ctx, &mut push);
     out.sort_by(|a, b| (a.connections.first(), a.kind).cmp(&(b.connections.first(), b.kind)));
     out
 }
@@ -225,7 +280,7 @@ fn connection_reused(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let gap = c.max_request_gap_s.unwrap_or(0.0);
         let mut message = format!(
             "{} rode on connection {} to {}, which was kept open and reused across idle gaps of up to {}.",
-            plural(c.requests as usize, "request", "requests"),
+            requests_word(c, c.requests as usize),
             c.id,
             c.server,
             secs(gap)
@@ -267,7 +322,7 @@ fn connection_reused(ctx: &Ctx<'_>, push: &mut Push<'_>) {
                 json!(n),
             ));
         }
-        let packets = c.http.iter().filter_map(|x| x.request_packet).collect();
+        let packets = ctx.ex(c).iter().filter_map(|x| x.request_packet).collect();
         push(
             FindingKind::ConnectionReused,
             Severity::Info,
@@ -287,12 +342,12 @@ fn new_connection_while_idle(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         for b in peers {
             let t = b.start;
             open.retain(|a| a.close.time.is_none_or(|closed| closed > t));
-            if b.protocol == "http" {
+            if carries_requests(b) {
                 // The earlier connection to the same server that had been idle longest.
                 let idle = open
                     .iter()
-                    .filter(|a| ctx.same_server(a, b) && open_at(a, t) && !busy_at(a, t))
-                    .filter_map(|a| last_done_before(a, t).map(|x| (*a, x)))
+                    .filter(|a| ctx.same_server(a, b) && open_at(a, t) && !busy_at(a, ctx.ex(a), t))
+                    .filter_map(|a| last_done_before(ctx.ex(a), t).map(|x| (*a, x)))
                     .max_by(|(_, x), (_, y)| y.response_end.cmp(&x.response_end));
                 if let Some(pair) = idle {
                     found.push((*b, pair));
@@ -348,14 +403,14 @@ fn new_connection_while_idle(ctx: &Ctx<'_>, push: &mut Push<'_>) {
 fn parallel_connections(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     let conns = &ctx.conns;
     let mut by_server: BTreeMap<_, Vec<&ConnectionRecord>> = BTreeMap::new();
-    for c in conns.iter().filter(|c| c.protocol == "http") {
+    for c in conns.iter().filter(|c| carries_requests(c)) {
         by_server.entry(c.server).or_default().push(c);
     }
     for (server, group) in by_server {
         // Sweep the busy intervals: +1 at a request's start, -1 at its response's end.
         let mut edges: Vec<(Timestamp, i32, u64)> = Vec::new();
         for c in &group {
-            for x in &c.http {
+            for x in ctx.ex(c) {
                 if let Some(start) = x.request_start {
                     edges.push((start, 1, c.id));
                     edges.push((exchange_end(c, x), -1, c.id));
@@ -416,14 +471,14 @@ fn server_idle_close(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let (Some(closed), Some(close_packet)) = (a.close.time, a.close.packet) else {
             continue;
         };
-        let Some(last) = last_done_before(a, closed) else {
+        let Some(last) = last_done_before(ctx.ex(a), closed) else {
             continue;
         };
         let idle = last.response_end.map_or(0.0, |e| closed.secs_since(e));
         let Some(b) = ctx.next_connection(a, closed) else {
             continue;
         };
-        let Some(next_request) = b.http.first().and_then(|x| x.request_start) else {
+        let Some(next_request) = ctx.ex(b).first().and_then(|x| x.request_start) else {
             continue;
         };
         let interval = last.request_start.map(|s| next_request.secs_since(s));
@@ -502,7 +557,7 @@ fn header_prevented_reuse(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let packets: Vec<u64> = group
             .iter()
             .filter_map(|c| {
-                let x = c.http.last()?;
+                let x = ctx.ex(c).last()?;
                 match by {
                     Direction::Client => x.request_packet,
                     Direction::Server => x.response_packet,
@@ -816,7 +871,9 @@ fn server_request_cap(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         BTreeMap::new();
     for c in conns.iter().filter(|c| c.requests >= 2) {
         let Some(end) = c.http_end else { continue };
-        let Some(last) = c.http.last() else { continue };
+        let Some(last) = ctx.ex(c).last() else {
+            continue;
+        };
         let right_after = match end.reason {
             HttpEndReason::ServerConnectionClose => true,
             HttpEndReason::ServerClosedIdle => match (c.close.time, last.response_end) {
@@ -831,9 +888,11 @@ fn server_request_cap(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     }
     for ((server, n), group) in groups.into_iter().filter(|(_, g)| g.len() >= 2) {
         let ids: Vec<u64> = group.iter().map(|c| c.id).collect();
-        let advertised_max = group
-            .iter()
-            .find_map(|c| c.http.iter().find_map(|x| x.keep_alive.and_then(|k| k.max)));
+        let advertised_max = group.iter().find_map(|c| {
+            ctx.ex(c)
+                .iter()
+                .find_map(|x| x.keep_alive.and_then(|k| k.max))
+        });
         let message = format!(
             "The server {server} itself closed {} right after {n} requests each, without the client asking for \
              Connection: close: a per-connection request limit{}.",
@@ -915,7 +974,7 @@ fn connection_churn(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         BTreeMap::new();
     for c in conns
         .iter()
-        .filter(|c| c.protocol == "http" && c.requests > 0)
+        .filter(|c| carries_requests(c) && c.requests > 0)
     {
         by_server.entry(c.server).or_default().push(c);
     }
@@ -952,6 +1011,58 @@ fn connection_churn(ctx: &Ctx<'_>, push: &mut Push<'_>) {
                 ("requests", json!(requests)),
                 ("handshakes_saved", json!(saved)),
             ]),
+        );
+    }
+}
+
+fn tls_handshake_failed(ctx: &Ctx<'_>, push: &mut Push<'_>) {
+    for c in &ctx.conns {
+        let Some(t) = &c.tls else { continue };
+        if t.handshake_complete || t.client_hello_packet.is_none() {
+            continue;
+        }
+        let (why, packets, by) = match &t.alert {
+            Some(a) if a.level == "fatal" => (
+                format!(
+                    "the {} sent a fatal alert, {}",
+                    a.from.as_str(),
+                    a.description
+                ),
+                vec![a.packet],
+                Some(a.from),
+            ),
+            _ => match (c.close.how, c.close.by, c.close.packet) {
+                (CloseHow::Open, _, _) => continue, // still in progress at the end of the capture
+                (how, Some(by), Some(packet)) => (
+                    format!(
+                        "the {} closed the connection ({}) before the handshake completed",
+                        by.as_str(),
+                        how.as_str().to_uppercase()
+                    ),
+                    vec![packet],
+                    Some(by),
+                ),
+                _ => continue,
+            },
+        };
+        let message = format!(
+            "The TLS handshake on connection {} to {}{} failed: {why}.",
+            c.id,
+            c.server,
+            t.sni
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default()
+        );
+        let mut packets = packets;
+        packets.extend(t.client_hello_packet);
+        push(
+            FindingKind::TlsHandshakeFailed,
+            Severity::Warning,
+            vec![c.id],
+            packets,
+            message,
+            figures(&[("by", json!(by.map(Direction::as_str)))]),
         );
     }
 }

@@ -31,10 +31,14 @@ fn packets(first: Option<u64>, last: Option<u64>) -> (Option<u64>, Option<u64>) 
 pub fn timeline(c: &ConnectionRecord) -> Timeline {
     let mut drafts = Vec::new();
     handshake(c, &mut drafts);
-    if c.http.is_empty() {
+    tls_handshake(c, &mut drafts);
+    if c.protocol == "tls" {
+        // Without exchanges the TLS handshake phase tells what happened.
+        exchanges(c, &c.tls_exchanges_as_http(), &mut drafts);
+    } else if c.http.is_empty() {
         data(c, &mut drafts);
     } else {
-        exchanges(c, &mut drafts);
+        exchanges(c, &c.http, &mut drafts);
     }
     tcp_events(c, &mut drafts);
     close(c, &mut drafts);
@@ -116,9 +120,23 @@ fn handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
     });
 }
 
-fn exchange_text(x: &HttpExchange) -> String {
+fn exchange_text(x: &HttpExchange, encrypted: bool) -> String {
+    if encrypted {
+        let mut text = format!(
+            "encrypted exchange {} (inferred): {} B up, {} B down",
+            x.index, x.request_body_bytes, x.response_body_bytes
+        );
+        if let (Some(start), Some(end)) = (x.request_start, x.response_end) {
+            text.push_str(&format!(" in {}", secs(end.secs_since(start))));
+        }
+        return text;
+    }
     let request = match (&x.method, &x.target) {
-        (Some(m), Some(t)) => format!("{m} {}{t}", x.host.as_deref().unwrap_or("")),
+        // Origin form (`/path`) is shown after the host; authority form (CONNECT) alone.
+        (Some(m), Some(t)) if t.starts_with('/') => {
+            format!("{m} {}{t}", x.host.as_deref().unwrap_or(""))
+        }
+        (Some(m), Some(t)) => format!("{m} {t}"),
         (Some(m), None) => m.clone(),
         _ => "a response without a captured request".into(),
     };
@@ -145,13 +163,14 @@ fn exchange_text(x: &HttpExchange) -> String {
     text
 }
 
-fn exchanges(c: &ConnectionRecord, out: &mut Vec<Draft>) {
+fn exchanges(c: &ConnectionRecord, list: &[HttpExchange], out: &mut Vec<Draft>) {
+    let encrypted = c.protocol == "tls";
     let mut previous_end: Option<(Timestamp, u64)> = None;
-    for x in &c.http {
+    for x in list {
         let start = x.request_start.or(x.response_start).unwrap_or(c.start);
         if let (Some((end, end_packet)), Some(gap)) = (previous_end, x.idle_before_s) {
             idle(c, end, Some(end_packet), start, x.request_packet, out);
-            let mut text = exchange_text(x);
+            let mut text = exchange_text(x, encrypted);
             text.push_str(&format!(
                 "; reuses this connection {} after exchange {}",
                 secs(gap),
@@ -159,7 +178,7 @@ fn exchanges(c: &ConnectionRecord, out: &mut Vec<Draft>) {
             ));
             push_exchange(x, start, text, out);
         } else {
-            push_exchange(x, start, exchange_text(x), out);
+            push_exchange(x, start, exchange_text(x, encrypted), out);
         }
         if let (Some(end), Some(packet)) =
             (x.response_end, x.response_end_packet.or(x.response_packet))
@@ -167,7 +186,7 @@ fn exchanges(c: &ConnectionRecord, out: &mut Vec<Draft>) {
             previous_end = Some((end, packet));
         }
     }
-    if let Some(t) = &c.tunnel {
+    if let (Some(t), false) = (&c.tunnel, encrypted) {
         out.push(Draft {
             kind: PhaseKind::Tunnel,
             time: c
@@ -193,6 +212,69 @@ fn exchanges(c: &ConnectionRecord, out: &mut Vec<Draft>) {
     if let Some((end, packet)) = previous_end {
         let until = c.close.time.unwrap_or(c.end);
         idle(c, end, Some(packet), until, c.close.packet, out);
+    }
+}
+
+/// The TLS handshake: ClientHello to the first application data, what was negotiated,
+/// and an alert when one was visible.
+fn tls_handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
+    let Some(t) = &c.tls else { return };
+    let Some(start) = t.handshake_start else {
+        return;
+    };
+    let mut parts = vec![format!(
+        "{} handshake",
+        t.version.as_deref().unwrap_or("TLS")
+    )];
+    if let Some(sni) = &t.sni {
+        parts.push(format!("SNI {sni}"));
+    }
+    if let Some(cipher) = &t.cipher {
+        parts.push(cipher.clone());
+    }
+    if let Some(alpn) = &t.alpn {
+        parts.push(format!("ALPN {alpn}"));
+    } else if !t.alpn_offered.is_empty() {
+        parts.push(format!("ALPN offered {}", t.alpn_offered.join(",")));
+    }
+    if t.resumed == Some(true) {
+        parts.push("resumed session".into());
+    }
+    let mut text = parts.join(", ");
+    match (t.handshake_complete, t.handshake_ms) {
+        (true, Some(ms)) => text.push_str(&format!(", {}", secs(ms / 1000.0))),
+        (false, _) => text.push_str(", never completed"),
+        _ => {}
+    }
+    if t.exchanges_estimated {
+        text.push_str(" (HTTP/2 possible: exchanges are an estimate)");
+    }
+    out.push(Draft {
+        kind: PhaseKind::Handshake,
+        time: start,
+        duration_s: t.handshake_ms.map(|ms| ms / 1000.0),
+        first_packet: t.client_hello_packet,
+        last_packet: t
+            .exchanges
+            .first()
+            .map(|x| x.client_packet)
+            .or(t.server_hello_packet),
+        text,
+    });
+    if let Some(alert) = &t.alert {
+        out.push(Draft {
+            kind: PhaseKind::Alert,
+            time: alert.time,
+            duration_s: None,
+            first_packet: Some(alert.packet),
+            last_packet: Some(alert.packet),
+            text: format!(
+                "the {} sends a TLS alert: {} {}",
+                alert.from.as_str(),
+                alert.level,
+                alert.description
+            ),
+        });
     }
 }
 

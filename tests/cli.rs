@@ -61,6 +61,11 @@ const FIXTURES: &[&str] = &[
     "curl-no-reuse.pcap",
     "curl-http10-twice.pcap",
     "py-keepalive-lost.pcap",
+    "tls13-reuse.pcap",
+    "tls12-reuse.pcap",
+    "tls13-h2.pcap",
+    "tls12-resume.pcap",
+    "tls12-bad-cert.pcap",
 ];
 
 /// The four seed scenarios, whose timelines are golden too.
@@ -703,4 +708,72 @@ fn unknown_link_type_is_counted_and_named() {
         "link type 147 is not one connscope decodes; its 2 packets were skipped"
     );
     assert!(stderr(&out).contains("user0.pcap: link type 147"));
+}
+
+#[test]
+fn tls_exchanges_equal_the_requests_tshark_decrypts() {
+    // fixtures/decrypted-requests.json: per TLS fixture and connection, the HTTP requests
+    // tshark counts after decrypting with the client's logged keys (fixtures/*.keylog).
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/decrypted-requests.json")).expect("truth"),
+    )
+    .expect("json");
+    let truth = truth.as_object().expect("object");
+    assert_eq!(truth.len(), 5);
+    for (pcap, per_connection) in truth {
+        let doc = json(&connscope(&[
+            "analyze",
+            "-f",
+            "json",
+            &format!("fixtures/{pcap}"),
+        ]));
+        for c in doc["connections"].as_array().expect("connections") {
+            let id = c["id"].to_string();
+            let real = per_connection.get(&id).and_then(Value::as_u64).unwrap_or(0);
+            assert_eq!(c["requests"].as_u64(), Some(real), "{pcap} connection {id}");
+            assert_eq!(c["requests_inferred"], true);
+            assert_eq!(c["protocol"], "tls");
+        }
+    }
+}
+
+#[test]
+fn tls_handshake_facts() {
+    let doc = |f: &str| {
+        json(&connscope(&[
+            "analyze",
+            "-f",
+            "json",
+            &format!("fixtures/{f}"),
+        ]))
+    };
+    let t13 = doc("tls13-reuse.pcap");
+    let tls = &t13["connections"][0]["tls"];
+    assert_eq!(tls["sni"], "connscope.test");
+    assert_eq!(tls["version"], "TLS 1.3");
+    assert_eq!(tls["cipher"], "TLS_AES_128_GCM_SHA256");
+    assert_eq!(tls["handshake_complete"], true);
+    assert_eq!(t13["connections"][0]["reused"], true);
+    assert_eq!(finding_kinds(&t13), vec!["connection_reused"]);
+    let h2 = doc("tls13-h2.pcap");
+    assert_eq!(
+        h2["connections"][0]["tls"]["alpn_offered"],
+        serde_json::json!(["h2", "http/1.1"])
+    );
+    assert_eq!(h2["connections"][0]["tls"]["exchanges_estimated"], true);
+    let resume = doc("tls12-resume.pcap");
+    assert_eq!(resume["connections"][0]["tls"]["resumed"], false);
+    assert_eq!(resume["connections"][1]["tls"]["resumed"], true);
+    assert_eq!(resume["connections"][0]["tls"]["version"], "TLS 1.2");
+    let bad = doc("tls12-bad-cert.pcap");
+    let alert = &bad["connections"][0]["tls"]["alert"];
+    assert_eq!(
+        (
+            alert["from"].as_str(),
+            alert["level"].as_str(),
+            alert["description"].as_str()
+        ),
+        (Some("client"), Some("fatal"), Some("bad_certificate"))
+    );
+    assert_eq!(finding_kinds(&bad), vec!["tls_handshake_failed"]);
 }

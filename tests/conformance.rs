@@ -1,7 +1,7 @@
 //! Conformance with tshark 4.0 on Zeek's public test traces (`../shared/captures`):
 //! per capture, the number of TCP connections; per connection (matched by first
 //! packet number) SYN / SYN-ACK / FIN / RST presence, keep-alive probes and ACKs,
-//! packets and payload bytes. Every disagreement must be explained in
+//! packets and payload bytes, HTTP requests and responses, TLS SNI. Every disagreement must be explained in
 //! `docs/conformance.md`, and every explanation there must still be needed.
 //! Skipped (with a note) when the captures are not beside the repository.
 
@@ -133,6 +133,14 @@ fn compare(ours: &Value, truth: &Value) -> Vec<String> {
                     "conn {id} (frame {first}): HTTP {requests} requests / {responses} responses, tshark {t_req} / {t_resp}"
                 ));
             }
+        }
+        // TLS: the SNI of the ClientHello.
+        let sni = c["tls"]["sni"].as_str();
+        if sni != t["sni"].as_str() {
+            problems.push(format!(
+                "conn {id} (frame {first}): SNI {sni:?}, tshark {:?}",
+                t["sni"].as_str()
+            ));
         }
         let bytes = count(&c["payload_bytes"], "client") + count(&c["payload_bytes"], "server");
         if bytes != count(t, "payload_bytes") {

@@ -386,6 +386,11 @@ impl HttpAnalyzer {
         }
     }
 
+    /// Whether the connection has become a CONNECT tunnel (whose content may be TLS).
+    pub fn in_connect_tunnel(&self) -> bool {
+        self.tunnel.as_ref().is_some_and(|t| t.kind == "connect")
+    }
+
     /// Starts the direction in resync mode: the capture began inside a message.
     pub fn start_resync(&mut self, dir: Direction) {
         self.side(dir).phase = Phase::Resync;

@@ -1,18 +1,21 @@
 //! Stream analyzers: each connection's two byte streams, reassembled in order
-//! (`reassembly`), handed to the protocol they turn out to carry (`http`).
+//! (`reassembly`), handed to the protocol they turn out to carry (`http`, `tls`).
 //!
 //! The protocol is recognised by content, never by port: a request line from the
-//! client or a status line from the server makes the connection HTTP. A capture that
+//! client or a status line from the server makes the connection HTTP; a handshake
+//! record (`16 03 0x`) makes it TLS. A capture that
 //! starts mid-connection is given a few chunks to show a message start before the
 //! connection is called `unknown`.
 
 pub mod http;
 pub mod reassembly;
+pub mod tls;
 
 use crate::decode::Segment;
 use crate::flow::key::{Direction, PerSide};
 use http::{looks_like_request, looks_like_response, HttpAnalyzer, HttpSummary};
 use reassembly::{Chunk, Origin, Reassembler};
+use tls::{looks_like_tls, TlsAnalyzer, TlsSummary};
 
 /// Data chunks per direction inspected before giving up on recognising a protocol.
 const DETECT_CHUNKS: u32 = 4;
@@ -24,7 +27,9 @@ enum App {
     Undecided {
         chunks: PerSide<u32>,
     },
-    Http(Box<HttpAnalyzer>),
+    /// HTTP, and once a CONNECT tunnel carries TLS, the TLS inside it.
+    Http(Box<HttpAnalyzer>, Option<Box<TlsAnalyzer>>),
+    Tls(Box<TlsAnalyzer>),
     /// Payload that no analyzer recognises.
     Unknown,
 }
@@ -50,9 +55,10 @@ impl Default for Streams {
 /// What the analyzers learnt about a connection.
 #[derive(Debug, Default)]
 pub struct StreamSummary {
-    /// `http`, `unknown`, or `none` when no payload crossed.
+    /// `http`, `tls`, `unknown`, or `none` when no payload crossed.
     pub protocol: &'static str,
     pub http: Option<HttpSummary>,
+    pub tls: Option<TlsSummary>,
 }
 
 impl Streams {
@@ -92,15 +98,21 @@ impl Streams {
         match self.app {
             App::Undecided { chunks } if chunks.client + chunks.server == 0 => StreamSummary {
                 protocol: "none",
-                http: None,
+                ..StreamSummary::default()
             },
             App::Undecided { .. } | App::Unknown => StreamSummary {
                 protocol: "unknown",
-                http: None,
+                ..StreamSummary::default()
             },
-            App::Http(analyzer) => StreamSummary {
+            App::Http(analyzer, inner) => StreamSummary {
                 protocol: "http",
                 http: Some(analyzer.finish()),
+                tls: inner.map(|t| t.finish()),
+            },
+            App::Tls(analyzer) => StreamSummary {
+                protocol: "tls",
+                http: None,
+                tls: Some(analyzer.finish()),
             },
         }
     }
@@ -109,6 +121,23 @@ impl Streams {
 fn deliver(app: &mut App, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
     if let App::Undecided { chunks } = app {
         let Chunk::Data(bytes) = chunk else { return };
+        if looks_like_tls(bytes) {
+            // A handshake record from either side: the client's ClientHello, or the
+            // server's flight when the ClientHello was not captured.
+            let mut analyzer = TlsAnalyzer::default();
+            if dir == Direction::Server && *chunks.get(Direction::Client) > 0 {
+                analyzer.skip_direction(
+                    Direction::Client,
+                    origin,
+                    "the client's first bytes were not a TLS handshake record (an SSLv2-format ClientHello?); its records are not followed",
+                );
+            }
+            *app = App::Tls(Box::new(analyzer));
+            if let App::Tls(analyzer) = app {
+                analyzer.on_chunk(dir, chunk, origin);
+            }
+            return;
+        }
         let is_start = match dir {
             Direction::Client => looks_like_request(bytes),
             Direction::Server => looks_like_response(bytes),
@@ -119,7 +148,7 @@ fn deliver(app: &mut App, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
             if *chunks.get(dir.other()) > 0 {
                 analyzer.start_resync(dir.other());
             }
-            *app = App::Http(Box::new(analyzer));
+            *app = App::Http(Box::new(analyzer), None);
         } else {
             let seen = chunks.get_mut(dir);
             *seen += 1;
@@ -129,7 +158,24 @@ fn deliver(app: &mut App, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
             return;
         }
     }
-    if let App::Http(analyzer) = app {
-        analyzer.on_chunk(dir, chunk, origin);
+    match app {
+        App::Http(analyzer, inner) => {
+            // Inside a CONNECT tunnel the bytes are the tunnelled protocol's: follow TLS.
+            if analyzer.in_connect_tunnel() {
+                if inner.is_none()
+                    && dir == Direction::Client
+                    && matches!(chunk, Chunk::Data(b) if looks_like_tls(b))
+                {
+                    *inner = Some(Box::default());
+                }
+                if let Some(tls) = inner {
+                    tls.on_chunk(dir, chunk, origin);
+                    return;
+                }
+            }
+            analyzer.on_chunk(dir, chunk, origin)
+        }
+        App::Tls(analyzer) => analyzer.on_chunk(dir, chunk, origin),
+        App::Undecided { .. } | App::Unknown => {}
     }
 }

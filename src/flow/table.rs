@@ -658,7 +658,7 @@ mod http_tests {
         p.push(
             pkt(true, 101, 0.1)
                 .ack(501)
-                .data(&[0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00]),
+                .data(&[0x8e, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00]),
         );
         p.push(
             pkt(false, 501, 0.2)

@@ -437,14 +437,31 @@ impl Connection {
             .as_ref()
             .and_then(|h| http::http_end(h, close.by));
         let http = streams.http.unwrap_or_default();
-        let requests = http.exchanges.iter().filter(|x| x.method.is_some()).count() as u64;
-        let max_request_gap_s = http
-            .exchanges
-            .iter()
-            .filter_map(|x| x.idle_before_s)
-            .fold(None, |max: Option<f64>, gap| {
-                Some(max.map_or(gap, |m| m.max(gap)))
-            });
+        let tls = streams.tls;
+        let (requests, gaps): (u64, Vec<f64>) = match &tls {
+            Some(t) if streams.protocol == "tls" => (
+                t.info.exchanges.len() as u64,
+                t.info
+                    .exchanges
+                    .iter()
+                    .filter_map(|x| x.idle_before_s)
+                    .collect(),
+            ),
+            _ => (
+                http.exchanges.iter().filter(|x| x.method.is_some()).count() as u64,
+                http.exchanges
+                    .iter()
+                    .filter_map(|x| x.idle_before_s)
+                    .collect(),
+            ),
+        };
+        let max_request_gap_s = gaps.into_iter().fold(None, |max: Option<f64>, gap| {
+            Some(max.map_or(gap, |m| m.max(gap)))
+        });
+        let mut warnings = http.warnings;
+        if let Some(t) = &tls {
+            warnings.extend(t.warnings.iter().cloned());
+        }
         ConnectionRecord {
             id: self.id,
             input: self.input,
@@ -482,11 +499,13 @@ impl Connection {
             http_end,
             max_request_gap_s,
             tunnel: http.tunnel,
+            requests_inferred: streams.protocol == "tls",
+            tls: tls.map(|t| t.info),
             missed_bytes: PerSide {
                 client: http.missed_bytes.0,
                 server: http.missed_bytes.1,
             },
-            warnings: http.warnings,
+            warnings,
             http: http.exchanges,
         }
     }

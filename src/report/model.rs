@@ -71,6 +71,7 @@ pub enum FindingKind {
     ServerRequestCap,
     StaleConnectionReset,
     ConnectionChurn,
+    TlsHandshakeFailed,
 }
 
 impl FindingKind {
@@ -90,6 +91,7 @@ impl FindingKind {
             FindingKind::ServerRequestCap => "server_request_cap",
             FindingKind::StaleConnectionReset => "stale_connection_reset",
             FindingKind::ConnectionChurn => "connection_churn",
+            FindingKind::TlsHandshakeFailed => "tls_handshake_failed",
         }
     }
 }
@@ -113,10 +115,10 @@ pub struct Finding {
 pub struct ServerSummary {
     pub input: usize,
     pub server: Endpoint,
-    /// HTTP `Host` values sent to this endpoint, sorted.
+    /// HTTP `Host` values and TLS SNI names sent to this endpoint, sorted.
     pub hosts: Vec<String>,
     pub connections: u64,
-    /// Connections that carried HTTP.
+    /// Connections that carried requests: HTTP, or TLS (exchanges inferred).
     pub http_connections: u64,
     pub requests: u64,
     /// Requests per HTTP connection; null without HTTP connections.
@@ -344,6 +346,10 @@ pub struct ConnectionRecord {
     pub max_request_gap_s: Option<f64>,
     /// Set when the connection became a tunnel (101 Switching Protocols, CONNECT).
     pub tunnel: Option<Tunnel>,
+    /// `requests` counts exchanges inferred from encrypted traffic (TLS), not parsed requests.
+    pub requests_inferred: bool,
+    /// TLS handshake and inferred exchanges; null for connections that are not TLS.
+    pub tls: Option<TlsInfo>,
     /// Bytes of each direction's stream never captured (loss or snap length).
     pub missed_bytes: PerSide<u64>,
     /// Malformed or surprising traffic on this connection.
@@ -453,6 +459,7 @@ pub enum PhaseKind {
     Retransmissions,
     ZeroWindow,
     Tunnel,
+    Alert,
     Close,
 }
 
@@ -471,4 +478,120 @@ pub struct Phase {
     pub last_packet: Option<u64>,
     /// What happened, in words.
     pub text: String,
+}
+
+/// What a TLS connection shows without keys (RFC 8446, RFC 5246).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TlsInfo {
+    /// Server Name Indication from the ClientHello.
+    pub sni: Option<String>,
+    /// ALPN protocols the client offered, in its order.
+    pub alpn_offered: Vec<String>,
+    /// Versions the client offered (`supported_versions`, else the ClientHello version).
+    pub versions_offered: Vec<String>,
+    /// Resumption the client offered.
+    pub resumption_offered: ResumptionOffer,
+    /// The negotiated version (TLS 1.3 through `supported_versions`).
+    pub version: Option<String>,
+    /// The chosen cipher suite's IANA name (or `0x….` when unknown).
+    pub cipher: Option<String>,
+    /// The protocol the server chose by ALPN, when visible (TLS 1.2; encrypted in TLS 1.3).
+    pub alpn: Option<String>,
+    /// Whether the server accepted resumption: TLS 1.2 session id echo, TLS 1.3 PSK.
+    pub resumed: Option<bool>,
+    pub client_hello_packet: Option<u64>,
+    pub server_hello_packet: Option<u64>,
+    pub handshake_start: Option<Timestamp>,
+    /// The first application data: the end of the handshake.
+    pub handshake_end: Option<Timestamp>,
+    #[serde(serialize_with = "round3_opt")]
+    pub handshake_ms: Option<f64>,
+    /// Both sides finished the handshake (TLS 1.2: each sent ChangeCipherSpec; TLS 1.3:
+    /// the client's Finished was seen), or application data flowed.
+    pub handshake_complete: bool,
+    /// The first alert seen in clear text (a fatal one during the handshake means it failed).
+    pub alert: Option<TlsAlert>,
+    /// Application-data bursts grouped into request/response exchanges (inferred).
+    pub exchanges: Vec<TlsExchange>,
+    /// With ALPN h2, HTTP/2 multiplexes streams on the connection, so exchanges are an estimate.
+    pub exchanges_estimated: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ResumptionOffer {
+    /// A non-empty legacy session id (TLS 1.2 resumption, or TLS 1.3 middlebox compatibility).
+    pub session_id: bool,
+    /// A non-empty `session_ticket` extension.
+    pub ticket: bool,
+    /// A `pre_shared_key` extension (TLS 1.3 resumption).
+    pub psk: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsAlert {
+    pub from: Direction,
+    pub packet: u64,
+    pub time: Timestamp,
+    /// `warning`, `fatal`, or `encrypted` when only the record type is visible.
+    pub level: String,
+    pub description: String,
+}
+
+/// A client burst of application data and the server burst that answered it.
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsExchange {
+    pub index: u64,
+    pub client_packet: u64,
+    pub server_packet: Option<u64>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// The packet carrying the exchange's last record.
+    pub end_packet: u64,
+    /// Application-data record bytes each way (ciphertext, record headers excluded).
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    /// Previous exchange's end → this one's start; null for the first.
+    #[serde(serialize_with = "round6_opt")]
+    pub idle_before_s: Option<f64>,
+}
+
+impl ConnectionRecord {
+    /// A TLS connection's inferred exchanges in the shape of HTTP exchanges with no
+    /// readable content (no method, no status text), so the findings and the timeline
+    /// treat them like requests. Empty for connections without TLS.
+    pub fn tls_exchanges_as_http(&self) -> Vec<HttpExchange> {
+        let Some(tls) = &self.tls else {
+            return Vec::new();
+        };
+        tls.exchanges
+            .iter()
+            .map(|x| HttpExchange {
+                index: x.index,
+                method: None,
+                host: tls.sni.clone(),
+                target: None,
+                version: None,
+                status: None,
+                reason: None,
+                response_version: None,
+                interim: Vec::new(),
+                request_packet: Some(x.client_packet),
+                response_packet: x.server_packet,
+                request_start: Some(x.start),
+                request_end: Some(x.start),
+                request_end_packet: Some(x.client_packet),
+                response_start: x.server_packet.map(|_| x.start),
+                response_end: Some(x.end),
+                response_end_packet: Some(x.end_packet),
+                ttfb_ms: None,
+                request_body_bytes: x.client_bytes,
+                response_body_bytes: x.server_bytes,
+                request_connection: None,
+                response_connection: None,
+                keep_alive: None,
+                idle_before_s: x.idle_before_s,
+                response_complete: x.server_packet.is_some(),
+            })
+            .collect()
+    }
 }

@@ -36,12 +36,13 @@ pub fn rollup(connections: &[ConnectionRecord]) -> Vec<ServerSummary> {
         });
         summary.connections += 1;
         summary.connection_ids.push(conn.id);
-        if conn.protocol == "http" {
+        if matches!(conn.protocol, "http" | "tls") {
             summary.http_connections += 1;
         }
         summary.requests += conn.requests;
         summary.reused_connections += u64::from(conn.reused);
         hosts.extend(conn.http.iter().filter_map(|x| x.host.clone()));
+        hosts.extend(conn.tls.as_ref().and_then(|t| t.sni.clone()));
     }
     order
         .into_iter()

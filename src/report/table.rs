@@ -24,6 +24,12 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
             continue;
         }
         writeln!(out, "{}", connection_table(&rows, terminal))?;
+        if rows.iter().any(|c| c.requests_inferred && c.requests > 0) {
+            writeln!(
+                out,
+                "~ exchanges inferred from encrypted TLS records (see docs/tls.md)"
+            )?;
+        }
         let servers: Vec<&ServerSummary> =
             report.servers.iter().filter(|s| s.input == index).collect();
         if servers.iter().any(|s| s.http_connections > 0) {
@@ -148,11 +154,10 @@ fn http_table(rows: &[(&ConnectionRecord, &HttpExchange)], terminal: bool) -> Ta
             .request_start
             .or(x.response_start)
             .map(|t| t.time_of_day());
-        let target = format!(
-            "{}{}",
-            x.host.as_deref().unwrap_or(""),
-            x.target.as_deref().unwrap_or("")
-        );
+        let target = match x.target.as_deref() {
+            Some(t) if !t.starts_with('/') => t.to_string(),
+            t => format!("{}{}", x.host.as_deref().unwrap_or(""), t.unwrap_or("")),
+        };
         let mut status = opt(x.status);
         if !x.response_complete && x.status.is_some() {
             status.push_str(" (incomplete)");
@@ -310,6 +315,7 @@ fn connection_table(rows: &[&ConnectionRecord], terminal: bool) -> Table {
             "bytes c/s",
             "rtt ms",
             "proto",
+            "host / sni",
             "requests",
             "keep-alive",
             "close",
@@ -323,11 +329,19 @@ fn connection_table(rows: &[&ConnectionRecord], terminal: bool) -> Table {
             .and_then(|h| h.rtt_ms)
             .map(|ms| format!("{ms:.3}"))
             .unwrap_or_else(|| "-".into());
+        // `~` marks exchanges inferred from encrypted traffic.
+        let inferred = if conn.requests_inferred { "~" } else { "" };
         let requests = match (conn.requests, conn.reused) {
             (0, _) => "-".to_string(),
-            (n, true) => format!("{n} reused"),
-            (n, false) => n.to_string(),
+            (n, true) => format!("{inferred}{n} reused"),
+            (n, false) => format!("{inferred}{n}"),
         };
+        let host = conn
+            .tls
+            .as_ref()
+            .and_then(|t| t.sni.clone())
+            .or_else(|| conn.http.iter().find_map(|x| x.host.clone()))
+            .unwrap_or_else(|| "-".into());
         table.add_row(vec![
             right(conn.id),
             Cell::new(conn.client),
@@ -345,6 +359,7 @@ fn connection_table(rows: &[&ConnectionRecord], terminal: bool) -> Table {
             } else {
                 conn.protocol
             }),
+            Cell::new(host),
             right(requests),
             Cell::new(probes_cell(conn)),
             Cell::new(close_cell(conn)),

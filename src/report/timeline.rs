@@ -21,7 +21,7 @@ fn color(kind: PhaseKind) -> Color {
         PhaseKind::Exchange | PhaseKind::Data => Color::Green,
         PhaseKind::Idle => Color::DarkGrey,
         PhaseKind::Keepalive => Color::Yellow,
-        PhaseKind::Retransmissions | PhaseKind::ZeroWindow => Color::Red,
+        PhaseKind::Retransmissions | PhaseKind::ZeroWindow | PhaseKind::Alert => Color::Red,
         PhaseKind::Tunnel => Color::Blue,
         PhaseKind::Close => Color::Magenta,
     }

@@ -1,0 +1,799 @@
+//! TLS without keys: the record layer (RFC 8446 §5, RFC 5246 §6.2) of both directions,
+//! the ClientHello and ServerHello parsed with `tls-parser` (SNI, ALPN, versions,
+//! cipher, resumption), clear-text alerts, and the encrypted application data grouped
+//! into request/response exchanges.
+//!
+//! Exchange inference: after the handshake, a burst of client application-data records
+//! followed by a burst of server records is one exchange. Not exchanges: in TLS 1.3 the
+//! server's encrypted handshake flight, the client's Finished (its first
+//! application-data record) and session tickets the server sends before the client's
+//! first request; a burst pair where neither side reaches [`MIN_REQUEST_BYTES`]
+//! (HTTP/2 SETTINGS acknowledgements, PINGs, WINDOW_UPDATEs, TLS 1.3 close_notify),
+//! whose bytes are counted into the exchange before it; and, where HTTP/2 may be in use,
+//! a small first pair (the connection preface and SETTINGS). docs/tls.md states the
+//! limits.
+
+use super::reassembly::{Chunk, Origin};
+use crate::flow::key::{Direction, PerSide};
+use crate::report::model::{ResumptionOffer, TlsAlert, TlsExchange, TlsInfo, WarningRecord};
+use tls_parser::{
+    parse_tls_client_hello_extension, parse_tls_message_handshake, TlsExtension, TlsMessage,
+    TlsMessageHandshake,
+};
+
+/// A client burst smaller than this (record payload bytes) is protocol chatter, not a
+/// request: HTTP/2 control frames and TLS 1.3 alerts are 19–40 bytes once encrypted;
+/// the smallest real HTTP/1.1 request with a Host field is larger.
+pub const MIN_REQUEST_BYTES: u64 = 64;
+/// With HTTP/2 possible, a first exchange smaller than this each way is the
+/// connection preface and SETTINGS, not a request.
+const H2_SETUP_MAX: u64 = 160;
+/// Largest record body allowed (2^14 plus the expansion TLS 1.2 permits).
+const MAX_RECORD: usize = (1 << 14) + 2048;
+/// Handshake messages buffered per direction; longer ones (certificate chains) are skipped.
+const MAX_HANDSHAKE_MESSAGE: usize = 64 * 1024;
+const MAX_WARNINGS: usize = 8;
+
+const CHANGE_CIPHER_SPEC: u8 = 20;
+const ALERT: u8 = 21;
+const HANDSHAKE: u8 = 22;
+const APPLICATION_DATA: u8 = 23;
+const HEARTBEAT: u8 = 24;
+const TLS13: u16 = 0x0304;
+
+/// Whether `bytes` begins like a TLS handshake record (`16 03 0x`).
+pub fn looks_like_tls(bytes: &[u8]) -> bool {
+    match bytes {
+        [HANDSHAKE, 3, minor, ..] => *minor <= 4,
+        [HANDSHAKE, 3] | [HANDSHAKE] => true,
+        _ => false,
+    }
+}
+
+/// One direction's record reader.
+#[derive(Debug, Default)]
+struct Records {
+    header: [u8; 5],
+    header_len: usize,
+    /// Body bytes still to come of the current record.
+    body_left: usize,
+    content_type: u8,
+    record_len: usize,
+    record_origin: Option<Origin>,
+    /// Body of the current record when it is clear-text handshake or alert.
+    body: Vec<u8>,
+    keep_body: bool,
+    /// Handshake message bytes across records.
+    handshake: Vec<u8>,
+    /// Bytes of an over-long handshake message still to skip.
+    handshake_skip: usize,
+    /// This side's records are encrypted from here on.
+    encrypted: bool,
+    /// Framing was lost (a gap, or bytes that are not a record): stop reading.
+    lost: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct TlsAnalyzer {
+    records: PerSide<Records>,
+    info: TlsInfo,
+    client_session_id: Vec<u8>,
+    tls13: bool,
+    /// TLS 1.3: the client's Finished (its first application-data record) went by.
+    client_finished: bool,
+    /// The exchange in progress, judged when the next client burst starts.
+    tentative: Option<TlsExchange>,
+    warnings: Vec<WarningRecord>,
+}
+
+/// What the analyzer learnt.
+#[derive(Debug, Default)]
+pub struct TlsSummary {
+    pub info: TlsInfo,
+    pub warnings: Vec<WarningRecord>,
+}
+
+fn version_name(v: u16) -> String {
+    match v {
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        v if v & 0x0f0f == 0x0a0a => "GREASE".into(),
+        v if v >> 8 == 0x7f => format!("TLS 1.3 draft {}", v & 0xff),
+        v => format!("0x{v:04x}"),
+    }
+}
+
+fn extensions(mut bytes: &[u8]) -> Vec<TlsExtension<'_>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        match parse_tls_client_hello_extension(bytes) {
+            Ok((rest, ext)) => {
+                out.push(ext);
+                bytes = rest;
+            }
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+impl TlsAnalyzer {
+    fn warn(&mut self, packet: u64, message: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(WarningRecord {
+                packet: Some(packet),
+                message,
+            });
+        }
+    }
+
+    /// Stops following `dir`, saying why (its first bytes were not TLS records).
+    pub fn skip_direction(&mut self, dir: Direction, origin: Origin, why: &str) {
+        self.records.get_mut(dir).lost = true;
+        self.warn(origin.packet, why.to_string());
+    }
+
+    pub fn on_chunk(&mut self, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
+        match chunk {
+            Chunk::Data(bytes) => self.on_data(dir, bytes, origin),
+            Chunk::Gap(len) => {
+                let side = self.records.get_mut(dir);
+                if !side.lost {
+                    side.lost = true;
+                    self.warn(origin.packet, format!("{len} bytes missing from the capture; TLS records of the {} are no longer followed", dir.as_str()));
+                }
+            }
+            Chunk::Fin => {}
+        }
+    }
+
+    fn on_data(&mut self, dir: Direction, mut bytes: &[u8], origin: Origin) {
+        while !bytes.is_empty() && !self.records.get(dir).lost {
+            let side = self.records.get_mut(dir);
+            if side.header_len < 5 {
+                let take = (5 - side.header_len).min(bytes.len());
+                side.header[side.header_len..side.header_len + take]
+                    .copy_from_slice(&bytes[..take]);
+                if side.header_len == 0 {
+                    side.record_origin = Some(origin);
+                }
+                side.header_len += take;
+                bytes = &bytes[take..];
+                if side.header_len < 5 {
+                    return;
+                }
+                let [content_type, major, _minor, hi, lo] = side.header;
+                let len = usize::from(u16::from_be_bytes([hi, lo]));
+                if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&content_type)
+                    || major != 3
+                    || len > MAX_RECORD
+                {
+                    side.lost = true;
+                    self.warn(
+                        origin.packet,
+                        format!(
+                            "data from the {} is not a TLS record; no longer followed",
+                            dir.as_str()
+                        ),
+                    );
+                    return;
+                }
+                side.content_type = content_type;
+                side.record_len = len;
+                side.body_left = len;
+                side.keep_body = !side.encrypted
+                    && matches!(content_type, HANDSHAKE | ALERT | CHANGE_CIPHER_SPEC);
+                side.body.clear();
+                if len == 0 {
+                    self.record_done(dir, origin);
+                }
+                continue;
+            }
+            let take = side.body_left.min(bytes.len());
+            if side.keep_body {
+                side.body.extend_from_slice(&bytes[..take]);
+            }
+            side.body_left -= take;
+            bytes = &bytes[take..];
+            if side.body_left == 0 {
+                self.record_done(dir, origin);
+            }
+        }
+    }
+
+    /// A whole record of `dir` ended in the chunk from `end`.
+    fn record_done(&mut self, dir: Direction, end: Origin) {
+        let side = self.records.get_mut(dir);
+        side.header_len = 0;
+        let start = side.record_origin.unwrap_or(end);
+        let content_type = side.content_type;
+        let len = side.record_len as u64;
+        let body = std::mem::take(&mut side.body);
+        let encrypted = side.encrypted;
+        match content_type {
+            HANDSHAKE if !encrypted => self.handshake_bytes(dir, &body, start),
+            HANDSHAKE => {
+                // An encrypted handshake record (TLS 1.2 Finished) after ChangeCipherSpec.
+            }
+            // TLS ≤ 1.2: this side encrypts from now on. (In TLS 1.3 the CCS is a
+            // compatibility no-op: the server already encrypts after ServerHello.)
+            CHANGE_CIPHER_SPEC if !self.tls13 => self.records.get_mut(dir).encrypted = true,
+            ALERT => self.alert(dir, &body, encrypted, start),
+            APPLICATION_DATA => self.application_data(dir, len, start, end),
+            _ => {}
+        }
+        let side = self.records.get_mut(dir);
+        if side.body.capacity() == 0 {
+            side.body = body;
+            side.body.clear();
+        }
+    }
+
+    fn handshake_bytes(&mut self, dir: Direction, mut body: &[u8], origin: Origin) {
+        loop {
+            let side = self.records.get_mut(dir);
+            if side.handshake_skip > 0 {
+                let skip = side.handshake_skip.min(body.len());
+                side.handshake_skip -= skip;
+                body = &body[skip..];
+            }
+            if body.is_empty() && side.handshake.len() < 4 {
+                return;
+            }
+            side.handshake.extend_from_slice(body);
+            body = &[];
+            if side.handshake.len() < 4 {
+                return;
+            }
+            let len = usize::from(side.handshake[1]) << 16
+                | usize::from(side.handshake[2]) << 8
+                | usize::from(side.handshake[3]);
+            if len + 4 > MAX_HANDSHAKE_MESSAGE {
+                // A certificate chain or similar: not needed, skip it.
+                let have = side.handshake.len() - 4;
+                side.handshake_skip = len.saturating_sub(have);
+                side.handshake.clear();
+                continue;
+            }
+            if side.handshake.len() < len + 4 {
+                return;
+            }
+            let rest = side.handshake.split_off(len + 4);
+            let message = std::mem::replace(&mut side.handshake, rest);
+            self.handshake_message(dir, &message, origin);
+            if self.records.get(dir).handshake.len() < 4 {
+                return;
+            }
+        }
+    }
+
+    fn handshake_message(&mut self, dir: Direction, message: &[u8], origin: Origin) {
+        let Ok((_, TlsMessage::Handshake(hs))) = parse_tls_message_handshake(message) else {
+            if message.first() == Some(&1) || message.first() == Some(&2) {
+                self.warn(
+                    origin.packet,
+                    format!("malformed TLS {} hello", dir.as_str()),
+                );
+            }
+            return;
+        };
+        match (dir, hs) {
+            (Direction::Client, TlsMessageHandshake::ClientHello(hello)) => {
+                if self.info.client_hello_packet.is_some() {
+                    return; // a second ClientHello after HelloRetryRequest: keep the first
+                }
+                self.info.client_hello_packet = Some(origin.packet);
+                self.info.handshake_start = Some(origin.ts);
+                self.client_session_id = hello.session_id.unwrap_or(&[]).to_vec();
+                let mut offer = ResumptionOffer {
+                    session_id: !self.client_session_id.is_empty(),
+                    ..ResumptionOffer::default()
+                };
+                let mut versions = Vec::new();
+                for ext in extensions(hello.ext.unwrap_or(&[])) {
+                    match ext {
+                        TlsExtension::SNI(names) => {
+                            self.info.sni = names
+                                .first()
+                                .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+                        }
+                        TlsExtension::ALPN(protocols) => {
+                            self.info.alpn_offered = protocols
+                                .iter()
+                                .map(|p| String::from_utf8_lossy(p).into_owned())
+                                .collect();
+                        }
+                        TlsExtension::SupportedVersions(list) => {
+                            versions = list
+                                .iter()
+                                .filter(|v| v.0 & 0x0f0f != 0x0a0a)
+                                .map(|v| version_name(v.0))
+                                .collect();
+                        }
+                        TlsExtension::SessionTicket(ticket) => offer.ticket = !ticket.is_empty(),
+                        TlsExtension::PreSharedKey(_) => offer.psk = true,
+                        _ => {}
+                    }
+                }
+                if versions.is_empty() {
+                    versions.push(version_name(hello.version.0));
+                }
+                self.info.versions_offered = versions;
+                self.info.resumption_offered = offer;
+            }
+            (Direction::Server, TlsMessageHandshake::ServerHello(hello)) => {
+                if self.info.server_hello_packet.is_some() {
+                    return;
+                }
+                self.info.server_hello_packet = Some(origin.packet);
+                let mut version = hello.version.0;
+                let mut psk = false;
+                for ext in extensions(hello.ext.unwrap_or(&[])) {
+                    match ext {
+                        TlsExtension::SupportedVersions(list) => {
+                            if let Some(v) = list.first() {
+                                version = v.0;
+                            }
+                        }
+                        TlsExtension::ALPN(protocols) => {
+                            self.info.alpn = protocols
+                                .first()
+                                .map(|p| String::from_utf8_lossy(p).into_owned());
+                        }
+                        TlsExtension::PreSharedKey(_) => psk = true,
+                        _ => {}
+                    }
+                }
+                self.tls13 = version == TLS13;
+                self.info.version = Some(version_name(version));
+                self.info.cipher = Some(hello.cipher.get_ciphersuite().map_or_else(
+                    || format!("0x{:04x}", hello.cipher.0),
+                    |c| c.name.to_string(),
+                ));
+                self.info.resumed = Some(if self.tls13 {
+                    psk
+                } else {
+                    let echoed = hello.session_id.unwrap_or(&[]);
+                    !echoed.is_empty() && echoed == self.client_session_id.as_slice()
+                });
+                if self.tls13 {
+                    // Everything the server sends after its ServerHello is encrypted.
+                    self.records.server.encrypted = true;
+                }
+                self.info.exchanges_estimated = self.info.alpn.as_deref() == Some("h2");
+            }
+            _ => {}
+        }
+    }
+
+    fn alert(&mut self, dir: Direction, body: &[u8], encrypted: bool, origin: Origin) {
+        if self.info.alert.is_some() {
+            return;
+        }
+        let (level, description) = match (encrypted, body) {
+            (false, [level, code]) => (
+                match level {
+                    1 => "warning".to_string(),
+                    2 => "fatal".to_string(),
+                    other => format!("level {other}"),
+                },
+                alert_name(*code),
+            ),
+            _ => (
+                "encrypted".to_string(),
+                "encrypted (likely close_notify)".to_string(),
+            ),
+        };
+        self.info.alert = Some(TlsAlert {
+            from: dir,
+            packet: origin.packet,
+            time: origin.ts,
+            level,
+            description,
+        });
+    }
+
+    fn application_data(&mut self, dir: Direction, len: u64, start: Origin, end: Origin) {
+        if self.info.server_hello_packet.is_none() {
+            return; // 0-RTT early data, or data we cannot place
+        }
+        if self.tls13 {
+            match dir {
+                // The server's encrypted handshake flight, and tickets before the
+                // client's first request.
+                Direction::Server
+                    if !self.client_finished
+                        || self.info.exchanges.is_empty() && self.tentative.is_none() =>
+                {
+                    return;
+                }
+                Direction::Client if !self.client_finished => {
+                    self.client_finished = true;
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if self.info.handshake_end.is_none() {
+            self.info.handshake_end = Some(start.ts);
+            self.info.handshake_ms = self.info.handshake_start.map(|s| start.ts.millis_since(s));
+        }
+        match dir {
+            Direction::Client => self.client_data(len, start, end),
+            Direction::Server => self.server_data(len, start, end),
+        }
+    }
+
+    fn client_data(&mut self, len: u64, start: Origin, end: Origin) {
+        match &mut self.tentative {
+            // More of the same client burst.
+            Some(t) if t.server_bytes == 0 => {
+                t.client_bytes += len;
+                t.end = end.ts;
+                t.end_packet = end.packet;
+            }
+            // A client burst after the server answered: the previous candidate is done.
+            _ => {
+                self.settle();
+                self.tentative = Some(TlsExchange {
+                    index: 0,
+                    client_packet: start.packet,
+                    server_packet: None,
+                    start: start.ts,
+                    end: end.ts,
+                    end_packet: end.packet,
+                    client_bytes: len,
+                    server_bytes: 0,
+                    idle_before_s: None,
+                });
+            }
+        }
+    }
+
+    fn server_data(&mut self, len: u64, start: Origin, end: Origin) {
+        let Some(x) = self.tentative.as_mut().or(self.info.exchanges.last_mut()) else {
+            return;
+        };
+        x.server_packet.get_or_insert(start.packet);
+        x.server_bytes += len;
+        x.end = end.ts;
+        x.end_packet = end.packet;
+    }
+
+    /// Judges the candidate exchange: a request drew a response, or carried a
+    /// request's worth of bytes. Chatter is counted into the exchange before it.
+    fn settle(&mut self) {
+        let Some(mut t) = self.tentative.take() else {
+            return;
+        };
+        let h2_possible = match self.info.alpn.as_deref() {
+            Some(alpn) => alpn == "h2",
+            None => self.info.alpn_offered.iter().any(|p| p == "h2"),
+        };
+        // The HTTP/2 connection preface and SETTINGS, answered by the server's
+        // SETTINGS: set-up, not a request.
+        let h2_setup = h2_possible
+            && self.info.exchanges.is_empty()
+            && t.client_bytes < H2_SETUP_MAX
+            && t.server_bytes < H2_SETUP_MAX;
+        let real = !h2_setup
+            && (t.client_bytes >= MIN_REQUEST_BYTES || t.server_bytes >= MIN_REQUEST_BYTES);
+        if real {
+            t.index = self.info.exchanges.len() as u64 + 1;
+            t.idle_before_s = self
+                .info
+                .exchanges
+                .last()
+                .map(|x| t.start.secs_since(x.end));
+            self.info.exchanges.push(t);
+        } else if let Some(last) = self.info.exchanges.last_mut() {
+            last.client_bytes += t.client_bytes;
+            last.server_bytes += t.server_bytes;
+        }
+    }
+
+    pub fn finish(mut self) -> TlsSummary {
+        self.settle();
+        // Finished went both ways: TLS 1.2 after each side's ChangeCipherSpec; TLS 1.3
+        // when the client's Finished followed the server's flight.
+        self.info.handshake_complete = self.info.handshake_end.is_some()
+            || if self.tls13 {
+                self.client_finished
+            } else {
+                self.records.client.encrypted && self.records.server.encrypted
+            };
+        if self.info.alpn.is_none()
+            && self.tls13
+            && self.info.alpn_offered.iter().any(|p| p == "h2")
+        {
+            // TLS 1.3 encrypts the server's ALPN choice: h2 may be in use.
+            self.info.exchanges_estimated = true;
+        }
+        TlsSummary {
+            info: self.info,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// RFC 8446 §6 alert descriptions.
+fn alert_name(code: u8) -> String {
+    let name = match code {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        22 => "record_overflow",
+        40 => "handshake_failure",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        other => return format!("alert {other}"),
+    };
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    //! Records built byte by byte (RFC 8446 §4, §5.1), fed in the splits a network makes.
+    use super::*;
+    use crate::time::Timestamp;
+
+    fn record(content_type: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![content_type, 3, 3];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    fn handshake_message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let len = body.len() as u32;
+        let mut m = vec![kind, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn extension(kind: u16, body: &[u8]) -> Vec<u8> {
+        let mut e = kind.to_be_bytes().to_vec();
+        e.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        e.extend_from_slice(body);
+        e
+    }
+
+    fn client_hello(sni: &str, alpn: &[&str]) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]); // random
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+        body.extend_from_slice(&[1, 0]); // null compression
+        let mut name = vec![0];
+        name.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+        name.extend_from_slice(sni.as_bytes());
+        let mut sni_ext = ((name.len()) as u16).to_be_bytes().to_vec();
+        sni_ext.extend_from_slice(&name);
+        let mut exts = extension(0, &sni_ext);
+        if !alpn.is_empty() {
+            let mut list = Vec::new();
+            for p in alpn {
+                list.push(p.len() as u8);
+                list.extend_from_slice(p.as_bytes());
+            }
+            let mut body = (list.len() as u16).to_be_bytes().to_vec();
+            body.extend_from_slice(&list);
+            exts.extend(extension(16, &body));
+        }
+        exts.extend(extension(43, &[4, 3, 4, 3, 3])); // supported_versions: 1.3, 1.2
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend_from_slice(&exts);
+        record(HANDSHAKE, &handshake_message(1, &body))
+    }
+
+    fn server_hello(tls13: bool) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[9; 32]);
+        body.push(0);
+        body.extend_from_slice(if tls13 { &[0x13, 0x01] } else { &[0xc0, 0x2f] });
+        body.push(0);
+        let exts = if tls13 {
+            extension(43, &[3, 4])
+        } else {
+            Vec::new()
+        };
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend_from_slice(&exts);
+        record(HANDSHAKE, &handshake_message(2, &body))
+    }
+
+    fn app(len: usize) -> Vec<u8> {
+        record(APPLICATION_DATA, &vec![0xee; len])
+    }
+
+    struct Feed {
+        tls: TlsAnalyzer,
+        packet: u64,
+    }
+
+    impl Feed {
+        fn new() -> Self {
+            Feed {
+                tls: TlsAnalyzer::default(),
+                packet: 0,
+            }
+        }
+        /// Sends `bytes` from `dir` at `at` seconds, split into pieces of `split`.
+        fn send(&mut self, dir: Direction, bytes: &[u8], at: f64, split: usize) -> &mut Self {
+            for piece in bytes.chunks(split) {
+                self.packet += 1;
+                let origin = Origin {
+                    packet: self.packet,
+                    ts: Timestamp::from_nanos((at * 1e9) as i64),
+                };
+                self.tls.on_chunk(dir, Chunk::Data(piece), origin);
+            }
+            self
+        }
+        fn c(&mut self, bytes: &[u8], at: f64) -> &mut Self {
+            self.send(Direction::Client, bytes, at, 1460)
+        }
+        fn s(&mut self, bytes: &[u8], at: f64) -> &mut Self {
+            self.send(Direction::Server, bytes, at, 1460)
+        }
+        fn done(self) -> TlsSummary {
+            self.tls.finish()
+        }
+    }
+
+    /// A TLS 1.2 handshake: hellos, then each side's ChangeCipherSpec and Finished.
+    fn tls12(f: &mut Feed) {
+        f.c(&client_hello("api.example", &["h2", "http/1.1"]), 0.0);
+        let mut flight = server_hello(false);
+        flight.extend(record(HANDSHAKE, &handshake_message(14, &[]))); // ServerHelloDone
+        f.s(&flight, 0.01);
+        let mut fin = record(CHANGE_CIPHER_SPEC, &[1]);
+        fin.extend(record(HANDSHAKE, &[0xaa; 40])); // encrypted Finished
+        f.c(&fin, 0.02);
+        f.s(&fin, 0.03);
+    }
+
+    #[test]
+    fn client_hello_split_byte_by_byte() {
+        let mut f = Feed::new();
+        f.send(
+            Direction::Client,
+            &client_hello("api.example", &["h2", "http/1.1"]),
+            0.0,
+            1,
+        );
+        let info = f.done().info;
+        assert_eq!(info.sni.as_deref(), Some("api.example"));
+        assert_eq!(info.alpn_offered, vec!["h2", "http/1.1"]);
+        assert_eq!(info.versions_offered, vec!["TLS 1.3", "TLS 1.2"]);
+        assert_eq!(info.client_hello_packet, Some(1));
+    }
+
+    #[test]
+    fn tls12_exchanges_with_idle_between() {
+        let mut f = Feed::new();
+        tls12(&mut f);
+        f.c(&app(120), 0.1).s(&[app(1400), app(600)].concat(), 0.12);
+        f.c(&app(120), 5.1).s(&app(500), 5.12);
+        let s = f.done();
+        let info = s.info;
+        assert_eq!(info.version.as_deref(), Some("TLS 1.2"));
+        assert_eq!(
+            info.cipher.as_deref(),
+            Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
+        );
+        assert_eq!(info.resumed, Some(false));
+        assert!(info.handshake_complete);
+        assert_eq!(info.exchanges.len(), 2);
+        assert_eq!(
+            (
+                info.exchanges[0].client_bytes,
+                info.exchanges[0].server_bytes
+            ),
+            (120, 2000)
+        );
+        let gap = info.exchanges[1].idle_before_s.expect("gap");
+        assert!((gap - 4.98).abs() < 1e-6, "{gap}");
+        assert!((info.handshake_ms.expect("ms") - 100.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn tls13_finished_and_tickets_are_not_exchanges() {
+        let mut f = Feed::new();
+        f.c(&client_hello("api.example", &[]), 0.0);
+        // ServerHello, the compatibility CCS, then the encrypted flight as app data.
+        f.s(
+            &[
+                server_hello(true),
+                record(CHANGE_CIPHER_SPEC, &[1]),
+                app(30),
+                app(800),
+                app(90),
+            ]
+            .concat(),
+            0.01,
+        );
+        f.c(&[record(CHANGE_CIPHER_SPEC, &[1]), app(53)].concat(), 0.02); // client Finished
+        f.s(&[app(250), app(250)].concat(), 0.03); // two session tickets
+        f.c(&app(150), 0.05).s(&app(3000), 0.06);
+        let info = f.done().info;
+        assert_eq!(info.version.as_deref(), Some("TLS 1.3"));
+        assert_eq!(info.exchanges.len(), 1, "{:?}", info.exchanges);
+        assert_eq!(info.exchanges[0].client_bytes, 150);
+        assert_eq!(info.exchanges[0].server_bytes, 3000);
+    }
+
+    #[test]
+    fn small_bursts_are_chatter_and_h2_setup_is_not_a_request() {
+        let mut f = Feed::new();
+        tls12(&mut f);
+        f.c(&app(50), 0.1).s(&app(40), 0.11); // h2 preface + SETTINGS, server SETTINGS
+        f.c(&app(120), 0.2).s(&app(2000), 0.21); // a request
+        f.c(&app(30), 1.0).s(&app(30), 1.01); // PING and its ACK
+        f.c(&app(40), 2.0).s(&app(1500), 2.01); // a small (HPACK-indexed) request, big answer
+        let info = f.done().info;
+        assert_eq!(info.exchanges.len(), 2, "{:?}", info.exchanges);
+        assert_eq!(
+            info.exchanges[0].server_bytes, 2030,
+            "the PING pair counted into the exchange before"
+        );
+        assert_eq!(info.exchanges[1].index, 2);
+    }
+
+    #[test]
+    fn fatal_alert_in_clear_text() {
+        let mut f = Feed::new();
+        f.c(&client_hello("bad.example", &[]), 0.0);
+        f.s(&server_hello(false), 0.01);
+        f.c(&record(ALERT, &[2, 42]), 0.02);
+        let info = f.done().info;
+        let alert = info.alert.expect("alert");
+        assert_eq!(
+            (alert.from, alert.level.as_str(), alert.description.as_str()),
+            (Direction::Client, "fatal", "bad_certificate")
+        );
+        assert!(!info.handshake_complete);
+    }
+
+    #[test]
+    fn a_direction_that_is_not_tls_stops_being_followed() {
+        let mut f = Feed::new();
+        f.c(&client_hello("x.example", &[]), 0.0);
+        f.s(b"HTTP/1.1 400 Bad Request\r\n\r\n", 0.01);
+        let s = f.done();
+        assert_eq!(s.warnings.len(), 1);
+        assert!(s.warnings[0].message.contains("not a TLS record"));
+    }
+
+    #[test]
+    fn detection() {
+        assert!(looks_like_tls(&[0x16, 0x03, 0x01, 0x02, 0x00]));
+        assert!(looks_like_tls(&[0x16]));
+        assert!(!looks_like_tls(b"GET / HTTP/1.1"));
+        assert!(!looks_like_tls(&[0x17, 0x03, 0x03]));
+    }
+}
