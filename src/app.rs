@@ -3,7 +3,10 @@
 //! finished records to the chosen renderer (`report`).
 
 use crate::capture::file::{read_packets, CaptureError, ReadSummary, Source};
-use crate::cli::{Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, ViewFormat};
+use crate::check;
+use crate::cli::{
+    CheckArgs, Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, ViewFormat,
+};
 use crate::decode::{decode, Skip};
 use crate::findings;
 use crate::flow::table::ConnectionTable;
@@ -19,8 +22,9 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Exit codes: 0 ok, 2 usage or input error (1, a failed check, comes with `check`).
+/// Exit codes.
 pub const EXIT_OK: u8 = 0;
+pub const EXIT_CHECK_FAILED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 pub fn run(cli: Cli) -> u8 {
@@ -28,6 +32,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Analyze(args) => run_view(&args.input, View::Connections(args.format)),
         Command::Http(args) => run_view(&args.input, View::Http(args.format)),
         Command::Servers(args) => run_view(&args.input, View::Servers(args.format)),
+        Command::Check(args) => run_check(&args),
         Command::Timeline(args) => {
             let selection = match Selection::from_args(&args) {
                 Ok(selection) => selection,
@@ -257,10 +262,26 @@ fn host_name(host: &str) -> &str {
 /// Connection warnings printed to standard error per input; the rest are counted.
 const STDERR_CONNECTION_WARNINGS: usize = 20;
 
-fn run_view(input: &InputArgs, view: View) -> u8 {
-    let show_progress = !input.quiet && io::stderr().is_terminal();
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+/// The whole analysis of some inputs, in order.
+pub struct Analysis {
+    pub report: Report,
+    /// An input could not be read at all.
+    pub input_error: bool,
+    /// Writing the JSONL stream failed (a closed pipe, a full disk).
+    pub write_error: Option<io::Error>,
+}
+
+/// Analyses `files` in order into one report with its findings and per-server rollup,
+/// printing errors and warnings on standard error. With `stream`, each connection and
+/// finding is written there as a JSONL line as soon as it is known, and connections are
+/// not kept in the report.
+pub fn analyze_files(
+    files: &[String],
+    quiet: bool,
+    idle_threshold: f64,
+    mut stream: Option<&mut dyn Write>,
+) -> Analysis {
+    let show_progress = !quiet && io::stderr().is_terminal();
     let mut report = Report {
         schema: SCHEMA,
         inputs: Vec::new(),
@@ -269,13 +290,12 @@ fn run_view(input: &InputArgs, view: View) -> u8 {
         findings: Vec::new(),
     };
     let settings = findings::Settings {
-        idle_open_s: input.idle_threshold,
+        idle_open_s: idle_threshold,
     };
-    let streaming = view == View::Connections(Format::Jsonl);
     let mut next_id = 1;
-    let mut code = EXIT_OK;
+    let mut input_error = false;
     let mut write_error: Option<io::Error> = None;
-    for (index, arg) in input.files.iter().enumerate() {
+    for (index, arg) in files.iter().enumerate() {
         let source = Source::from_arg(arg);
         let mut connection_warnings = Vec::new();
         let first_of_input = report.connections.len();
@@ -283,8 +303,8 @@ fn run_view(input: &InputArgs, view: View) -> u8 {
             for w in &record.warnings {
                 connection_warnings.push(format!("connection {}: {}", record.id, w.message));
             }
-            if streaming {
-                if let Err(e) = json::write_line(&mut out, &record) {
+            if let Some(out) = stream.as_deref_mut() {
+                if let Err(e) = json::write_line(out, &record) {
                     write_error = Some(e);
                     return ControlFlow::Break(());
                 }
@@ -299,12 +319,12 @@ fn run_view(input: &InputArgs, view: View) -> u8 {
             outcome.report.last_time,
             &settings,
         );
-        if streaming {
-            // The JSONL stream carried the connections already.
+        if let Some(out) = stream.as_deref_mut() {
+            // The stream carried the connections already.
             report.connections.truncate(first_of_input);
             for finding in &found {
                 if write_error.is_none() {
-                    write_error = json::write_finding_line(&mut out, finding).err();
+                    write_error = json::write_finding_line(out, finding).err();
                 }
             }
         }
@@ -312,9 +332,9 @@ fn run_view(input: &InputArgs, view: View) -> u8 {
         next_id = outcome.next_id;
         if let Some(e) = &outcome.error {
             eprintln!("connscope: error: {e}");
-            code = EXIT_ERROR;
+            input_error = true;
         }
-        if !input.quiet {
+        if !quiet {
             let path = &outcome.report.path;
             for w in &outcome.report.warnings {
                 eprintln!("connscope: warning: {path}: {}", w.message);
@@ -335,6 +355,35 @@ fn run_view(input: &InputArgs, view: View) -> u8 {
         }
     }
     report.servers = servers::rollup(&report.connections);
+    Analysis {
+        report,
+        input_error,
+        write_error,
+    }
+}
+
+fn run_view(input: &InputArgs, view: View) -> u8 {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let streaming = view == View::Connections(Format::Jsonl);
+    let analysis = analyze_files(
+        &input.files,
+        input.quiet,
+        input.idle_threshold,
+        if streaming {
+            Some(&mut out as &mut dyn Write)
+        } else {
+            None
+        },
+    );
+    let report = analysis.report;
+    let write_error = analysis.write_error;
+    let code = if analysis.input_error {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    };
+
     let terminal = io::stdout().is_terminal();
     let written = match (write_error, view) {
         (Some(e), _) => Err(e),
@@ -375,5 +424,81 @@ fn run_view(input: &InputArgs, view: View) -> u8 {
             eprintln!("connscope: error: writing output: {e}");
             EXIT_ERROR
         }
+    }
+}
+
+/// `connscope check`: parse every expectation first (a typo is a usage error before any
+/// capture is read), then analyse each capture and judge its expectations.
+fn run_check(args: &CheckArgs) -> u8 {
+    let plan: Vec<(String, Vec<String>)> = match &args.suite {
+        Some(path) => match check::suite::load(std::path::Path::new(path)) {
+            Ok(plan) => plan,
+            Err(message) => {
+                eprintln!("connscope: error: {message}");
+                return EXIT_ERROR;
+            }
+        },
+        None => {
+            if args.files.is_empty() || args.expect.is_empty() {
+                eprintln!("connscope: error: check needs capture files and at least one --expect, or --suite FILE");
+                return EXIT_ERROR;
+            }
+            args.files
+                .iter()
+                .map(|f| (f.clone(), args.expect.clone()))
+                .collect()
+        }
+    };
+    let mut parsed = Vec::new();
+    for (file, texts) in &plan {
+        let mut expectations = Vec::new();
+        for text in texts {
+            match check::expr::parse(text) {
+                Ok(exp) => expectations.push((text.clone(), exp)),
+                Err(e) => {
+                    eprintln!(
+                        "connscope: error: invalid expectation for {file}:\n{}",
+                        e.render(text)
+                    );
+                    return EXIT_ERROR;
+                }
+            }
+        }
+        parsed.push((file, expectations));
+    }
+    let mut outcomes = Vec::new();
+    for (file, expectations) in parsed {
+        let analysis = analyze_files(
+            std::slice::from_ref(file),
+            args.quiet,
+            args.idle_threshold,
+            None,
+        );
+        if analysis.input_error {
+            return EXIT_ERROR;
+        }
+        for (text, exp) in &expectations {
+            outcomes.push(check::evaluate(file, text, exp, &analysis.report));
+        }
+    }
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, check::junit::render(&outcomes)) {
+            eprintln!("connscope: error: {path}: cannot write JUnit XML: {e}");
+            return EXIT_ERROR;
+        }
+    }
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let written = match args.format {
+        ViewFormat::Json => json::write_value(&mut out, &outcomes),
+        ViewFormat::Table => out.write_all(check::render_text(&outcomes).as_bytes()),
+    };
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("connscope: error: writing output: {e}");
+            EXIT_ERROR
+        }
+        _ if outcomes.iter().all(|o| o.passed) => EXIT_OK,
+        _ => EXIT_CHECK_FAILED,
     }
 }

@@ -12,7 +12,9 @@ Examples:
   connscope analyze a.pcap b.pcap.gz          several files, each analysed on its own
   connscope http capture.pcap                 every HTTP exchange, on its connection
   connscope servers capture.pcap              per server: connections, requests, reuse
-  connscope timeline capture.pcap --conn 3    the story of connection 3, phase by phase";
+  connscope timeline capture.pcap --conn 3    the story of connection 3, phase by phase
+  connscope check reuse.pcap --expect 'connections == 1' --expect 'no new_connection_while_idle'
+  connscope check --suite connscope.toml --junit results.xml";
 
 /// How many TCP connections a capture holds, which requests rode on which, when each
 /// idled, who probed it and who closed it.
@@ -40,6 +42,54 @@ pub enum Command {
     /// they reused it, idle periods, keep-alive probes, retransmissions and the close.
     #[command(after_help = EXAMPLES)]
     Timeline(TimelineArgs),
+    /// Check expectations about captures, for CI: exit 0 when all pass, 1 when any
+    /// fails, 2 on a usage or input error. The language is in docs/ci.md.
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+}
+
+const CHECK_HELP: &str = "\
+Expectations:
+  METRIC[(SELECTORS)] OP NUMBER      connections == 1, requests(host=api.example.com) >= 3
+  [no] FINDING[(SELECTORS)]          connection_reused, no new_connection_while_idle
+Metrics: connections requests requests_per_connection reused_connections keepalive_probes
+  unanswered_probes resets retransmissions max_idle_s max_request_gap_s handshake_failures findings
+Selectors: server=IP:PORT port=N host=NAME client=IP from=client|server
+Operators: == != < <= > >=
+
+Examples:
+  connscope check reuse.pcap --expect 'connections == 1' --expect 'requests_per_connection >= 3'
+  connscope check --suite connscope.toml --junit results.xml";
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Capture files to check against every --expect (not with --suite).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
+
+    /// An expectation; repeat for several.
+    #[arg(long = "expect", short = 'e', value_name = "EXPR")]
+    pub expect: Vec<String>,
+
+    /// A suite file (connscope.toml) naming captures and their expectations.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["files", "expect"])]
+    pub suite: Option<String>,
+
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<String>,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ViewFormat::Table)]
+    pub format: ViewFormat,
+
+    /// No warnings on standard error (errors still print).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Seconds of quiet that make an open connection idle (`idle_open_connection`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub idle_threshold: f64,
 }
 
 #[derive(Debug, clap::Args)]

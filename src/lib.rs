@@ -9,6 +9,7 @@
 pub mod analyzers;
 pub mod app;
 pub mod capture;
+pub mod check;
 pub mod cli;
 pub mod decode;
 pub mod findings;

@@ -18,7 +18,7 @@ struct Line<'a, T: Serialize> {
     value: &'a T,
 }
 
-pub fn write_line(out: &mut impl Write, conn: &ConnectionRecord) -> io::Result<()> {
+pub fn write_line(out: &mut (impl Write + ?Sized), conn: &ConnectionRecord) -> io::Result<()> {
     serde_json::to_writer(
         &mut *out,
         &Line {
@@ -29,7 +29,7 @@ pub fn write_line(out: &mut impl Write, conn: &ConnectionRecord) -> io::Result<(
     out.write_all(b"\n")
 }
 
-pub fn write_finding_line(out: &mut impl Write, finding: &Finding) -> io::Result<()> {
+pub fn write_finding_line(out: &mut (impl Write + ?Sized), finding: &Finding) -> io::Result<()> {
     serde_json::to_writer(
         &mut *out,
         &Line {
