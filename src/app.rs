@@ -22,6 +22,43 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// What a build without the `live` feature says when asked to capture.
+#[cfg(not(feature = "live"))]
+pub const NO_LIVE: &str = "this connscope was built without live capture. Install libpcap's headers and build \
+with the `live` feature: `sudo apt-get install libpcap-dev && cargo install --path . --features live` \
+(or `cargo build --release --features live`)";
+
+#[cfg(feature = "live")]
+fn list_interfaces() -> u8 {
+    match crate::capture::live::interfaces() {
+        Ok(list) => {
+            for i in list {
+                let mut flags = Vec::new();
+                if i.up {
+                    flags.push("up");
+                }
+                if i.loopback {
+                    flags.push("loopback");
+                }
+                println!(
+                    "{:<16} {:<10} {}{}",
+                    i.name,
+                    flags.join(","),
+                    i.addresses.join(" "),
+                    i.description
+                        .map(|d| format!("  ({d})"))
+                        .unwrap_or_default()
+                );
+            }
+            EXIT_OK
+        }
+        Err(message) => {
+            eprintln!("connscope: error: {message}");
+            EXIT_ERROR
+        }
+    }
+}
+
 /// Exit codes.
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_CHECK_FAILED: u8 = 1;
@@ -29,10 +66,23 @@ pub const EXIT_ERROR: u8 = 2;
 
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Analyze(args) => run_view(&args.input, View::Connections(args.format)),
-        Command::Http(args) => run_view(&args.input, View::Http(args.format)),
-        Command::Servers(args) => run_view(&args.input, View::Servers(args.format)),
+        Command::Analyze(args) => run_view(
+            &args.input,
+            View::Connections(args.format),
+            args.filter.as_deref(),
+        ),
+        Command::Http(args) => run_view(&args.input, View::Http(args.format), None),
+        Command::Servers(args) => run_view(&args.input, View::Servers(args.format), None),
         Command::Check(args) => run_check(&args),
+        #[cfg(feature = "live")]
+        Command::Live(args) => crate::live::run(&args),
+        #[cfg(feature = "live")]
+        Command::Interfaces => list_interfaces(),
+        #[cfg(not(feature = "live"))]
+        Command::Live(_) | Command::Interfaces => {
+            eprintln!("connscope: error: {NO_LIVE}");
+            EXIT_ERROR
+        }
         Command::Timeline(args) => {
             let selection = match Selection::from_args(&args) {
                 Ok(selection) => selection,
@@ -49,7 +99,11 @@ pub fn run(cli: Cli) -> u8 {
                         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 }
             };
-            run_view(&args.input, View::Timeline(args.format, color, selection))
+            run_view(
+                &args.input,
+                View::Timeline(args.format, color, selection),
+                None,
+            )
         }
     }
 }
@@ -70,6 +124,7 @@ pub fn analyze_input(
     source: &Source,
     first_id: u64,
     show_progress: bool,
+    mut keep: impl FnMut(&crate::capture::RawPacket<'_>) -> bool,
     mut on_connection: impl FnMut(ConnectionRecord) -> ControlFlow<()>,
 ) -> InputOutcome {
     let bytes_read = Arc::new(AtomicU64::new(0));
@@ -90,6 +145,14 @@ pub fn analyze_input(
             if packet.number % PROGRESS_EVERY == 0 {
                 bar.set_position(bytes_read.load(Ordering::Relaxed));
             }
+        }
+        if !keep(packet) {
+            *skipped.entry(Skip::Filtered).or_default() += 1;
+            return if stopped.get() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            };
         }
         match decode(packet.link_type, packet.data, packet.orig_len) {
             Ok(segment) => {
@@ -279,8 +342,10 @@ pub fn analyze_files(
     files: &[String],
     quiet: bool,
     idle_threshold: f64,
+    filter: Option<&str>,
     mut stream: Option<&mut dyn Write>,
-) -> Analysis {
+) -> Result<Analysis, String> {
+    let mut keep = packet_filter(filter)?;
     let show_progress = !quiet && io::stderr().is_terminal();
     let mut report = Report {
         schema: SCHEMA,
@@ -299,20 +364,27 @@ pub fn analyze_files(
         let source = Source::from_arg(arg);
         let mut connection_warnings = Vec::new();
         let first_of_input = report.connections.len();
-        let outcome = analyze_input(index, &source, next_id, show_progress, |record| {
-            for w in &record.warnings {
-                connection_warnings.push(format!("connection {}: {}", record.id, w.message));
-            }
-            if let Some(out) = stream.as_deref_mut() {
-                if let Err(e) = json::write_line(out, &record) {
-                    write_error = Some(e);
-                    return ControlFlow::Break(());
+        let outcome = analyze_input(
+            index,
+            &source,
+            next_id,
+            show_progress,
+            &mut keep,
+            |record| {
+                for w in &record.warnings {
+                    connection_warnings.push(format!("connection {}: {}", record.id, w.message));
                 }
-            }
-            // Kept for the findings, which look across connections.
-            report.connections.push(record);
-            ControlFlow::Continue(())
-        });
+                if let Some(out) = stream.as_deref_mut() {
+                    if let Err(e) = json::write_line(out, &record) {
+                        write_error = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                }
+                // Kept for the findings, which look across connections.
+                report.connections.push(record);
+                ControlFlow::Continue(())
+            },
+        );
         let found = findings::diagnose(
             index,
             &report.connections[first_of_input..],
@@ -355,27 +427,58 @@ pub fn analyze_files(
         }
     }
     report.servers = servers::rollup(&report.connections);
-    Analysis {
+    Ok(Analysis {
         report,
         input_error,
         write_error,
+    })
+}
+
+/// Decides which packets are analysed.
+type Keep = Box<dyn FnMut(&crate::capture::RawPacket<'_>) -> bool>;
+
+/// The packets `analyze --filter` keeps: a BPF expression compiled by libpcap.
+#[cfg(feature = "live")]
+fn packet_filter(filter: Option<&str>) -> Result<Keep, String> {
+    match filter {
+        None => Ok(Box::new(|_| true)),
+        Some(expression) => {
+            let mut bpf = crate::capture::live::BpfFilter::new(expression)?;
+            Ok(Box::new(move |p| bpf.matches(p)))
+        }
     }
 }
 
-fn run_view(input: &InputArgs, view: View) -> u8 {
+#[cfg(not(feature = "live"))]
+fn packet_filter(filter: Option<&str>) -> Result<Keep, String> {
+    match filter {
+        None => Ok(Box::new(|_| true)),
+        Some(_) => Err(format!("--filter needs libpcap's BPF compiler: {NO_LIVE}")),
+    }
+}
+
+fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let streaming = view == View::Connections(Format::Jsonl);
-    let analysis = analyze_files(
+    let stream = if streaming {
+        Some(&mut out as &mut dyn Write)
+    } else {
+        None
+    };
+    let analysis = match analyze_files(
         &input.files,
         input.quiet,
         input.idle_threshold,
-        if streaming {
-            Some(&mut out as &mut dyn Write)
-        } else {
-            None
-        },
-    );
+        filter,
+        stream,
+    ) {
+        Ok(analysis) => analysis,
+        Err(message) => {
+            eprintln!("connscope: error: {message}");
+            return EXIT_ERROR;
+        }
+    };
     let report = analysis.report;
     let write_error = analysis.write_error;
     let code = if analysis.input_error {
@@ -468,15 +571,20 @@ fn run_check(args: &CheckArgs) -> u8 {
     }
     let mut outcomes = Vec::new();
     for (file, expectations) in parsed {
-        let analysis = analyze_files(
+        let analysis = match analyze_files(
             std::slice::from_ref(file),
             args.quiet,
             args.idle_threshold,
             None,
-        );
-        if analysis.input_error {
-            return EXIT_ERROR;
-        }
+            None,
+        ) {
+            Ok(analysis) if !analysis.input_error => analysis,
+            Ok(_) => return EXIT_ERROR,
+            Err(message) => {
+                eprintln!("connscope: error: {message}");
+                return EXIT_ERROR;
+            }
+        };
         for (text, exp) in &expectations {
             outcomes.push(check::evaluate(file, text, exp, &analysis.report));
         }

@@ -42,6 +42,12 @@ pub enum Command {
     /// they reused it, idle periods, keep-alive probes, retransmissions and the close.
     #[command(after_help = EXAMPLES)]
     Timeline(TimelineArgs),
+    /// Capture live from an interface (needs the `live` feature and root or
+    /// CAP_NET_RAW+CAP_NET_ADMIN): connections as they happen; the same report at the end.
+    #[command(after_help = LIVE_HELP)]
+    Live(LiveArgs),
+    /// List the interfaces live capture can use (needs the `live` feature).
+    Interfaces,
     /// Check expectations about captures, for CI: exit 0 when all pass, 1 when any
     /// fails, 2 on a usage or input error. The language is in docs/ci.md.
     #[command(after_help = CHECK_HELP)]
@@ -60,6 +66,84 @@ Operators: == != < <= > >=
 Examples:
   connscope check reuse.pcap --expect 'connections == 1' --expect 'requests_per_connection >= 3'
   connscope check --suite connscope.toml --junit results.xml";
+
+const LIVE_HELP: &str = "\
+Examples:
+  sudo connscope live -i eth0 tcp port 443            refreshing table; Ctrl-C for the final report
+  sudo connscope live -i lo --duration 30 -w out.pcap port 8080
+  sudo connscope live -i any --format jsonl | jq .   connections as they finish, then findings
+Built without the `live` feature, this explains how to get it.";
+
+#[derive(Debug, clap::Args)]
+pub struct LiveArgs {
+    /// Interface to capture on (default: `any` on Linux, else libpcap's default device).
+    #[arg(long, short = 'i', value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// A BPF capture filter, as tcpdump takes it (`tcp port 443`).
+    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    pub filter: Vec<String>,
+
+    /// Bytes captured per packet.
+    #[arg(long, value_name = "BYTES", default_value_t = 262_144)]
+    pub snaplen: i32,
+
+    /// Put the interface in promiscuous mode.
+    #[arg(long)]
+    pub promisc: bool,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Save the raw packets to this pcap file as they arrive.
+    #[arg(long, short = 'w', value_name = "FILE.pcap")]
+    pub write: Option<String>,
+
+    /// Output: a refreshing table on a terminal, else `jsonl`; `json` and `table` print
+    /// the final report as `analyze` does.
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<LiveFormat>,
+
+    /// Keep only this process's connections (Linux).
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// Keep only connections of processes with this name (Linux).
+    #[arg(long, value_name = "NAME")]
+    pub process: Option<String>,
+
+    /// Stop tracking a connection after this many seconds without packets.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub idle_timeout: f64,
+
+    /// Stay root after opening the capture (by default connscope drops to the sudo
+    /// user, or nobody, as tcpdump -Z does).
+    #[arg(long)]
+    pub keep_privileges: bool,
+
+    /// No status line and no warnings on standard error.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Seconds of quiet that make an open connection idle (`idle_open_connection`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub idle_threshold: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LiveFormat {
+    /// The final report as a table (no refreshing display).
+    Table,
+    /// The final report as one JSON document.
+    Json,
+    /// Each connection as it finishes, then the findings.
+    Jsonl,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -147,6 +231,11 @@ pub struct InputArgs {
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub input: InputArgs,
+
+    /// Keep only packets that match this BPF filter (`tcp port 443`); needs the `live`
+    /// feature, which brings libpcap's filter compiler.
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
 
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]

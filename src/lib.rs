@@ -14,6 +14,10 @@ pub mod cli;
 pub mod decode;
 pub mod findings;
 pub mod flow;
+#[cfg(feature = "live")]
+pub mod live;
+#[cfg(all(feature = "live", target_os = "linux"))]
+pub mod process;
 pub mod report;
 pub mod story;
 pub mod time;

@@ -777,3 +777,27 @@ fn tls_handshake_facts() {
     );
     assert_eq!(finding_kinds(&bad), vec!["tls_handshake_failed"]);
 }
+
+#[cfg(not(feature = "live"))]
+#[test]
+fn without_the_live_feature_live_says_how_to_get_it() {
+    for args in [
+        &["live", "-i", "lo"][..],
+        &["interfaces"][..],
+        &[
+            "analyze",
+            "--filter",
+            "port 80",
+            "fixtures/curl-refused.pcap",
+        ][..],
+    ] {
+        let out = connscope(args);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(
+            err.contains("cargo install --path . --features live"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1);
+    }
+}

@@ -5,6 +5,8 @@
 //! [`LinkType`], [`Timestamp`] and byte slices.
 
 pub mod file;
+#[cfg(feature = "live")]
+pub mod live;
 
 use crate::time::Timestamp;
 use std::fmt;

@@ -72,6 +72,8 @@ pub enum Skip {
     Truncated,
     /// Headers that contradict themselves (bad IHL, data offset past the end, …).
     Malformed,
+    /// Left out by `analyze --filter`.
+    Filtered,
 }
 
 impl Skip {
@@ -84,6 +86,7 @@ impl Skip {
             Skip::IpFragment => "ip_fragment".into(),
             Skip::Truncated => "truncated".into(),
             Skip::Malformed => "malformed".into(),
+            Skip::Filtered => "filtered".into(),
         }
     }
 }
@@ -97,6 +100,7 @@ impl fmt::Display for Skip {
             Skip::IpFragment => f.write_str("IP fragment"),
             Skip::Truncated => f.write_str("truncated headers"),
             Skip::Malformed => f.write_str("malformed headers"),
+            Skip::Filtered => f.write_str("filtered out"),
         }
     }
 }

@@ -18,6 +18,18 @@ use std::collections::VecDeque;
 /// the right connection, as they do in Wireshark, which never expires streams.
 pub const CLOSE_LINGER_NANOS: i64 = 15_000_000_000;
 
+/// One live connection, as a live display shows it.
+#[derive(Clone, Debug)]
+pub struct LiveRow {
+    pub id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub age_s: f64,
+    pub idle_s: f64,
+    pub packets: u64,
+    pub closed: bool,
+}
+
 pub struct ConnectionTable {
     input: usize,
     next_id: u64,
@@ -104,6 +116,51 @@ impl ConnectionTable {
                 finished(conn.into_record());
             }
         }
+    }
+
+    /// Finishes connections that have seen no packet for `timeout_nanos` of capture
+    /// time before `now`, marked as timed out (Zeek's `tcp_inactivity_timeout`). Live
+    /// capture calls this so a long run's memory stays bounded.
+    pub fn expire_idle(
+        &mut self,
+        now: Timestamp,
+        timeout_nanos: i64,
+        finished: &mut impl FnMut(ConnectionRecord),
+    ) {
+        let stale: Vec<(u64, FlowKey)> = self
+            .live
+            .iter()
+            .filter(|(_, c)| c.last_ts().as_nanos().saturating_add(timeout_nanos) < now.as_nanos())
+            .map(|(k, c)| (c.id, *k))
+            .collect();
+        let mut stale = stale;
+        stale.sort_unstable_by_key(|(id, _)| *id);
+        for (_, key) in stale {
+            if let Some(conn) = self.live.remove(&key) {
+                let mut record = conn.into_record();
+                record.timed_out = true;
+                finished(record);
+            }
+        }
+    }
+
+    /// A summary of every live connection, by id, for a live display.
+    pub fn live_view(&self, now: Timestamp) -> Vec<LiveRow> {
+        let mut rows: Vec<LiveRow> = self
+            .live
+            .values()
+            .map(|c| LiveRow {
+                id: c.id,
+                client: c.client,
+                server: c.server,
+                age_s: now.secs_since(c.first_ts()),
+                idle_s: now.secs_since(c.last_ts()),
+                packets: c.packet_count(),
+                closed: c.is_closed(),
+            })
+            .collect();
+        rows.sort_unstable_by_key(|r| r.id);
+        rows
     }
 
     /// Finishes every connection still live (the input ended), in id order.

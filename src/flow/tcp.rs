@@ -177,6 +177,14 @@ impl Connection {
         self.last_ts
     }
 
+    pub fn first_ts(&self) -> Timestamp {
+        self.start
+    }
+
+    pub fn packet_count(&self) -> u64 {
+        self.packets.client + self.packets.server
+    }
+
     /// Both FINs, or an RST: nothing more is expected but stragglers.
     pub fn is_closed(&self) -> bool {
         let (c, s) = (&self.wire.client, &self.wire.server);
@@ -507,6 +515,8 @@ impl Connection {
             },
             warnings,
             http: http.exchanges,
+            process: None,
+            timed_out: false,
         }
     }
 }

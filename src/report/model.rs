@@ -354,6 +354,18 @@ pub struct ConnectionRecord {
     pub missed_bytes: PerSide<u64>,
     /// Malformed or surprising traffic on this connection.
     pub warnings: Vec<WarningRecord>,
+    /// Live capture only: the local process that owned the connection's socket when it
+    /// was first seen (Linux); null for files and when it could not be found.
+    pub process: Option<ProcessInfo>,
+    /// Tracking stopped because the connection was idle longer than `--idle-timeout`
+    /// (live capture); it may still have been open.
+    pub timed_out: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub name: String,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -1,0 +1,249 @@
+//! Live capture and BPF through libpcap (the `pcap` crate, feature `live`): opening an
+//! interface in immediate mode, listing interfaces, compiling filters, saving what
+//! was captured. Errors are turned into the one-line advice a user needs — no
+//! permission, no such interface (with the ones that exist), a BPF syntax error.
+//!
+//! Not for reading files (`file`, pure Rust), nor for what to do with packets (`live`).
+
+use super::{LinkType, RawPacket};
+use crate::time::Timestamp;
+use pcap::{Active, Capture, Device, Error, Savefile};
+use std::collections::HashMap;
+
+/// Pause between polls of a quiet interface: short enough to feel immediate, long
+/// enough not to spin a core.
+const IDLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// What a live capture needs to start.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub interface: Option<String>,
+    pub filter: Option<String>,
+    pub snaplen: i32,
+    pub promisc: bool,
+}
+
+/// One interface, as `connscope interfaces` lists it.
+#[derive(Clone, Debug)]
+pub struct Interface {
+    pub name: String,
+    pub description: Option<String>,
+    pub addresses: Vec<String>,
+    pub up: bool,
+    pub loopback: bool,
+}
+
+pub fn interfaces() -> Result<Vec<Interface>, String> {
+    let devices = Device::list().map_err(|e| format!("cannot list interfaces: {e}"))?;
+    Ok(devices
+        .into_iter()
+        .map(|d| Interface {
+            addresses: d.addresses.iter().map(|a| a.addr.to_string()).collect(),
+            up: d.flags.is_up(),
+            loopback: d.flags.is_loopback(),
+            description: d.desc,
+            name: d.name,
+        })
+        .collect())
+}
+
+const PERMISSION_ADVICE: &str =
+    "capturing needs root or CAP_NET_RAW and CAP_NET_ADMIN: run with sudo, or grant the \
+capabilities with `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v connscope)`";
+
+fn describe_open_error(interface: &str, e: &Error) -> String {
+    let text = e.to_string();
+    let lower = text.to_lowercase();
+    if lower.contains("permission") || lower.contains("not permitted") {
+        format!("{interface}: {PERMISSION_ADVICE} ({text})")
+    } else if lower.contains("no such device")
+        || lower.contains("doesn't exist")
+        || lower.contains("no such")
+    {
+        let known = interfaces()
+            .map(|list| {
+                list.into_iter()
+                    .map(|i| i.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        format!("{interface}: no such interface; the interfaces are: {known}")
+    } else {
+        format!("{interface}: cannot capture: {text}")
+    }
+}
+
+/// An open live capture.
+pub struct Live {
+    capture: Capture<Active>,
+    pub interface: String,
+    pub link_type: LinkType,
+    savefile: Option<Savefile>,
+    number: u64,
+}
+
+/// What the capture loop got.
+pub enum Next<'a> {
+    Packet(RawPacket<'a>),
+    /// No packet waiting: a chance to refresh and check for stop (after a short pause).
+    Idle,
+    /// The capture ended: the interface went away, or another error.
+    Ended(String),
+}
+
+impl Live {
+    pub fn open(opts: &LiveOptions) -> Result<Live, String> {
+        let interface = match &opts.interface {
+            Some(name) => name.clone(),
+            None if cfg!(target_os = "linux") => "any".to_string(),
+            None => Device::lookup()
+                .map_err(|e| format!("no default interface: {e}"))?
+                .map(|d| d.name)
+                .ok_or("no default interface; name one with -i")?,
+        };
+        let capture = Capture::from_device(interface.as_str())
+            .map_err(|e| describe_open_error(&interface, &e))?
+            .promisc(opts.promisc)
+            .snaplen(opts.snaplen)
+            .immediate_mode(true)
+            .open()
+            .map_err(|e| describe_open_error(&interface, &e))?;
+        // In immediate mode Linux ignores the read timeout, so a quiet interface would
+        // block forever: read non-blocking and let the caller pause between polls.
+        let mut capture = capture
+            .setnonblock()
+            .map_err(|e| describe_open_error(&interface, &e))?;
+        if let Some(filter) = &opts.filter {
+            capture
+                .filter(filter, true)
+                .map_err(|e| format!("invalid BPF filter {filter:?}: {e}"))?;
+        }
+        let link_type = LinkType(capture.get_datalink().0 as u32);
+        Ok(Live {
+            capture,
+            interface,
+            link_type,
+            savefile: None,
+            number: 0,
+        })
+    }
+
+    /// Starts saving every packet to `path` (created by whoever connscope runs as now).
+    pub fn write_to(&mut self, path: &str) -> Result<(), String> {
+        self.savefile = Some(
+            self.capture
+                .savefile(path)
+                .map_err(|e| format!("{path}: cannot write: {e}"))?,
+        );
+        Ok(())
+    }
+
+    pub fn next_packet(&mut self) -> Next<'_> {
+        match self.capture.next_packet() {
+            Ok(packet) => {
+                if let Some(file) = self.savefile.as_mut() {
+                    file.write(&packet);
+                }
+                self.number += 1;
+                let h = packet.header;
+                // time_t is i64 on this platform, not on every one.
+                #[allow(clippy::useless_conversion)]
+                let secs = i64::from(h.ts.tv_sec);
+                let ts = Timestamp::from_parts(secs, h.ts.tv_usec as u64, 1_000_000);
+                Next::Packet(RawPacket {
+                    number: self.number,
+                    ts,
+                    link_type: self.link_type,
+                    data: packet.data,
+                    orig_len: h.len,
+                })
+            }
+            Err(Error::TimeoutExpired) | Err(Error::NoMorePackets) => {
+                std::thread::sleep(IDLE_PAUSE);
+                Next::Idle
+            }
+            Err(e) => Next::Ended(format!("{}: capture stopped: {e}", self.interface)),
+        }
+    }
+
+    pub fn packets(&self) -> u64 {
+        self.number
+    }
+
+    /// libpcap's counts: (received, dropped by the kernel buffer, dropped by the interface).
+    pub fn stats(&mut self) -> Option<(u32, u32, u32)> {
+        self.capture
+            .stats()
+            .ok()
+            .map(|s| (s.received, s.dropped, s.if_dropped))
+    }
+
+    /// Flushes the savefile so it is complete and valid.
+    pub fn flush(&mut self) -> Result<(), String> {
+        match self.savefile.as_mut() {
+            Some(file) => file
+                .flush()
+                .map_err(|e| format!("cannot flush the capture file: {e}")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A BPF filter applied to packets from files (`analyze --filter`), compiled once per
+/// link type with libpcap, as tcpdump -r does.
+pub struct BpfFilter {
+    expression: String,
+    programs: HashMap<LinkType, Option<pcap::BpfProgram>>,
+}
+
+impl BpfFilter {
+    /// Checks the expression once (against Ethernet) so a typo is a usage error.
+    pub fn new(expression: &str) -> Result<BpfFilter, String> {
+        let dead = Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| e.to_string())?;
+        dead.compile(expression, true)
+            .map_err(|e| format!("invalid BPF filter {expression:?}: {e}"))?;
+        Ok(BpfFilter {
+            expression: expression.to_string(),
+            programs: HashMap::new(),
+        })
+    }
+
+    pub fn matches(&mut self, packet: &RawPacket<'_>) -> bool {
+        let expression = &self.expression;
+        let program = self.programs.entry(packet.link_type).or_insert_with(|| {
+            Capture::dead(pcap::Linktype(packet.link_type.0 as i32))
+                .ok()
+                .and_then(|dead| dead.compile(expression, true).ok())
+        });
+        // A filter that cannot apply to this link type keeps nothing of it.
+        program.as_ref().is_some_and(|p| p.filter(packet.data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_errors_say_how_to_fix_them() {
+        let e = Error::PcapError("socket: Operation not permitted".into());
+        let message = describe_open_error("eth0", &e);
+        assert!(message.starts_with(
+            "eth0: capturing needs root or CAP_NET_RAW and CAP_NET_ADMIN: run with sudo"
+        ));
+        assert!(message.contains("setcap cap_net_raw,cap_net_admin=eip"));
+        let e =
+            Error::PcapError("eth0: You don't have permission to capture on that device".into());
+        assert!(describe_open_error("eth0", &e).contains("run with sudo"));
+    }
+
+    #[test]
+    fn other_errors_keep_libpcap_s_words() {
+        let e = Error::PcapError("something odd".into());
+        assert_eq!(
+            describe_open_error("eth9", &e),
+            "eth9: cannot capture: libpcap error: something odd"
+        );
+    }
+}
