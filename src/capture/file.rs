@@ -33,6 +33,8 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 pub enum Source {
     Path(PathBuf),
     Stdin,
+    /// A capture already in memory, with a name for messages (tests, fuzzing).
+    Bytes(String, std::sync::Arc<[u8]>),
 }
 
 impl Source {
@@ -50,6 +52,7 @@ impl fmt::Display for Source {
         match self {
             Source::Path(p) => write!(f, "{}", p.display()),
             Source::Stdin => f.write_str("<stdin>"),
+            Source::Bytes(name, _) => f.write_str(name),
         }
     }
 }
@@ -179,6 +182,7 @@ fn open(
             error,
         })?),
         Source::Stdin => Box::new(io::stdin()),
+        Source::Bytes(_, bytes) => Box::new(io::Cursor::new(std::sync::Arc::clone(bytes))),
     };
     let raw = CountingReader {
         inner: raw,

@@ -77,6 +77,10 @@ struct WireSide {
     last_was_probe: bool,
     seen_fin: bool,
     seen_rst: bool,
+    /// Sequence number the FIN occupies, once sent.
+    fin_at: Option<SeqNumber>,
+    /// The peer acknowledged the FIN.
+    fin_acked: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -244,6 +248,15 @@ impl Connection {
         side.last_was_probe = is_probe;
         side.seen_fin |= flags.fin();
         side.seen_rst |= flags.rst();
+        if flags.fin() {
+            side.fin_at.get_or_insert(seq.plus(seg.payload_len));
+        }
+        if flags.ack() {
+            let peer = self.wire.get_mut(dir.other());
+            if peer.fin_at.is_some_and(|fin| SeqNumber(seg.ack) > fin) {
+                peer.fin_acked = true;
+            }
+        }
 
         if is_retransmission {
             *self.retransmissions.get_mut(dir) += 1;
@@ -322,6 +335,7 @@ impl Connection {
                 packet: Some(number),
                 time: Some(ts),
                 both_fins: false,
+                completed: false,
             });
         }
 
@@ -436,8 +450,10 @@ impl Connection {
             packet: None,
             time: None,
             both_fins: false,
+            completed: false,
         });
         close.both_fins = self.wire.client.seen_fin && self.wire.server.seen_fin;
+        close.completed = self.wire.client.fin_acked && self.wire.server.fin_acked;
         let community_id = super::community_id::community_id(self.client, self.server);
         let streams = self.streams.finish();
         let http_end = streams

@@ -11,7 +11,8 @@ pub const SCHEMA: &str = "connscope.report/1";
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.rfc3339())
+        // Written straight through Display: no String per timestamp.
+        s.collect_str(self)
     }
 }
 
@@ -287,6 +288,8 @@ pub struct Close {
     pub packet: Option<u64>,
     pub time: Option<Timestamp>,
     pub both_fins: bool,
+    /// The graceful close finished: both sides sent a FIN and each FIN was acknowledged.
+    pub completed: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
