@@ -65,6 +65,12 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 pub fn run(cli: Cli) -> u8 {
+    if let Some(threads) = cli.threads {
+        // Only fails when a pool exists already; the default one then serves.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build_global();
+    }
     match cli.command {
         Command::Analyze(args) => run_view(
             &args.input,
@@ -345,8 +351,7 @@ pub fn analyze_files(
     filter: Option<&str>,
     mut stream: Option<&mut dyn Write>,
 ) -> Result<Analysis, String> {
-    let mut keep = packet_filter(filter)?;
-    let show_progress = !quiet && io::stderr().is_terminal();
+    let _ = packet_filter(filter)?; // a bad filter is a usage error before any file is read
     let mut report = Report {
         schema: SCHEMA,
         inputs: Vec::new(),
@@ -357,70 +362,94 @@ pub fn analyze_files(
     let settings = findings::Settings {
         idle_open_s: idle_threshold,
     };
-    let mut next_id = 1;
     let mut input_error = false;
     let mut write_error: Option<io::Error> = None;
+    // Several files without a stream to feed: each is analysed on its own core, with
+    // connection ids from 1; the merge below renumbers them in input order, so the
+    // output is byte-identical to a sequential run.
+    let parallel = stream.is_none() && files.len() > 1;
+    let mut done: Vec<(InputOutcome, Vec<ConnectionRecord>)> = if parallel {
+        use rayon::prelude::*;
+        files
+            .par_iter()
+            .enumerate()
+            .map(|(index, arg)| {
+                let mut keep = packet_filter(filter).unwrap_or_else(|_| Box::new(|_| true));
+                let mut records = Vec::new();
+                let outcome = analyze_input(
+                    index,
+                    &Source::from_arg(arg),
+                    1,
+                    false,
+                    &mut keep,
+                    |record| {
+                        records.push(record);
+                        ControlFlow::Continue(())
+                    },
+                );
+                (outcome, records)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    done.reverse();
+    let mut next_id = 1;
     for (index, arg) in files.iter().enumerate() {
-        let source = Source::from_arg(arg);
-        let mut connection_warnings = Vec::new();
-        let first_of_input = report.connections.len();
-        let outcome = analyze_input(
-            index,
-            &source,
-            next_id,
-            show_progress,
-            &mut keep,
-            |record| {
-                for w in &record.warnings {
-                    connection_warnings.push(format!("connection {}: {}", record.id, w.message));
-                }
-                if let Some(out) = stream.as_deref_mut() {
-                    if let Err(e) = json::write_line(out, &record) {
-                        write_error = Some(e);
-                        return ControlFlow::Break(());
-                    }
-                }
-                // Kept for the findings, which look across connections.
-                report.connections.push(record);
-                ControlFlow::Continue(())
-            },
-        );
-        let found = findings::diagnose(
-            index,
-            &report.connections[first_of_input..],
-            outcome.report.last_time,
-            &settings,
-        );
-        if let Some(out) = stream.as_deref_mut() {
-            // The stream carried the connections already.
-            report.connections.truncate(first_of_input);
-            for finding in &found {
-                if write_error.is_none() {
-                    write_error = json::write_finding_line(out, finding).err();
-                }
+        let (outcome, mut records) = match done.pop() {
+            Some((outcome, records)) => (outcome, records),
+            None => {
+                let mut keep = packet_filter(filter)?;
+                let show_progress = !quiet && io::stderr().is_terminal();
+                let mut records = Vec::new();
+                let outcome = analyze_input(
+                    index,
+                    &Source::from_arg(arg),
+                    next_id,
+                    show_progress,
+                    &mut keep,
+                    |record| {
+                        if let Some(out) = stream.as_deref_mut() {
+                            if let Err(e) = json::write_line(out, &record) {
+                                write_error = Some(e);
+                                return ControlFlow::Break(());
+                            }
+                        }
+                        records.push(record);
+                        ControlFlow::Continue(())
+                    },
+                );
+                (outcome, records)
             }
+        };
+        let mut outcome = outcome;
+        if parallel {
+            let offset = next_id - 1;
+            for record in &mut records {
+                record.id += offset;
+            }
+            outcome.next_id += offset;
         }
-        report.findings.extend(found);
-        next_id = outcome.next_id;
+        let found = findings::diagnose(index, &records, outcome.report.last_time, &settings);
         if let Some(e) = &outcome.error {
             eprintln!("connscope: error: {e}");
             input_error = true;
         }
         if !quiet {
-            let path = &outcome.report.path;
-            for w in &outcome.report.warnings {
-                eprintln!("connscope: warning: {path}: {}", w.message);
-            }
-            for w in connection_warnings.iter().take(STDERR_CONNECTION_WARNINGS) {
-                eprintln!("connscope: warning: {path}: {w}");
-            }
-            if connection_warnings.len() > STDERR_CONNECTION_WARNINGS {
-                eprintln!(
-                    "connscope: warning: {path}: {} more connection warnings (see the JSON report)",
-                    connection_warnings.len() - STDERR_CONNECTION_WARNINGS
-                );
-            }
+            print_warnings(&outcome.report, &records);
         }
+        if let Some(out) = stream.as_deref_mut() {
+            for finding in &found {
+                if write_error.is_none() {
+                    write_error = json::write_finding_line(out, finding).err();
+                }
+            }
+            // The stream carried the connections already.
+            records.clear();
+        }
+        report.findings.extend(found);
+        next_id = outcome.next_id;
+        report.connections.extend(records);
         report.inputs.push(outcome.report);
         if write_error.is_some() {
             break;
@@ -432,6 +461,31 @@ pub fn analyze_files(
         input_error,
         write_error,
     })
+}
+
+/// An input's warnings, and its connections' (the first few), on standard error.
+fn print_warnings(input: &InputReport, records: &[ConnectionRecord]) {
+    let path = &input.path;
+    for w in &input.warnings {
+        eprintln!("connscope: warning: {path}: {}", w.message);
+    }
+    let connection_warnings: Vec<String> = records
+        .iter()
+        .flat_map(|r| {
+            r.warnings
+                .iter()
+                .map(move |w| format!("connection {}: {}", r.id, w.message))
+        })
+        .collect();
+    for w in connection_warnings.iter().take(STDERR_CONNECTION_WARNINGS) {
+        eprintln!("connscope: warning: {path}: {w}");
+    }
+    if connection_warnings.len() > STDERR_CONNECTION_WARNINGS {
+        eprintln!(
+            "connscope: warning: {path}: {} more connection warnings (see the JSON report)",
+            connection_warnings.len() - STDERR_CONNECTION_WARNINGS
+        );
+    }
 }
 
 /// Decides which packets are analysed.

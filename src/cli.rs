@@ -23,6 +23,11 @@ Examples:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Threads for analysing several files at once (default: all cores). One file is
+    /// always read by one thread.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

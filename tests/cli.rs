@@ -801,3 +801,45 @@ fn without_the_live_feature_live_says_how_to_get_it() {
         assert_eq!(err.lines().count(), 1);
     }
 }
+
+#[test]
+fn several_files_in_parallel_match_one_thread_byte_for_byte() {
+    let files = [
+        "fixtures/go-keepalive-reuse.pcap",
+        "fixtures/go-held-body.pcap",
+        "fixtures/tls12-resume.pcap",
+        "fixtures/curl-connection-close.pcap",
+        "fixtures/py-stale-reset.pcap",
+    ];
+    for format in ["json", "table"] {
+        let mut parallel = vec!["--threads", "4", "analyze", "-f", format];
+        parallel.extend(files);
+        let mut single = vec!["--threads", "1", "analyze", "-f", format];
+        single.extend(files);
+        let (a, b) = (connscope(&parallel), connscope(&single));
+        assert_eq!(a.status.code(), Some(0));
+        assert_eq!(stdout(&a), stdout(&b), "{format}");
+    }
+    // And the streamed (sequential) path agrees with the parallel one on the connections.
+    let mut jsonl = vec!["analyze", "-f", "jsonl"];
+    jsonl.extend(files);
+    let streamed: Vec<Value> = stdout(&connscope(&jsonl))
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .filter(|v| v["type"] == "connection")
+        .map(|mut v| {
+            v.as_object_mut().map(|o| o.remove("type"));
+            v
+        })
+        .collect();
+    let mut doc = vec!["analyze", "-f", "json"];
+    doc.extend(files);
+    let mut from_doc: Vec<Value> = json(&connscope(&doc))["connections"]
+        .as_array()
+        .expect("conns")
+        .clone();
+    let mut streamed_sorted = streamed;
+    streamed_sorted.sort_by_key(|v| v["id"].as_u64());
+    from_doc.sort_by_key(|v| v["id"].as_u64());
+    assert_eq!(streamed_sorted, from_doc);
+}
