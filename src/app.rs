@@ -410,7 +410,7 @@ pub fn analyze_files(
                     &mut keep,
                     |record| {
                         if let Some(out) = stream.as_deref_mut() {
-                            if let Err(e) = json::write_line(out, &record) {
+                            if let Err(e) = json::write_line(out, arg, &record) {
                                 write_error = Some(e);
                                 return ControlFlow::Break(());
                             }
@@ -441,7 +441,7 @@ pub fn analyze_files(
         if let Some(out) = stream.as_deref_mut() {
             for finding in &found {
                 if write_error.is_none() {
-                    write_error = json::write_finding_line(out, finding).err();
+                    write_error = json::write_finding_line(out, arg, finding).err();
                 }
             }
             // The stream carried the connections already.

@@ -129,6 +129,7 @@ pub fn run(args: &LiveArgs) -> u8 {
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    let input_name = format!("live:{}", live.interface);
     let mut table = ConnectionTable::new(0, 1);
     let mut owners = Owners::new();
     let mut records: Vec<ConnectionRecord> = Vec::new();
@@ -214,7 +215,7 @@ pub fn run(args: &LiveArgs) -> u8 {
                 continue;
             }
             if mode == Mode::Final(LiveFormat::Jsonl) && !write_failed {
-                write_failed = json::write_line(&mut out, &record)
+                write_failed = json::write_line(&mut out, &input_name, &record)
                     .and_then(|()| out.flush())
                     .is_err();
             }
@@ -231,7 +232,7 @@ pub fn run(args: &LiveArgs) -> u8 {
         record.process = owners.by_connection.remove(&record.id);
         if keep(&record) {
             if mode == Mode::Final(LiveFormat::Jsonl) && !write_failed {
-                write_failed = json::write_line(&mut out, &record).is_err();
+                write_failed = json::write_line(&mut out, &input_name, &record).is_err();
             }
             records.push(record);
         }
@@ -257,7 +258,7 @@ pub fn run(args: &LiveArgs) -> u8 {
     };
     let found = findings::diagnose(0, &records, last_ts, &settings);
     let input = InputReport {
-        path: format!("live:{}", live.interface),
+        path: input_name.clone(),
         format: Some("live".into()),
         link_types: vec![live.link_type.name()],
         packets: live.packets(),
@@ -280,7 +281,7 @@ pub fn run(args: &LiveArgs) -> u8 {
         Mode::Final(LiveFormat::Jsonl) => report
             .findings
             .iter()
-            .try_for_each(|f| json::write_finding_line(&mut out, f)),
+            .try_for_each(|f| json::write_finding_line(&mut out, &input_name, f)),
         Mode::Final(LiveFormat::Json) => json::write_report(&mut out, &report),
         Mode::Final(LiveFormat::Table) | Mode::Display => {
             table::write_tables(&mut out, &report, terminal)

@@ -10,30 +10,42 @@ pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
     write_value(out, report)
 }
 
-/// A JSONL line: the object with a `type` saying what it is.
+/// A JSONL line: the object with a `type` saying what it is and the `file` it came
+/// from, so rows from many runs can be loaded together (DuckDB, Spark, ClickHouse).
 #[derive(Serialize)]
 struct Line<'a, T: Serialize> {
     r#type: &'static str,
+    file: &'a str,
     #[serde(flatten)]
     value: &'a T,
 }
 
-pub fn write_line(out: &mut (impl Write + ?Sized), conn: &ConnectionRecord) -> io::Result<()> {
+pub fn write_line(
+    out: &mut (impl Write + ?Sized),
+    file: &str,
+    conn: &ConnectionRecord,
+) -> io::Result<()> {
     serde_json::to_writer(
         &mut *out,
         &Line {
             r#type: "connection",
+            file,
             value: conn,
         },
     )?;
     out.write_all(b"\n")
 }
 
-pub fn write_finding_line(out: &mut (impl Write + ?Sized), finding: &Finding) -> io::Result<()> {
+pub fn write_finding_line(
+    out: &mut (impl Write + ?Sized),
+    file: &str,
+    finding: &Finding,
+) -> io::Result<()> {
     serde_json::to_writer(
         &mut *out,
         &Line {
             r#type: "finding",
+            file,
             value: finding,
         },
     )?;

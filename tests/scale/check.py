@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Runs docs/scale.md's query with DuckDB over a folder of connscope JSONL files and
+checks the answer against the same figures computed from the rows in plain Python."""
+import collections, glob, json, os, sys
+
+import duckdb
+
+QUERY = """
+SELECT file,
+       server.ip || ':' || server.port            AS server,
+       count(*)                                    AS connections,
+       sum(requests)                               AS requests,
+       round(count(*) / sum(requests), 3)          AS connections_per_request
+FROM read_json_auto('{folder}/*.jsonl', format = 'newline_delimited', union_by_name = true)
+WHERE type = 'connection' AND requests > 0
+GROUP BY file, server
+ORDER BY connections_per_request DESC, connections DESC, file, server
+"""
+
+folder = sys.argv[1]
+rows = duckdb.sql(QUERY.format(folder=folder)).fetchall()
+
+# The same, without DuckDB.
+groups = collections.defaultdict(lambda: [0, 0])
+for path in glob.glob(os.path.join(folder, "*.jsonl")):
+    for line in open(path):
+        row = json.loads(line)
+        if row["type"] == "connection" and row["requests"] > 0:
+            key = (row["file"], f'{row["server"]["ip"]}:{row["server"]["port"]}')
+            groups[key][0] += 1
+            groups[key][1] += row["requests"]
+expected = sorted(
+    ((f, s, c, r, round(c / r, 3)) for (f, s), (c, r) in groups.items()),
+    key=lambda t: (-t[4], -t[2], t[0], t[1]),
+)
+got = [(f, s, c, int(r), float(ratio)) for f, s, c, r, ratio in rows]
+assert got == expected, f"DuckDB:\n{got}\nPython:\n{expected}"
+top = got[0]
+# curl-no-reuse: three curl processes, one connection per request.
+assert top[0] == "fixtures/curl-no-reuse.pcap" and top[2] == 3 and top[4] == 1.0, top
+print(f"scale recipe: {len(got)} (file, server) groups; most connections per request: {top}")
