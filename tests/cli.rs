@@ -828,7 +828,10 @@ fn several_files_in_parallel_match_one_thread_byte_for_byte() {
         .map(|l| serde_json::from_str::<Value>(l).expect("json"))
         .filter(|v| v["type"] == "connection")
         .map(|mut v| {
-            v.as_object_mut().map(|o| o.remove("type"));
+            if let Some(o) = v.as_object_mut() {
+                o.remove("type");
+                o.remove("file");
+            }
             v
         })
         .collect();
