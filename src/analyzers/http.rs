@@ -679,7 +679,7 @@ impl HttpAnalyzer {
             self.next_response
         } else {
             self.exchanges
-                .push(HttpExchange::response_only(self.exchanges.len() as u64 + 1));
+                .push(HttpExchange::blank(self.exchanges.len() as u64 + 1));
             self.exchanges.len() - 1
         };
         let method = self.exchanges[index].method.clone().unwrap_or_default();
@@ -1155,38 +1155,6 @@ pub fn http_end(summary: &HttpSummary, closed_by: Option<Direction>) -> Option<H
         by: Some(by),
         reason,
     })
-}
-
-impl HttpExchange {
-    fn response_only(index: u64) -> Self {
-        HttpExchange {
-            index,
-            method: None,
-            host: None,
-            target: None,
-            version: None,
-            status: None,
-            reason: None,
-            response_version: None,
-            interim: Vec::new(),
-            request_packet: None,
-            response_packet: None,
-            request_start: None,
-            request_end: None,
-            request_end_packet: None,
-            response_start: None,
-            response_end: None,
-            response_end_packet: None,
-            ttfb_ms: None,
-            request_body_bytes: 0,
-            response_body_bytes: 0,
-            request_connection: None,
-            response_connection: None,
-            keep_alive: None,
-            idle_before_s: None,
-            response_complete: false,
-        }
-    }
 }
 
 #[cfg(test)]

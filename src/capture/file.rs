@@ -372,66 +372,39 @@ where
                 }
                 reader.consume(offset);
             }
-            Err(PcapError::Eof) => break,
-            Err(PcapError::Incomplete(_)) => {
-                stalls += 1;
-                let refilled = reader.refill();
-                if refilled.is_err() || stalls > 2 {
-                    summary.truncated = true;
-                    let why = io_error().unwrap_or_else(|| "read failed".into());
-                    summary.warn(
-                        Some(next_number),
-                        format!("packet {next_number}: cannot read further: {why}; analysed the {} packets before it", summary.packets),
-                    );
-                    break;
-                }
-            }
-            Err(PcapError::UnexpectedEof) => {
-                summary.truncated = true;
-                let why = match io_error() {
-                    Some(e) => format!("the compressed stream is damaged ({e})"),
-                    None => "the file ends in the middle of its record (truncated capture)".into(),
+            Err(e) => {
+                // Owned, so the reader is free to refill while we decide.
+                let why = match e.to_owned_vec() {
+                    PcapError::Eof => break,
+                    PcapError::Incomplete(_) => {
+                        stalls += 1;
+                        if reader.refill().is_ok() && stalls <= 2 {
+                            continue;
+                        }
+                        format!("cannot read further: {}", io_error().unwrap_or_else(|| "read failed".into()))
+                    }
+                    PcapError::UnexpectedEof => match io_error() {
+                        Some(e) => format!("the compressed stream is damaged ({e})"),
+                        None => "the file ends in the middle of its record (truncated capture)".into(),
+                    },
+                    PcapError::BufferTooSmall => format!(
+                        "record claims more than {READ_BUFFER} bytes, so the file is corrupt from here"
+                    ),
+                    PcapError::ReadError => {
+                        format!("cannot read further: {}", io_error().unwrap_or_else(|| "read failed".into()))
+                    }
+                    PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+                        format!("malformed record ({kind:?}), so the file is corrupt from here")
+                    }
+                    other => format!("{other:?}, so the file is corrupt from here"),
                 };
+                summary.truncated = true;
                 summary.warn(
                     Some(next_number),
                     format!(
                         "packet {next_number}: {why}; analysed the {} packets before it",
                         summary.packets
                     ),
-                );
-                break;
-            }
-            Err(PcapError::BufferTooSmall) => {
-                summary.truncated = true;
-                summary.warn(
-                    Some(next_number),
-                    format!(
-                        "packet {next_number}: record claims more than {} bytes, so the file is corrupt from here; analysed the {} packets before it",
-                        READ_BUFFER, summary.packets
-                    ),
-                );
-                break;
-            }
-            Err(PcapError::ReadError) => {
-                summary.truncated = true;
-                let why = io_error().unwrap_or_else(|| "read failed".into());
-                summary.warn(
-                    Some(next_number),
-                    format!("packet {next_number}: cannot read further: {why}; analysed the {} packets before it", summary.packets),
-                );
-                break;
-            }
-            Err(e) => {
-                summary.truncated = true;
-                let what = match e {
-                    PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
-                        format!("malformed record ({kind:?})")
-                    }
-                    other => format!("{other:?}"),
-                };
-                summary.warn(
-                    Some(next_number),
-                    format!("packet {next_number}: {what}, so the file is corrupt from here; analysed the {} packets before it", summary.packets),
                 );
                 break;
             }

@@ -570,6 +570,39 @@ pub struct TlsExchange {
     pub idle_before_s: Option<f64>,
 }
 
+impl HttpExchange {
+    /// An exchange with nothing known yet but its place on the connection.
+    pub fn blank(index: u64) -> Self {
+        HttpExchange {
+            index,
+            method: None,
+            host: None,
+            target: None,
+            version: None,
+            status: None,
+            reason: None,
+            response_version: None,
+            interim: Vec::new(),
+            request_packet: None,
+            response_packet: None,
+            request_start: None,
+            request_end: None,
+            request_end_packet: None,
+            response_start: None,
+            response_end: None,
+            response_end_packet: None,
+            ttfb_ms: None,
+            request_body_bytes: 0,
+            response_body_bytes: 0,
+            request_connection: None,
+            response_connection: None,
+            keep_alive: None,
+            idle_before_s: None,
+            response_complete: false,
+        }
+    }
+}
+
 impl ConnectionRecord {
     /// A TLS connection's inferred exchanges in the shape of HTTP exchanges with no
     /// readable content (no method, no status text), so the findings and the timeline
@@ -581,15 +614,7 @@ impl ConnectionRecord {
         tls.exchanges
             .iter()
             .map(|x| HttpExchange {
-                index: x.index,
-                method: None,
                 host: tls.sni.clone(),
-                target: None,
-                version: None,
-                status: None,
-                reason: None,
-                response_version: None,
-                interim: Vec::new(),
                 request_packet: Some(x.client_packet),
                 response_packet: x.server_packet,
                 request_start: Some(x.start),
@@ -598,14 +623,11 @@ impl ConnectionRecord {
                 response_start: x.server_packet.map(|_| x.start),
                 response_end: Some(x.end),
                 response_end_packet: Some(x.end_packet),
-                ttfb_ms: None,
                 request_body_bytes: x.client_bytes,
                 response_body_bytes: x.server_bytes,
-                request_connection: None,
-                response_connection: None,
-                keep_alive: None,
                 idle_before_s: x.idle_before_s,
                 response_complete: x.server_packet.is_some(),
+                ..HttpExchange::blank(x.index)
             })
             .collect()
     }
