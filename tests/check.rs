@@ -2,24 +2,15 @@
 //! suite file, JUnit XML read back, and every metric, selector and operator on the
 //! recorded fixtures.
 
+mod common;
+
+use common::{connscope, root, stdout};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn connscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_connscope"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run connscope")
-}
+use std::process::Output;
 
 fn text(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    stdout(out)
 }
 
 /// Checks one expectation on one fixture; returns (passed, observed).

@@ -2,34 +2,13 @@
 //! the promises about bad input, standard input, several files and closed pipes.
 //! Regenerate the golden files with `UPDATE_GOLDEN=1 cargo test --test cli`.
 
+mod common;
+
+use common::{connscope, json, root, stderr, stdout};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn connscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_connscope"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run connscope")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
+use std::process::{Command, Stdio};
 
 fn check_golden(name: &str, actual: &str) {
     let path = root().join("tests/golden").join(name);

@@ -479,11 +479,7 @@ impl HttpAnalyzer {
             None if side.buf.len() >= MAX_HEAD_BYTES => {
                 side.buf.clear();
                 side.phase = Phase::Resync;
-                let what = if dir == Direction::Client {
-                    "request"
-                } else {
-                    "response"
-                };
+                let what = message_noun(dir);
                 self.warn(
                     origin.packet,
                     format!("{what} head longer than {MAX_HEAD_BYTES} bytes; skipped"),
@@ -515,11 +511,7 @@ impl HttpAnalyzer {
                 if !plausible {
                     side.buf.clear();
                     side.phase = Phase::Resync;
-                    let what = if dir == Direction::Client {
-                        "request"
-                    } else {
-                        "response"
-                    };
+                    let what = message_noun(dir);
                     self.warn(
                         origin.packet,
                         format!("data where an HTTP {what} should start; looking for the next one"),
@@ -992,11 +984,7 @@ impl HttpAnalyzer {
         match phase {
             Phase::Body(Body::UntilClose) => self.message_done(dir, last),
             Phase::Body(Body::Length(left)) => {
-                let what = if dir == Direction::Client {
-                    "request"
-                } else {
-                    "response"
-                };
+                let what = message_noun(dir);
                 self.warn(
                     origin.packet,
                     format!("connection closed with {left} {what} body bytes still to come"),
@@ -1004,11 +992,7 @@ impl HttpAnalyzer {
                 self.side(dir).phase = Phase::Tunnel;
             }
             Phase::Body(Body::Chunked(_)) => {
-                let what = if dir == Direction::Client {
-                    "request"
-                } else {
-                    "response"
-                };
+                let what = message_noun(dir);
                 self.warn(
                     origin.packet,
                     format!("connection closed inside a chunked {what} body"),
@@ -1016,11 +1000,7 @@ impl HttpAnalyzer {
                 self.side(dir).phase = Phase::Tunnel;
             }
             Phase::Head if !self.side(dir).buf.is_empty() => {
-                let what = if dir == Direction::Client {
-                    "request"
-                } else {
-                    "response"
-                };
+                let what = message_noun(dir);
                 self.warn(
                     origin.packet,
                     format!("connection closed inside a {what} head"),
@@ -1055,6 +1035,14 @@ impl HttpAnalyzer {
             warnings: self.warnings,
             outstanding,
         }
+    }
+}
+
+/// What one direction carries: requests from the client, responses from the server.
+fn message_noun(dir: Direction) -> &'static str {
+    match dir {
+        Direction::Client => "request",
+        Direction::Server => "response",
     }
 }
 

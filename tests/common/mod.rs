@@ -1,0 +1,31 @@
+//! Running the binary as a user would, for the integration tests.
+#![allow(dead_code)] // each test crate uses some of these
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `connscope ARGS…` from the repository root.
+pub fn connscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_connscope"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run connscope")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
+}
+
+pub fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
