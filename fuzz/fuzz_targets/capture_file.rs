@@ -12,11 +12,23 @@ use std::sync::Arc;
 fuzz_target!(|data: &[u8]| {
     let source = Source::Bytes("fuzz".into(), Arc::from(data));
     let mut connections = Vec::new();
-    let outcome = analyze_input(0, &source, 1, false, |_| true, |r| {
-        connections.push(r);
-        ControlFlow::Continue(())
-    });
-    let findings = connscope::findings::diagnose(0, &connections, outcome.report.last_time, &Default::default());
+    let outcome = analyze_input(
+        0,
+        &source,
+        1,
+        false,
+        |_| true,
+        |r| {
+            connections.push(r);
+            ControlFlow::Continue(())
+        },
+    );
+    let findings = connscope::findings::diagnose(
+        0,
+        &connections,
+        outcome.report.last_time,
+        &Default::default(),
+    );
     let timelines: Vec<_> = connections.iter().map(connscope::story::timeline).collect();
     let report = Report {
         schema: SCHEMA,
@@ -30,6 +42,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = connscope::report::table::write_tables(&mut sink, &report, false);
     let _ = connscope::report::table::write_http(&mut sink, &report, false);
     let _ = connscope::report::table::write_servers(&mut sink, &report, false);
-    let style = connscope::report::timeline::Style { terminal: false, color: true };
-    let _ = connscope::report::timeline::write_timelines(&mut sink, &report.inputs, &timelines, style);
+    let style = connscope::report::timeline::Style {
+        terminal: false,
+        color: true,
+    };
+    let _ =
+        connscope::report::timeline::write_timelines(&mut sink, &report.inputs, &timelines, style);
 });

@@ -20,7 +20,9 @@ const LINK_TYPES: [LinkType; 11] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, frame)) = data.split_first() else { return };
+    let Some((&pick, frame)) = data.split_first() else {
+        return;
+    };
     let link = LINK_TYPES[usize::from(pick) % LINK_TYPES.len()];
     // The wire length is the frame's, or (odd picks) larger, as after a snap-length cut.
     let orig_len = frame.len() as u32 + u32::from(pick & 1) * 1000;

@@ -11,10 +11,17 @@ pub fn replay(data: &[u8], mut on_chunk: impl FnMut(Direction, Chunk<'_>, Origin
     let mut rest = data;
     let mut packet = 0u64;
     while let Some((&control, tail)) = rest.split_first() {
-        let dir = if control & 1 == 0 { Direction::Client } else { Direction::Server };
+        let dir = if control & 1 == 0 {
+            Direction::Client
+        } else {
+            Direction::Server
+        };
         let len = usize::from(control >> 3).min(tail.len());
         packet += 1;
-        let origin = Origin { packet, ts: Timestamp::from_nanos(packet as i64) };
+        let origin = Origin {
+            packet,
+            ts: Timestamp::from_nanos(packet as i64),
+        };
         match (control >> 1) & 3 {
             0 | 1 => on_chunk(dir, Chunk::Data(&tail[..len]), origin),
             2 => on_chunk(dir, Chunk::Gap(len as u64 + 1), origin),
