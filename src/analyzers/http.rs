@@ -613,31 +613,17 @@ impl HttpAnalyzer {
             .last()
             .and_then(|x| x.response_end.or(x.request_end));
         let exchange = HttpExchange {
-            index: self.exchanges.len() as u64 + 1,
             method: Some(method),
             host: header_text(fields, "host"),
             target,
             version: Some(version),
-            status: None,
-            reason: None,
-            response_version: None,
-            interim: Vec::new(),
             request_packet: Some(start.packet),
-            response_packet: None,
             request_start: Some(start.ts),
             request_end: Some(end.ts),
             request_end_packet: Some(end.packet),
-            response_start: None,
-            response_end: None,
-            response_end_packet: None,
-            ttfb_ms: None,
-            request_body_bytes: 0,
-            response_body_bytes: 0,
             request_connection: header_text(fields, "connection"),
-            response_connection: None,
-            keep_alive: None,
             idle_before_s: previous_end.map(|prev| start.ts.secs_since(prev)),
-            response_complete: false,
+            ..HttpExchange::blank(self.exchanges.len() as u64 + 1)
         };
         self.exchanges.push(exchange);
         self.client.current = Some(self.exchanges.len() - 1);

@@ -257,16 +257,21 @@ mod tests {
         }
     }
 
+    /// Appends a delivered chunk as text: data as is, gaps as `[gap N]`, the FIN as `|`.
+    fn render(out: &mut String, c: Chunk<'_>) {
+        match c {
+            Chunk::Data(d) => out.push_str(std::str::from_utf8(d).expect("utf-8")),
+            Chunk::Gap(n) => out.push_str(&format!("[gap {n}]")),
+            Chunk::Fin => out.push('|'),
+        }
+    }
+
     /// Feeds (seq, payload, fin) segments; returns the delivered stream as text with
     /// gaps as `[gap N]` and the FIN as `|`.
     fn run(isn: u32, segments: &[(u32, &str, bool)]) -> String {
         let mut r = Reassembler::default();
         let mut out = String::new();
-        let mut sink = |c: Chunk<'_>, _: Origin| match c {
-            Chunk::Data(d) => out.push_str(std::str::from_utf8(d).expect("utf-8")),
-            Chunk::Gap(n) => out.push_str(&format!("[gap {n}]")),
-            Chunk::Fin => out.push('|'),
-        };
+        let mut sink = |c: Chunk<'_>, _: Origin| render(&mut out, c);
         r.segment(isn, true, false, b"", 0, origin(0), &mut sink);
         for (i, (offset, text, fin)) in segments.iter().enumerate() {
             let seq = isn.wrapping_add(1).wrapping_add(*offset);
@@ -347,11 +352,7 @@ mod tests {
     fn a_hole_the_peer_acknowledged_is_given_up_at_once() {
         let mut r = Reassembler::default();
         let mut out = String::new();
-        let mut sink = |c: Chunk<'_>, _: Origin| match c {
-            Chunk::Data(d) => out.push_str(std::str::from_utf8(d).expect("utf-8")),
-            Chunk::Gap(n) => out.push_str(&format!("[gap {n}]")),
-            Chunk::Fin => out.push('|'),
-        };
+        let mut sink = |c: Chunk<'_>, _: Origin| render(&mut out, c);
         r.segment(0, false, false, b"ab", 2, origin(1), &mut sink);
         r.segment(5, false, false, b"fg", 2, origin(2), &mut sink);
         // The peer has only acknowledged up to 2: the hole may still be retransmitted.
