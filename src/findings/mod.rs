@@ -3,18 +3,21 @@
 //! the connections and packet numbers that show it, and stays silent when the
 //! evidence is missing. The kinds are documented with examples in docs/findings.md.
 //!
-//! Rules read only the report model (`ConnectionRecord`), so what they say can be
-//! checked against the table, the JSON and the capture in Wireshark.
+//! Rules read a [`Digest`] of each finished connection, made from the report model
+//! (`ConnectionRecord`), so what they say can be checked against the table, the JSON and
+//! the capture in Wireshark.
+
+pub mod digest;
 
 use crate::flow::key::Direction;
 use crate::report::model::{
-    CloseHow, ConnectionRecord, Finding, FindingKind, HandshakeOutcome, HttpEndReason,
-    HttpExchange, Severity,
+    CloseHow, ConnectionRecord, Finding, FindingKind, HandshakeOutcome, HttpEndReason, Severity,
 };
 use crate::time::Timestamp;
+pub use digest::Digest;
+use digest::ExchangeDigest;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 
 /// Tunable thresholds.
 #[derive(Clone, Copy, Debug)]
@@ -71,75 +74,46 @@ fn figures(pairs: &[(&str, Value)]) -> Map<String, Value> {
 /// client talking to the same server again" stay close to linear.
 struct Ctx<'a> {
     /// By id (= order of first packet).
-    conns: Vec<&'a ConnectionRecord>,
-    /// Each client host's connections, by id.
-    by_client: HashMap<IpAddr, Vec<&'a ConnectionRecord>>,
-    /// Each connection's HTTP `Host` values, or TLS SNI.
-    hosts: HashMap<u64, BTreeSet<&'a str>>,
-    /// TLS connections' inferred exchanges, seen as exchanges without readable content,
-    /// so every rule treats them like HTTP requests.
-    views: HashMap<u64, Vec<HttpExchange>>,
+    conns: Vec<&'a Digest>,
+    /// Every connection by client host, then id: one sorted list rather than a map of
+    /// lists, so a flood of one-packet connections from random sources stays small.
+    by_client: Vec<&'a Digest>,
 }
 
 impl<'a> Ctx<'a> {
-    fn new(conns: Vec<&'a ConnectionRecord>) -> Self {
-        let mut by_client: HashMap<IpAddr, Vec<&ConnectionRecord>> = HashMap::new();
-        let mut hosts = HashMap::new();
-        let mut views = HashMap::new();
-        for c in &conns {
-            by_client.entry(c.client.ip).or_default().push(c);
-            let mut names: BTreeSet<&str> = c
-                .http
-                .iter()
-                .filter_map(|x| x.host.as_deref())
-                .map(host_name)
-                .collect();
-            if let Some(sni) = c.tls.as_ref().and_then(|t| t.sni.as_deref()) {
-                names.insert(sni);
-            }
-            hosts.insert(c.id, names);
-            if c.protocol == "tls" {
-                views.insert(c.id, c.tls_exchanges_as_http());
-            }
-        }
-        Ctx {
-            conns,
-            by_client,
-            hosts,
-            views,
-        }
+    fn new(conns: Vec<&'a Digest>) -> Self {
+        let mut by_client = conns.clone();
+        by_client.sort_by_key(|c| (c.client.ip, c.id));
+        Ctx { conns, by_client }
     }
 
-    /// The exchanges of a connection: HTTP's, or TLS's inferred ones.
-    fn ex<'c>(&'c self, c: &'c ConnectionRecord) -> &'c [HttpExchange] {
-        self.views
-            .get(&c.id)
-            .map_or(c.http.as_slice(), Vec::as_slice)
+    /// Each client host's connections, by id, hosts in address order.
+    fn clients(&self) -> impl Iterator<Item = &[&'a Digest]> {
+        self.by_client.chunk_by(|a, b| a.client.ip == b.client.ip)
     }
 
     /// Same server: the same endpoint, or the same port under a shared name (HTTP
     /// `Host` or TLS SNI) — one service behind several addresses.
-    fn same_server(&self, a: &ConnectionRecord, b: &ConnectionRecord) -> bool {
+    fn same_server(&self, a: &Digest, b: &Digest) -> bool {
         a.server == b.server
             || a.server.port == b.server.port
-                && match (self.hosts.get(&a.id), self.hosts.get(&b.id)) {
-                    (Some(x), Some(y)) => !x.is_disjoint(y),
-                    _ => false,
-                }
+                && a.hosts.iter().any(|h| b.hosts.binary_search(h).is_ok())
     }
 
     /// The same client host's connections, by id.
-    fn same_client(&self, c: &ConnectionRecord) -> &[&'a ConnectionRecord] {
-        self.by_client.get(&c.client.ip).map_or(&[], Vec::as_slice)
+    fn same_client(&self, c: &Digest) -> &[&'a Digest] {
+        let from = self
+            .by_client
+            .partition_point(|d| d.client.ip < c.client.ip);
+        let to = self
+            .by_client
+            .partition_point(|d| d.client.ip <= c.client.ip);
+        &self.by_client[from..to]
     }
 
     /// The first later connection from the same client host to the same server that
     /// started at or after `after`.
-    fn next_connection(
-        &self,
-        a: &ConnectionRecord,
-        after: Timestamp,
-    ) -> Option<&'a ConnectionRecord> {
+    fn next_connection(&self, a: &Digest, after: Timestamp) -> Option<&'a Digest> {
         let peers = self.same_client(a);
         let from = peers.partition_point(|c| c.id <= a.id);
         peers[from..]
@@ -149,27 +123,8 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// `example.com:8080` → `example.com`, so a Host matches the SNI.
-fn host_name(host: &str) -> &str {
-    match host.rsplit_once(':') {
-        Some((name, port)) if !name.ends_with(']') || name.starts_with('[') => {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                name
-            } else {
-                host
-            }
-        }
-        _ => host,
-    }
-}
-
-/// Connections whose requests the rules can see: HTTP, or TLS (inferred).
-fn carries_requests(c: &ConnectionRecord) -> bool {
-    matches!(c.protocol, "http" | "tls")
-}
-
 /// "requests", or for TLS "encrypted exchanges".
-fn requests_word(c: &ConnectionRecord, n: usize) -> String {
+fn requests_word(c: &Digest, n: usize) -> String {
     if c.requests_inferred {
         plural(
             n,
@@ -181,34 +136,25 @@ fn requests_word(c: &ConnectionRecord, n: usize) -> String {
     }
 }
 
-/// When an exchange stopped keeping the connection busy.
-fn exchange_end(c: &ConnectionRecord, x: &HttpExchange) -> Timestamp {
-    if x.response_complete {
-        x.response_end.unwrap_or(c.end)
-    } else {
-        c.close.time.unwrap_or(c.end)
-    }
-}
-
-fn busy_at(c: &ConnectionRecord, xs: &[HttpExchange], t: Timestamp) -> bool {
+fn busy_at(xs: &[ExchangeDigest], t: Timestamp) -> bool {
     xs.iter().any(|x| {
-        x.request_start
-            .is_some_and(|start| start <= t && t <= exchange_end(c, x))
+        x.request_start()
+            .is_some_and(|start| start <= t && t <= x.end())
     })
 }
 
 /// The last exchange whose response ended before `t`.
-fn last_done_before(xs: &[HttpExchange], t: Timestamp) -> Option<&HttpExchange> {
+fn last_done_before(xs: &[ExchangeDigest], t: Timestamp) -> Option<&ExchangeDigest> {
     xs.iter()
         .rev()
-        .find(|x| x.response_complete && x.response_end.is_some_and(|e| e < t))
+        .find(|x| x.response_complete && x.response_end().is_some_and(|e| e < t))
 }
 
-fn open_at(c: &ConnectionRecord, t: Timestamp) -> bool {
+fn open_at(c: &Digest, t: Timestamp) -> bool {
     c.start < t && c.close.time.is_none_or(|closed| closed > t)
 }
 
-fn rtt_ms(c: &ConnectionRecord) -> Option<f64> {
+fn rtt_ms(c: &Digest) -> Option<f64> {
     c.handshake.as_ref().and_then(|h| h.rtt_ms)
 }
 
@@ -220,7 +166,22 @@ pub fn diagnose(
     capture_end: Option<Timestamp>,
     settings: &Settings,
 ) -> Vec<Finding> {
-    let mut sorted: Vec<&ConnectionRecord> = conns.iter().filter(|c| c.input == input).collect();
+    let digests: Vec<Digest> = conns
+        .iter()
+        .filter(|c| c.input == input)
+        .map(Digest::of)
+        .collect();
+    diagnose_digests(input, &digests, capture_end, settings)
+}
+
+/// Diagnoses one input's connections from their digests (any order).
+pub fn diagnose_digests(
+    input: usize,
+    conns: &[Digest],
+    capture_end: Option<Timestamp>,
+    settings: &Settings,
+) -> Vec<Finding> {
+    let mut sorted: Vec<&Digest> = conns.iter().collect();
     sorted.sort_by_key(|c| c.id);
     let ctx = Ctx::new(sorted);
     let mut out = Vec::new();
@@ -258,9 +219,8 @@ type Push<'a> =
     dyn FnMut(FindingKind, Severity, Vec<u64>, Vec<u64>, String, Map<String, Value>) + 'a;
 
 /// Median spacing of consecutive probes from one side, in seconds.
-fn probe_interval(c: &ConnectionRecord, from: Direction) -> Option<f64> {
+fn probe_interval(c: &Digest, from: Direction) -> Option<f64> {
     let times: Vec<Timestamp> = c
-        .keepalive
         .probes
         .iter()
         .filter(|p| p.from == from)
@@ -277,7 +237,7 @@ fn probe_interval(c: &ConnectionRecord, from: Direction) -> Option<f64> {
 fn connection_reused(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     let conns = &ctx.conns;
     for c in conns.iter().filter(|c| c.requests >= 2) {
-        let gap = c.max_request_gap_s.unwrap_or(0.0);
+        let gap = c.max_request_gap_s;
         let mut message = format!(
             "{} rode on connection {} to {}, which was kept open and reused across idle gaps of up to {}.",
             requests_word(c, c.requests as usize),
@@ -290,7 +250,7 @@ fn connection_reused(ctx: &Ctx<'_>, push: &mut Push<'_>) {
             ("max_idle_s", json!((gap * 1e3).round() / 1e3)),
         ];
         for from in [Direction::Client, Direction::Server] {
-            let n = c.keepalive.probes.iter().filter(|p| p.from == from).count();
+            let n = c.probes.iter().filter(|p| p.from == from).count();
             if n == 0 {
                 continue;
             }
@@ -298,7 +258,6 @@ fn connection_reused(ctx: &Ctx<'_>, push: &mut Push<'_>) {
                 .map(|s| format!(" every {}", secs(s)))
                 .unwrap_or_default();
             let answered = c
-                .keepalive
                 .probes
                 .iter()
                 .filter(|p| p.from == from && p.acked)
@@ -322,7 +281,11 @@ fn connection_reused(ctx: &Ctx<'_>, push: &mut Push<'_>) {
                 json!(n),
             ));
         }
-        let packets = ctx.ex(c).iter().filter_map(|x| x.request_packet).collect();
+        let packets = c
+            .exchanges
+            .iter()
+            .filter_map(|x| x.request_packet())
+            .collect();
         push(
             FindingKind::ConnectionReused,
             Severity::Info,
@@ -336,19 +299,19 @@ fn connection_reused(ctx: &Ctx<'_>, push: &mut Push<'_>) {
 
 fn new_connection_while_idle(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     let mut found = Vec::new();
-    for peers in ctx.by_client.values() {
+    for peers in ctx.clients() {
         // Sweep this client's connections in order, keeping those still open.
-        let mut open: Vec<&ConnectionRecord> = Vec::new();
+        let mut open: Vec<&Digest> = Vec::new();
         for b in peers {
             let t = b.start;
             open.retain(|a| a.close.time.is_none_or(|closed| closed > t));
-            if carries_requests(b) {
+            if b.carries_requests {
                 // The earlier connection to the same server that had been idle longest.
                 let idle = open
                     .iter()
-                    .filter(|a| ctx.same_server(a, b) && open_at(a, t) && !busy_at(a, ctx.ex(a), t))
-                    .filter_map(|a| last_done_before(ctx.ex(a), t).map(|x| (*a, x)))
-                    .max_by(|(_, x), (_, y)| y.response_end.cmp(&x.response_end));
+                    .filter(|a| ctx.same_server(a, b) && open_at(a, t) && !busy_at(&a.exchanges, t))
+                    .filter_map(|a| last_done_before(&a.exchanges, t).map(|x| (*a, x)))
+                    .max_by(|(_, x), (_, y)| y.response_end().cmp(&x.response_end()));
                 if let Some(pair) = idle {
                     found.push((*b, pair));
                 }
@@ -360,7 +323,7 @@ fn new_connection_while_idle(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     for (b, idle) in found {
         let t = b.start;
         let (a, last) = idle;
-        let since = last.response_end.map_or(0.0, |e| t.secs_since(e));
+        let since = last.response_end().map_or(0.0, |e| t.secs_since(e));
         let until = match (a.close.how, a.close.time) {
             (CloseHow::Open, _) | (_, None) => "was still open when the capture ended".to_string(),
             (_, Some(closed)) => {
@@ -384,7 +347,7 @@ fn new_connection_while_idle(ctx: &Ctx<'_>, push: &mut Push<'_>) {
             a.id,
             secs(since)
         );
-        let mut packets: Vec<u64> = last.response_end_packet.into_iter().collect();
+        let mut packets: Vec<u64> = last.response_end_packet().into_iter().collect();
         packets.push(b.first_packet);
         push(
             FindingKind::NewConnectionWhileIdle,
@@ -402,18 +365,18 @@ fn new_connection_while_idle(ctx: &Ctx<'_>, push: &mut Push<'_>) {
 
 fn parallel_connections(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     let conns = &ctx.conns;
-    let mut by_server: BTreeMap<_, Vec<&ConnectionRecord>> = BTreeMap::new();
-    for c in conns.iter().filter(|c| carries_requests(c)) {
+    let mut by_server: BTreeMap<_, Vec<&Digest>> = BTreeMap::new();
+    for c in conns.iter().filter(|c| c.carries_requests) {
         by_server.entry(c.server).or_default().push(c);
     }
     for (server, group) in by_server {
         // Sweep the busy intervals: +1 at a request's start, -1 at its response's end.
         let mut edges: Vec<(Timestamp, i32, u64)> = Vec::new();
         for c in &group {
-            for x in ctx.ex(c) {
-                if let Some(start) = x.request_start {
+            for x in &c.exchanges {
+                if let Some(start) = x.request_start() {
                     edges.push((start, 1, c.id));
-                    edges.push((exchange_end(c, x), -1, c.id));
+                    edges.push((x.end(), -1, c.id));
                 }
             }
         }
@@ -444,10 +407,10 @@ fn parallel_connections(ctx: &Ctx<'_>, push: &mut Push<'_>) {
             .iter()
             .filter_map(|id| group.iter().find(|c| c.id == *id))
             .filter_map(|c| {
-                c.http
+                c.exchanges
                     .iter()
-                    .find(|x| x.request_start.is_some_and(|s| s <= at) && exchange_end(c, x) >= at)
-                    .and_then(|x| x.request_packet)
+                    .find(|x| x.request_start().is_some_and(|s| s <= at) && x.end() >= at)
+                    .and_then(|x| x.request_packet())
             })
             .collect();
         push(
@@ -471,18 +434,18 @@ fn server_idle_close(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let (Some(closed), Some(close_packet)) = (a.close.time, a.close.packet) else {
             continue;
         };
-        let Some(last) = last_done_before(ctx.ex(a), closed) else {
+        let Some(last) = last_done_before(&a.exchanges, closed) else {
             continue;
         };
-        let idle = last.response_end.map_or(0.0, |e| closed.secs_since(e));
+        let idle = last.response_end().map_or(0.0, |e| closed.secs_since(e));
         let Some(b) = ctx.next_connection(a, closed) else {
             continue;
         };
-        let Some(next_request) = ctx.ex(b).first().and_then(|x| x.request_start) else {
+        let Some(next_request) = &b.exchanges.first().and_then(|x| x.request_start()) else {
             continue;
         };
-        let interval = last.request_start.map(|s| next_request.secs_since(s));
-        let advertised = last.keep_alive.and_then(|k| k.timeout);
+        let interval = last.request_start().map(|s| next_request.secs_since(s));
+        let advertised = last.keep_alive_timeout();
         let mut message = format!(
             "The server closed connection {} ({} by {}) after it sat idle for {}; the client's next request \
              to it{} needed a new connection ({}). The server's keep-alive timeout (about {}) is shorter than \
@@ -531,7 +494,7 @@ fn header_prevented_reuse(ctx: &Ctx<'_>, push: &mut Push<'_>) {
             Direction,
             bool,
         ),
-        Vec<&ConnectionRecord>,
+        Vec<&Digest>,
     > = BTreeMap::new();
     for a in conns {
         let Some(end) = a.http_end else { continue };
@@ -557,10 +520,10 @@ fn header_prevented_reuse(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let packets: Vec<u64> = group
             .iter()
             .filter_map(|c| {
-                let x = ctx.ex(c).last()?;
+                let x = &c.exchanges.last()?;
                 match by {
-                    Direction::Client => x.request_packet,
-                    Direction::Server => x.response_packet,
+                    Direction::Client => x.request_packet(),
+                    Direction::Server => x.response_packet(),
                 }
             })
             .collect();
@@ -615,10 +578,8 @@ fn list(ids: &[u64]) -> String {
 
 fn no_reuse(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     let conns = &ctx.conns;
-    let mut groups: BTreeMap<
-        (std::net::IpAddr, crate::flow::key::Endpoint),
-        Vec<&ConnectionRecord>,
-    > = BTreeMap::new();
+    let mut groups: BTreeMap<(std::net::IpAddr, crate::flow::key::Endpoint), Vec<&Digest>> =
+        BTreeMap::new();
     for c in conns {
         let plain_client_close = c.requests == 1
             && c.http_end
@@ -675,7 +636,6 @@ fn idle_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         // A reset that gives up on unanswered keep-alive probes is the prober's verdict
         // on a dead peer (`keepalive_unanswered`), not an idle timeout.
         let gave_up = c
-            .keepalive
             .probes
             .iter()
             .any(|p| p.from == by && !p.acked && p.time <= at);
@@ -712,7 +672,7 @@ fn idle_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
 fn keepalive_unanswered(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     let conns = &ctx.conns;
     for c in conns {
-        let unanswered: Vec<_> = c.keepalive.probes.iter().filter(|p| !p.acked).collect();
+        let unanswered: Vec<_> = c.probes.iter().filter(|p| !p.acked).collect();
         let Some(last) = unanswered.last() else {
             continue;
         };
@@ -760,8 +720,7 @@ fn keepalive_unanswered(ctx: &Ctx<'_>, push: &mut Push<'_>) {
 
 fn handshake_failed(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     let conns = &ctx.conns;
-    let mut groups: BTreeMap<(crate::flow::key::Endpoint, bool), Vec<&ConnectionRecord>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(crate::flow::key::Endpoint, bool), Vec<&Digest>> = BTreeMap::new();
     for c in conns {
         let Some(h) = &c.handshake else { continue };
         match h.outcome {
@@ -780,7 +739,7 @@ fn handshake_failed(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let packets = group
             .iter()
             .filter_map(|c| c.handshake.as_ref())
-            .flat_map(|h| [h.syn_packet, h.refused_packet])
+            .flat_map(|h| [h.syn_packet(), h.refused_packet()])
             .flatten()
             .collect();
         let what = if refused {
@@ -817,7 +776,7 @@ fn handshake_failed(ctx: &Ctx<'_>, push: &mut Push<'_>) {
 }
 
 fn idle_open_connection(
-    conns: &[&ConnectionRecord],
+    conns: &[&Digest],
     capture_end: Option<Timestamp>,
     settings: &Settings,
     push: &mut Push<'_>,
@@ -829,12 +788,7 @@ fn idle_open_connection(
         if quiet < settings.idle_open_s {
             continue;
         }
-        let probes_after = c
-            .keepalive
-            .probes
-            .iter()
-            .filter(|p| p.time >= quiet_since)
-            .count();
+        let probes_after = c.probes.iter().filter(|p| p.time >= quiet_since).count();
         let what = if probes_after > 0 {
             format!(
                 "only {} crossed it",
@@ -867,16 +821,15 @@ fn idle_open_connection(
 
 fn server_request_cap(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     let conns = &ctx.conns;
-    let mut groups: BTreeMap<(crate::flow::key::Endpoint, u64), Vec<&ConnectionRecord>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(crate::flow::key::Endpoint, u64), Vec<&Digest>> = BTreeMap::new();
     for c in conns.iter().filter(|c| c.requests >= 2) {
         let Some(end) = c.http_end else { continue };
-        let Some(last) = ctx.ex(c).last() else {
+        let Some(last) = &c.exchanges.last() else {
             continue;
         };
         let right_after = match end.reason {
             HttpEndReason::ServerConnectionClose => true,
-            HttpEndReason::ServerClosedIdle => match (c.close.time, last.response_end) {
+            HttpEndReason::ServerClosedIdle => match (c.close.time, last.response_end()) {
                 (Some(closed), Some(done)) => closed.secs_since(done) < RIGHT_AFTER_S,
                 _ => false,
             },
@@ -888,11 +841,9 @@ fn server_request_cap(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     }
     for ((server, n), group) in groups.into_iter().filter(|(_, g)| g.len() >= 2) {
         let ids: Vec<u64> = group.iter().map(|c| c.id).collect();
-        let advertised_max = group.iter().find_map(|c| {
-            ctx.ex(c)
-                .iter()
-                .find_map(|x| x.keep_alive.and_then(|k| k.max))
-        });
+        let advertised_max = group
+            .iter()
+            .find_map(|c| c.rare().and_then(|r| r.keep_alive_max));
         let message = format!(
             "The server {server} itself closed {} right after {n} requests each, without the client asking for \
              Connection: close: a per-connection request limit{}.",
@@ -917,42 +868,40 @@ fn server_request_cap(ctx: &Ctx<'_>, push: &mut Push<'_>) {
 fn stale_connection_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     let conns = &ctx.conns;
     for a in conns {
-        let Some(last) = a.http.last() else { continue };
-        let (Some(sent), Some(closed), Some(Direction::Server)) =
-            (last.request_start, a.close.time, a.close.by)
-        else {
+        let Some(last) = a.rare().and_then(|r| r.unanswered_reuse.as_ref()) else {
             continue;
         };
-        let reused_after_idle =
-            last.index >= 2 && last.idle_before_s.is_some_and(|s| s >= IDLE_RESET_MIN_S);
-        if last.status.is_some() || closed < sent || !reused_after_idle {
+        let (Some(closed), true) = (a.close.time, last.idle_before_s >= IDLE_RESET_MIN_S) else {
             continue;
-        }
+        };
+        let sent = last.sent;
         let retry = ctx.same_client(a).iter().find(|b| {
             b.id > a.id
                 && ctx.same_server(a, b)
                 && b.start >= sent
                 && b.start.secs_since(closed) <= RETRY_WITHIN_S
-                && b.http
-                    .first()
-                    .is_some_and(|x| x.method == last.method && x.target == last.target)
+                && b.rare()
+                    .and_then(|r| r.first_request.as_ref())
+                    .is_some_and(|x| x.method == last.line.method && x.target == last.line.target)
         });
         let Some(b) = retry else { continue };
         let message = format!(
             "The client sent {} {} on connection {} after it had sat idle for {}, and got {} from the server \
              instead of a response; it sent the request again on a new connection ({}). The classic pool race: \
              the server had already dropped the idle connection.",
-            last.method.as_deref().unwrap_or("a request"),
-            last.target.as_deref().unwrap_or(""),
+            last.line.method.as_deref().unwrap_or("a request"),
+            last.line.target.as_deref().unwrap_or(""),
             a.id,
-            secs(last.idle_before_s.unwrap_or(0.0)),
+            secs(last.idle_before_s),
             if a.close.how == CloseHow::Rst { "an RST" } else { "a FIN" },
             b.id
         );
         let packets = [
-            last.request_packet,
+            last.line.packet,
             a.close.packet,
-            b.http.first().and_then(|x| x.request_packet),
+            b.rare()
+                .and_then(|r| r.first_request.as_ref())
+                .and_then(|x| x.packet),
         ]
         .into_iter()
         .flatten()
@@ -970,11 +919,10 @@ fn stale_connection_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
 
 fn connection_churn(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     let conns = &ctx.conns;
-    let mut by_server: BTreeMap<crate::flow::key::Endpoint, Vec<&ConnectionRecord>> =
-        BTreeMap::new();
+    let mut by_server: BTreeMap<crate::flow::key::Endpoint, Vec<&Digest>> = BTreeMap::new();
     for c in conns
         .iter()
-        .filter(|c| carries_requests(c) && c.requests > 0)
+        .filter(|c| c.carries_requests && c.requests > 0)
     {
         by_server.entry(c.server).or_default().push(c);
     }
@@ -1017,10 +965,9 @@ fn connection_churn(ctx: &Ctx<'_>, push: &mut Push<'_>) {
 
 fn tls_handshake_failed(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     for c in &ctx.conns {
-        let Some(t) = &c.tls else { continue };
-        if t.handshake_complete || t.client_hello_packet.is_none() {
+        let Some(t) = c.rare().and_then(|r| r.tls_failure.as_ref()) else {
             continue;
-        }
+        };
         let (why, packets, by) = match &t.alert {
             Some(a) if a.level == "fatal" => (
                 format!(
@@ -1055,7 +1002,7 @@ fn tls_handshake_failed(ctx: &Ctx<'_>, push: &mut Push<'_>) {
                 .unwrap_or_default()
         );
         let mut packets = packets;
-        packets.extend(t.client_hello_packet);
+        packets.push(t.client_hello_packet);
         push(
             FindingKind::TlsHandshakeFailed,
             Severity::Warning,

@@ -1,0 +1,323 @@
+//! What the findings need to remember of a finished connection, and nothing more.
+//!
+//! The rules look across connections ("the same client opened another one while this
+//! one idled"), so they run once an input is read; keeping every full
+//! `ConnectionRecord` until then would make memory grow with the file. A `Digest` is
+//! made the moment a connection finishes — about a fifth of a record, most of it the
+//! exchanges' times and packet numbers — and the record itself goes to the output.
+
+use crate::flow::key::{Direction, Endpoint};
+use crate::report::model::{
+    Close, ConnectionRecord, HandshakeOutcome, HttpEnd, HttpExchange, PacketRef, Probe, TlsAlert,
+};
+use crate::time::Timestamp;
+
+/// Packet numbers start at 1, so 0 stands for "none" in the compact fields.
+const NO_PACKET: u64 = 0;
+/// `i64::MIN` nanoseconds stands for "no time" in the compact fields.
+const NO_TIME: i64 = i64::MIN;
+const NO_TIMEOUT: u32 = u32::MAX;
+
+fn packet(p: Option<u64>) -> u64 {
+    p.unwrap_or(NO_PACKET)
+}
+
+fn packet_opt(p: u64) -> Option<u64> {
+    (p != NO_PACKET).then_some(p)
+}
+
+fn time(t: Option<Timestamp>) -> i64 {
+    t.map_or(NO_TIME, Timestamp::as_nanos)
+}
+
+fn time_opt(t: i64) -> Option<Timestamp> {
+    (t != NO_TIME).then(|| Timestamp::from_nanos(t))
+}
+
+/// One request/response exchange (HTTP, or inferred from TLS), as times and packets.
+#[derive(Clone, Debug)]
+pub struct ExchangeDigest {
+    request_start: i64,
+    /// When the exchange stopped keeping the connection busy.
+    end: i64,
+    response_end: i64,
+    request_packet: u64,
+    response_packet: u64,
+    response_end_packet: u64,
+    /// The response's `Keep-Alive: timeout=`.
+    keep_alive_timeout: u32,
+    pub response_complete: bool,
+}
+
+impl ExchangeDigest {
+    fn of(x: &HttpExchange, close_time: Option<Timestamp>, conn_end: Timestamp) -> Self {
+        let end = if x.response_complete {
+            x.response_end.unwrap_or(conn_end)
+        } else {
+            close_time.unwrap_or(conn_end)
+        };
+        ExchangeDigest {
+            request_start: time(x.request_start),
+            end: end.as_nanos(),
+            response_end: time(x.response_end),
+            request_packet: packet(x.request_packet),
+            response_packet: packet(x.response_packet),
+            response_end_packet: packet(x.response_end_packet),
+            keep_alive_timeout: x
+                .keep_alive
+                .and_then(|k| k.timeout)
+                .map_or(NO_TIMEOUT, |t| u32::try_from(t).unwrap_or(NO_TIMEOUT - 1)),
+            response_complete: x.response_complete,
+        }
+    }
+
+    pub fn request_start(&self) -> Option<Timestamp> {
+        time_opt(self.request_start)
+    }
+
+    /// The response's end if it completed, else when the connection closed (or its
+    /// last packet).
+    pub fn end(&self) -> Timestamp {
+        Timestamp::from_nanos(self.end)
+    }
+
+    pub fn response_end(&self) -> Option<Timestamp> {
+        time_opt(self.response_end)
+    }
+
+    pub fn request_packet(&self) -> Option<u64> {
+        packet_opt(self.request_packet)
+    }
+
+    pub fn response_packet(&self) -> Option<u64> {
+        packet_opt(self.response_packet)
+    }
+
+    pub fn response_end_packet(&self) -> Option<u64> {
+        packet_opt(self.response_end_packet)
+    }
+
+    pub fn keep_alive_timeout(&self) -> Option<u64> {
+        (self.keep_alive_timeout != NO_TIMEOUT).then_some(u64::from(self.keep_alive_timeout))
+    }
+}
+
+/// The handshake's figures the rules use.
+#[derive(Clone, Copy, Debug)]
+pub struct HandshakeDigest {
+    pub outcome: HandshakeOutcome,
+    pub syn_retries: u32,
+    syn_packet: u64,
+    refused_packet: u64,
+    pub rtt_ms: Option<f64>,
+}
+
+impl HandshakeDigest {
+    pub fn syn_packet(&self) -> Option<u64> {
+        packet_opt(self.syn_packet)
+    }
+
+    pub fn refused_packet(&self) -> Option<u64> {
+        packet_opt(self.refused_packet)
+    }
+}
+
+/// A request line: what a retry on a new connection repeats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestLine {
+    pub method: Option<Box<str>>,
+    pub target: Option<Box<str>>,
+    pub packet: Option<u64>,
+}
+
+/// The last HTTP exchange of a connection the server closed after a reuse: a
+/// `stale_connection_reset` candidate.
+#[derive(Clone, Debug)]
+pub struct UnansweredReuse {
+    pub line: RequestLine,
+    pub sent: Timestamp,
+    pub idle_before_s: f64,
+}
+
+/// What a TLS connection whose handshake did not complete shows.
+#[derive(Clone, Debug)]
+pub struct TlsFailure {
+    pub client_hello_packet: u64,
+    pub alert: Option<TlsAlert>,
+    pub sni: Option<Box<str>>,
+}
+
+/// Parts few connections have, boxed so the common digest stays small.
+#[derive(Clone, Debug, Default)]
+pub struct Rare {
+    /// The first `Keep-Alive: max=` the server advertised.
+    pub keep_alive_max: Option<u64>,
+    /// The first HTTP request line.
+    pub first_request: Option<RequestLine>,
+    pub unanswered_reuse: Option<UnansweredReuse>,
+    pub tls_failure: Option<TlsFailure>,
+}
+
+impl Rare {
+    fn is_empty(&self) -> bool {
+        self.keep_alive_max.is_none()
+            && self.first_request.is_none()
+            && self.unanswered_reuse.is_none()
+            && self.tls_failure.is_none()
+    }
+}
+
+/// A finished connection as the findings see it.
+#[derive(Clone, Debug)]
+pub struct Digest {
+    pub id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub first_packet: u64,
+    pub last_packet: u64,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub close: Close,
+    /// HTTP, or TLS with inferred exchanges.
+    pub carries_requests: bool,
+    pub requests_inferred: bool,
+    pub requests: u64,
+    /// The longest `idle_before_s` of its exchanges; 0 without any.
+    pub max_request_gap_s: f64,
+    pub http_end: Option<HttpEnd>,
+    pub handshake: Option<HandshakeDigest>,
+    pub last_payload: Option<PacketRef>,
+    /// HTTP `Host` names (port removed) and the TLS SNI, sorted, without repeats.
+    pub hosts: Box<[Box<str>]>,
+    pub exchanges: Box<[ExchangeDigest]>,
+    pub probes: Box<[Probe]>,
+    pub rare: Option<Box<Rare>>,
+}
+
+impl Digest {
+    pub fn of(c: &ConnectionRecord) -> Self {
+        let tls_view;
+        let exchanges: &[HttpExchange] = if c.protocol == "tls" {
+            tls_view = c.tls_exchanges_as_http();
+            &tls_view
+        } else {
+            &c.http
+        };
+        let mut hosts: Vec<Box<str>> = Vec::new();
+        for name in c
+            .http
+            .iter()
+            .filter_map(|x| x.host.as_deref())
+            .map(host_name)
+            .chain(c.tls.as_ref().and_then(|t| t.sni.as_deref()))
+        {
+            if !hosts.iter().any(|h| **h == *name) {
+                hosts.push(name.into());
+            }
+        }
+        hosts.sort_unstable();
+        let line = |x: &HttpExchange| RequestLine {
+            method: x.method.as_deref().map(Into::into),
+            target: x.target.as_deref().map(Into::into),
+            packet: x.request_packet,
+        };
+        let unanswered_reuse = c.http.last().and_then(|last| {
+            let sent = last.request_start?;
+            let idle_before_s = last.idle_before_s?;
+            let candidate = last.index >= 2
+                && last.status.is_none()
+                && c.close.by == Some(Direction::Server)
+                && c.close.time.is_some_and(|closed| closed >= sent);
+            candidate.then(|| UnansweredReuse {
+                line: line(last),
+                sent,
+                idle_before_s,
+            })
+        });
+        let tls_failure = c.tls.as_ref().and_then(|t| {
+            let hello = t.client_hello_packet?;
+            (!t.handshake_complete).then(|| TlsFailure {
+                client_hello_packet: hello,
+                alert: t.alert.clone(),
+                sni: t.sni.as_deref().map(Into::into),
+            })
+        });
+        let rare = Rare {
+            keep_alive_max: exchanges
+                .iter()
+                .find_map(|x| x.keep_alive.and_then(|k| k.max)),
+            first_request: c.http.first().map(line),
+            unanswered_reuse,
+            tls_failure,
+        };
+        Digest {
+            id: c.id,
+            client: c.client,
+            server: c.server,
+            first_packet: c.first_packet,
+            last_packet: c.last_packet,
+            start: c.start,
+            end: c.end,
+            close: c.close,
+            carries_requests: matches!(c.protocol, "http" | "tls"),
+            requests_inferred: c.requests_inferred,
+            requests: c.requests,
+            max_request_gap_s: c.max_request_gap_s.unwrap_or(0.0),
+            http_end: c.http_end,
+            handshake: c.handshake.as_ref().map(|h| HandshakeDigest {
+                outcome: h.outcome,
+                syn_retries: h.syn_retries,
+                syn_packet: packet(h.syn_packet),
+                refused_packet: packet(h.refused_packet),
+                rtt_ms: h.rtt_ms,
+            }),
+            last_payload: c.last_payload,
+            hosts: hosts.into_boxed_slice(),
+            exchanges: exchanges
+                .iter()
+                .map(|x| ExchangeDigest::of(x, c.close.time, c.end))
+                .collect(),
+            probes: c.keepalive.probes.iter().cloned().collect(),
+            rare: (!rare.is_empty()).then(|| Box::new(rare)),
+        }
+    }
+
+    pub fn rare(&self) -> Option<&Rare> {
+        self.rare.as_deref()
+    }
+}
+
+/// `example.com:8080` → `example.com`, so a Host matches the SNI.
+pub fn host_name(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(']') || name.starts_with('[') => {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_lose_their_port() {
+        assert_eq!(host_name("example.com:8080"), "example.com");
+        assert_eq!(host_name("[::1]:8080"), "[::1]");
+        assert_eq!(host_name("[::1]"), "[::1]");
+        assert_eq!(host_name("example.com"), "example.com");
+    }
+
+    #[test]
+    fn a_digest_is_much_smaller_than_a_record() {
+        // A SYN flood of a million connections is held in about a quarter gigabyte.
+        assert!(std::mem::size_of::<Digest>() <= 264);
+        assert!(std::mem::size_of::<Digest>() * 4 < std::mem::size_of::<ConnectionRecord>());
+        assert!(std::mem::size_of::<ExchangeDigest>() <= 56);
+    }
+}
