@@ -8,11 +8,12 @@ use crate::cli::{
     CheckArgs, Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, ViewFormat,
 };
 use crate::decode::{decode, Skip};
-use crate::findings;
+use crate::findings::{self, Digest};
 use crate::flow::table::ConnectionTable;
 use crate::report::model::{
-    ConnectionRecord, InputReport, Report, Timeline, WarningRecord, SCHEMA,
+    ConnectionRecord, Finding, InputReport, Report, Timeline, WarningRecord, SCHEMA,
 };
+use crate::report::spill::Spill;
 use crate::report::{json, servers, table, timeline};
 use crate::story;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -331,25 +332,129 @@ fn host_name(host: &str) -> &str {
 /// Connection warnings printed to standard error per input; the rest are counted.
 const STDERR_CONNECTION_WARNINGS: usize = 20;
 
+/// What becomes of each connection as it finishes.
+pub enum Output<'a> {
+    /// Kept in the report, for the views that lay them all out (tables, timelines,
+    /// `check`).
+    Keep,
+    /// Written at once as a JSONL line; each input's findings follow its connections.
+    Lines(&'a mut dyn Write),
+    /// Parked in a spill file for the JSON document (see `report::spill`).
+    Document,
+}
+
 /// The whole analysis of some inputs, in order.
 pub struct Analysis {
+    /// With `Output::Keep`, the connections too; otherwise everything but them.
     pub report: Report,
+    /// With `Output::Document`: each input's connections, in input order.
+    pub spills: Vec<Spill>,
+    /// With `Output::Document`: each input's findings, in input order.
+    pub finding_spills: Vec<Spill>,
     /// An input could not be read at all.
     pub input_error: bool,
-    /// Writing the JSONL stream failed (a closed pipe, a full disk).
+    /// Writing the output failed (a closed pipe, a full disk).
     pub write_error: Option<io::Error>,
 }
 
+/// One input, read: its connections' digests for the findings, and the connections
+/// themselves wherever the output wants them.
+struct InputResult {
+    outcome: InputOutcome,
+    records: Vec<ConnectionRecord>,
+    digests: Vec<Digest>,
+    spill: Option<Spill>,
+    /// The first connection warnings, by connection id, and how many there were.
+    warnings: Vec<(u64, String)>,
+    warning_count: usize,
+    write_error: Option<io::Error>,
+}
+
+/// One input's findings: in the report, or parked until they are written in order.
+enum Found {
+    Kept(Vec<Finding>),
+    Spilled(Spill),
+}
+
+/// How one input's connections are handled as they finish.
+enum Each<'a> {
+    Keep,
+    Lines(&'a mut dyn Write, &'a str),
+    Spill,
+}
+
+fn run_input(
+    index: usize,
+    arg: &str,
+    first_id: u64,
+    show_progress: bool,
+    filter: Option<&str>,
+    mut each: Each<'_>,
+) -> Result<InputResult, String> {
+    let mut keep = packet_filter(filter)?;
+    let mut spill = match each {
+        Each::Spill => Some(
+            Spill::new().map_err(|e| format!("cannot create a temporary file for the report: {e}"))?,
+        ),
+        _ => None,
+    };
+    let mut records = Vec::new();
+    let mut digests = Vec::new();
+    let mut warnings = Vec::new();
+    let mut warning_count = 0;
+    let mut write_error = None;
+    let outcome = analyze_input(
+        index,
+        &Source::from_arg(arg),
+        first_id,
+        show_progress,
+        &mut keep,
+        |record| {
+            warning_count += record.warnings.len();
+            for w in &record.warnings {
+                if warnings.len() < STDERR_CONNECTION_WARNINGS {
+                    warnings.push((record.id, w.message.clone()));
+                }
+            }
+            let written = match (&mut each, &mut spill) {
+                (Each::Keep, _) => {
+                    records.push(record);
+                    return ControlFlow::Continue(());
+                }
+                (Each::Lines(out, file), _) => json::write_line(*out, file, &record),
+                (Each::Spill, Some(spill)) => spill.push_connection(&record),
+                (Each::Spill, None) => Ok(()),
+            };
+            digests.push(Digest::of(&record));
+            match written {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    write_error = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        },
+    );
+    Ok(InputResult {
+        outcome,
+        records,
+        digests,
+        spill,
+        warnings,
+        warning_count,
+        write_error,
+    })
+}
+
 /// Analyses `files` in order into one report with its findings and per-server rollup,
-/// printing errors and warnings on standard error. With `stream`, each connection and
-/// finding is written there as a JSONL line as soon as it is known, and connections are
-/// not kept in the report.
+/// printing errors and warnings on standard error. Several files are analysed in
+/// parallel, one per core, unless each connection is streamed as it finishes.
 pub fn analyze_files(
     files: &[String],
     quiet: bool,
     idle_threshold: f64,
     filter: Option<&str>,
-    mut stream: Option<&mut dyn Write>,
+    mut output: Output<'_>,
 ) -> Result<Analysis, String> {
     let _ = packet_filter(filter)?; // a bad filter is a usage error before any file is read
     let mut report = Report {
@@ -362,32 +467,24 @@ pub fn analyze_files(
     let settings = findings::Settings {
         idle_open_s: idle_threshold,
     };
+    let mut spills = Vec::new();
+    let mut finding_spills = Vec::new();
     let mut input_error = false;
     let mut write_error: Option<io::Error> = None;
     // Several files without a stream to feed: each is analysed on its own core, with
     // connection ids from 1; the merge below renumbers them in input order, so the
     // output is byte-identical to a sequential run.
-    let parallel = stream.is_none() && files.len() > 1;
-    let mut done: Vec<(InputOutcome, Vec<ConnectionRecord>)> = if parallel {
+    let streaming = matches!(output, Output::Lines(_));
+    let parallel = !streaming && files.len() > 1;
+    let spilled = matches!(output, Output::Document);
+    let mut done: Vec<Result<InputResult, String>> = if parallel {
         use rayon::prelude::*;
         files
             .par_iter()
             .enumerate()
             .map(|(index, arg)| {
-                let mut keep = packet_filter(filter).unwrap_or_else(|_| Box::new(|_| true));
-                let mut records = Vec::new();
-                let outcome = analyze_input(
-                    index,
-                    &Source::from_arg(arg),
-                    1,
-                    false,
-                    &mut keep,
-                    |record| {
-                        records.push(record);
-                        ControlFlow::Continue(())
-                    },
-                );
-                (outcome, records)
+                let each = if spilled { Each::Spill } else { Each::Keep };
+                run_input(index, arg, 1, false, filter, each)
             })
             .collect()
     } else {
@@ -396,94 +493,138 @@ pub fn analyze_files(
     done.reverse();
     let mut next_id = 1;
     for (index, arg) in files.iter().enumerate() {
-        let (outcome, mut records) = match done.pop() {
-            Some((outcome, records)) => (outcome, records),
+        let result = match done.pop() {
+            Some(result) => result,
             None => {
-                let mut keep = packet_filter(filter)?;
                 let show_progress = !quiet && io::stderr().is_terminal();
-                let mut records = Vec::new();
-                let outcome = analyze_input(
-                    index,
-                    &Source::from_arg(arg),
-                    next_id,
-                    show_progress,
-                    &mut keep,
-                    |record| {
-                        if let Some(out) = stream.as_deref_mut() {
-                            if let Err(e) = json::write_line(out, arg, &record) {
-                                write_error = Some(e);
-                                return ControlFlow::Break(());
-                            }
-                        }
-                        records.push(record);
-                        ControlFlow::Continue(())
-                    },
-                );
-                (outcome, records)
+                let each = match &mut output {
+                    Output::Keep => Each::Keep,
+                    Output::Lines(out) => Each::Lines(&mut **out, arg),
+                    Output::Document => Each::Spill,
+                };
+                run_input(index, arg, next_id, show_progress, filter, each)
             }
         };
-        let mut outcome = outcome;
-        if parallel {
-            let offset = next_id - 1;
-            for record in &mut records {
+        let mut input = result?;
+        let offset = if parallel { next_id - 1 } else { 0 };
+        if offset > 0 {
+            for record in &mut input.records {
                 record.id += offset;
             }
-            outcome.next_id += offset;
+            for digest in &mut input.digests {
+                digest.id += offset;
+            }
+            for (id, _) in &mut input.warnings {
+                *id += offset;
+            }
+            if let Some(spill) = &mut input.spill {
+                spill.renumber(offset);
+            }
         }
-        let found = findings::diagnose(index, &records, outcome.report.last_time, &settings);
+        let mut outcome = input.outcome;
+        outcome.next_id += offset;
+        if input.digests.is_empty() {
+            input.digests = input.records.iter().map(Digest::of).collect();
+        }
+        let found = match &output {
+            Output::Keep => {
+                let mut found = Vec::new();
+                findings::diagnose_digests(
+                    index,
+                    &input.digests,
+                    outcome.report.last_time,
+                    &settings,
+                    &mut |f| found.push(f),
+                );
+                found.sort_by_key(findings::order);
+                Found::Kept(found)
+            }
+            Output::Lines(_) | Output::Document => {
+                let lines = matches!(output, Output::Lines(_));
+                let mut spill = Spill::new().map_err(|e| {
+                    format!("cannot create a temporary file for the findings: {e}")
+                })?;
+                let mut made = 0u64;
+                let mut failed = None;
+                findings::diagnose_digests(
+                    index,
+                    &input.digests,
+                    outcome.report.last_time,
+                    &settings,
+                    &mut |f| {
+                        let (first, kind) = findings::order(&f);
+                        let key = (first, (kind as u64) << 32 | made);
+                        made += 1;
+                        let pushed = if lines {
+                            spill.push(key, &json::Line::finding(arg, &f))
+                        } else {
+                            spill.push(key, &f)
+                        };
+                        failed = failed.take().or(pushed.err());
+                    },
+                );
+                if let Some(e) = failed {
+                    return Err(format!("cannot write the findings to a temporary file: {e}"));
+                }
+                Found::Spilled(spill)
+            }
+        };
+        report
+            .servers
+            .extend(servers::rollup_digests(index, &input.digests));
+        drop(input.digests);
         if let Some(e) = &outcome.error {
             eprintln!("connscope: error: {e}");
             input_error = true;
         }
         if !quiet {
-            print_warnings(&outcome.report, &records);
+            print_warnings(&outcome.report, &input.warnings, input.warning_count);
         }
-        if let Some(out) = stream.as_deref_mut() {
-            for finding in &found {
+        write_error = write_error.or(input.write_error);
+        match (found, &mut output) {
+            (Found::Kept(found), _) => report.findings.extend(found),
+            (Found::Spilled(mut spill), Output::Lines(out)) => {
                 if write_error.is_none() {
-                    write_error = json::write_finding_line(out, arg, finding).err();
+                    write_error = spill
+                        .for_each_in_order(|line| {
+                            out.write_all(line.as_bytes())?;
+                            out.write_all(b"\n")
+                        })
+                        .err();
                 }
             }
-            // The stream carried the connections already.
-            records.clear();
+            (Found::Spilled(spill), _) => finding_spills.push(spill),
         }
-        report.findings.extend(found);
         next_id = outcome.next_id;
-        report.connections.extend(records);
+        report.connections.extend(input.records);
+        spills.extend(input.spill);
         report.inputs.push(outcome.report);
         if write_error.is_some() {
             break;
         }
     }
-    report.servers = servers::rollup(&report.connections);
     Ok(Analysis {
         report,
+        spills,
+        finding_spills,
         input_error,
         write_error,
     })
 }
 
 /// An input's warnings, and its connections' (the first few), on standard error.
-fn print_warnings(input: &InputReport, records: &[ConnectionRecord]) {
+fn print_warnings(input: &InputReport, connection_warnings: &[(u64, String)], count: usize) {
     let path = &input.path;
     for w in &input.warnings {
         eprintln!("connscope: warning: {path}: {}", w.message);
     }
-    let connection_warnings: Vec<String> = records
-        .iter()
-        .flat_map(|r| {
-            r.warnings
-                .iter()
-                .map(move |w| format!("connection {}: {}", r.id, w.message))
-        })
-        .collect();
-    for w in connection_warnings.iter().take(STDERR_CONNECTION_WARNINGS) {
-        eprintln!("connscope: warning: {path}: {w}");
+    for (id, message) in connection_warnings {
+        eprintln!("connscope: warning: {path}: connection {id}: {message}");
     }
-    if connection_warnings.len() > STDERR_CONNECTION_WARNINGS {
+    if count > connection_warnings.len() {
         eprintln!(
             "connscope: warning: {path}: {} more connection warnings (see the JSON report)",
-            connection_warnings.len() - STDERR_CONNECTION_WARNINGS
+            count - connection_warnings.len()
         );
     }
 }
@@ -514,18 +655,17 @@ fn packet_filter(filter: Option<&str>) -> Result<Keep, String> {
 fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let streaming = view == View::Connections(Format::Jsonl);
-    let stream = if streaming {
-        Some(&mut out as &mut dyn Write)
-    } else {
-        None
+    let output = match view {
+        View::Connections(Format::Jsonl) => Output::Lines(&mut out),
+        View::Connections(Format::Json) => Output::Document,
+        _ => Output::Keep,
     };
     let analysis = match analyze_files(
         &input.files,
         input.quiet,
         input.idle_threshold,
         filter,
-        stream,
+        output,
     ) {
         Ok(analysis) => analysis,
         Err(message) => {
@@ -533,6 +673,8 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
             return EXIT_ERROR;
         }
     };
+    let mut spills = analysis.spills;
+    let mut finding_spills = analysis.finding_spills;
     let report = analysis.report;
     let write_error = analysis.write_error;
     let code = if analysis.input_error {
@@ -545,7 +687,9 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
     let written = match (write_error, view) {
         (Some(e), _) => Err(e),
         (None, View::Connections(Format::Jsonl)) => Ok(()),
-        (None, View::Connections(Format::Json)) => json::write_report(&mut out, &report),
+        (None, View::Connections(Format::Json)) => {
+            json::write_document(&mut out, &report, &mut spills, &mut finding_spills)
+        }
         (None, View::Connections(Format::Table)) => {
             table::write_tables(&mut out, &report, terminal)
         }
@@ -630,7 +774,7 @@ fn run_check(args: &CheckArgs) -> u8 {
             args.quiet,
             args.idle_threshold,
             None,
-            None,
+            Output::Keep,
         ) {
             Ok(analysis) if !analysis.input_error => analysis,
             Ok(_) => return EXIT_ERROR,

@@ -150,21 +150,23 @@ pub struct TlsFailure {
 /// Parts few connections have, boxed so the common digest stays small.
 #[derive(Clone, Debug, Default)]
 pub struct Rare {
-    /// The first `Keep-Alive: max=` the server advertised.
-    pub keep_alive_max: Option<u64>,
-    /// The first HTTP request line.
-    pub first_request: Option<RequestLine>,
     pub unanswered_reuse: Option<UnansweredReuse>,
     pub tls_failure: Option<TlsFailure>,
 }
 
 impl Rare {
     fn is_empty(&self) -> bool {
-        self.keep_alive_max.is_none()
-            && self.first_request.is_none()
-            && self.unanswered_reuse.is_none()
-            && self.tls_failure.is_none()
+        self.unanswered_reuse.is_none() && self.tls_failure.is_none()
     }
+}
+
+/// A request line as a number: a retry repeats the line, so equal lines give equal
+/// numbers. SipHash with fixed keys, so the same capture gives the same findings.
+pub fn request_line_hash(method: Option<&str>, target: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    (method, target).hash(&mut h);
+    h.finish()
 }
 
 /// A finished connection as the findings see it.
@@ -186,11 +188,16 @@ pub struct Digest {
     pub max_request_gap_s: f64,
     pub http_end: Option<HttpEnd>,
     pub handshake: Option<HandshakeDigest>,
-    pub last_payload: Option<PacketRef>,
-    /// HTTP `Host` names (port removed) and the TLS SNI, sorted, without repeats.
+    /// The last segment that carried payload: packet and time.
+    last_payload: (u64, i64),
+    /// HTTP `Host` values and the TLS SNI, as sent, sorted, without repeats.
     pub hosts: Box<[Box<str>]>,
     pub exchanges: Box<[ExchangeDigest]>,
     pub probes: Box<[Probe]>,
+    /// The first `Keep-Alive: max=` the server advertised.
+    keep_alive_max: u32,
+    /// [`request_line_hash`] of the first HTTP request; 0 without one.
+    pub first_request: u64,
     pub rare: Option<Box<Rare>>,
 }
 
@@ -208,7 +215,6 @@ impl Digest {
             .http
             .iter()
             .filter_map(|x| x.host.as_deref())
-            .map(host_name)
             .chain(c.tls.as_ref().and_then(|t| t.sni.as_deref()))
         {
             if !hosts.iter().any(|h| **h == *name) {
@@ -243,10 +249,6 @@ impl Digest {
             })
         });
         let rare = Rare {
-            keep_alive_max: exchanges
-                .iter()
-                .find_map(|x| x.keep_alive.and_then(|k| k.max)),
-            first_request: c.http.first().map(line),
             unanswered_reuse,
             tls_failure,
         };
@@ -271,19 +273,40 @@ impl Digest {
                 refused_packet: packet(h.refused_packet),
                 rtt_ms: h.rtt_ms,
             }),
-            last_payload: c.last_payload,
+            last_payload: c
+                .last_payload
+                .map_or((NO_PACKET, NO_TIME), |p| (p.packet, p.time.as_nanos())),
             hosts: hosts.into_boxed_slice(),
             exchanges: exchanges
                 .iter()
                 .map(|x| ExchangeDigest::of(x, c.close.time, c.end))
                 .collect(),
             probes: c.keepalive.probes.iter().cloned().collect(),
+            keep_alive_max: exchanges
+                .iter()
+                .find_map(|x| x.keep_alive.and_then(|k| k.max))
+                .map_or(NO_TIMEOUT, |m| u32::try_from(m).unwrap_or(NO_TIMEOUT - 1)),
+            first_request: c.http.first().map_or(0, |x| {
+                request_line_hash(x.method.as_deref(), x.target.as_deref())
+            }),
             rare: (!rare.is_empty()).then(|| Box::new(rare)),
         }
     }
 
     pub fn rare(&self) -> Option<&Rare> {
         self.rare.as_deref()
+    }
+
+    pub fn last_payload(&self) -> Option<PacketRef> {
+        let (packet, time) = self.last_payload;
+        (packet != NO_PACKET).then(|| PacketRef {
+            packet,
+            time: Timestamp::from_nanos(time),
+        })
+    }
+
+    pub fn keep_alive_max(&self) -> Option<u64> {
+        (self.keep_alive_max != NO_TIMEOUT).then_some(u64::from(self.keep_alive_max))
     }
 }
 

@@ -97,7 +97,11 @@ impl<'a> Ctx<'a> {
     fn same_server(&self, a: &Digest, b: &Digest) -> bool {
         a.server == b.server
             || a.server.port == b.server.port
-                && a.hosts.iter().any(|h| b.hosts.binary_search(h).is_ok())
+                && a.hosts.iter().any(|x| {
+                    b.hosts
+                        .iter()
+                        .any(|y| digest::host_name(x) == digest::host_name(y))
+                })
     }
 
     /// The same client host's connections, by id.
@@ -171,23 +175,35 @@ pub fn diagnose(
         .filter(|c| c.input == input)
         .map(Digest::of)
         .collect();
-    diagnose_digests(input, &digests, capture_end, settings)
+    let mut out = Vec::new();
+    diagnose_digests(input, &digests, capture_end, settings, &mut |f| {
+        out.push(f)
+    });
+    out.sort_by_key(order);
+    out
 }
 
-/// Diagnoses one input's connections from their digests (any order).
+/// Where a finding is listed: by its first connection id, then kind. Sorting is stable,
+/// so findings of one kind about one connection keep the order they were made in.
+pub fn order(f: &Finding) -> (u64, FindingKind) {
+    (f.connections.first().copied().unwrap_or(0), f.kind)
+}
+
+/// Diagnoses one input's connections from their digests (any order), handing each
+/// finding to `each` as it is made, rule by rule: sort them with [`order`].
 pub fn diagnose_digests(
     input: usize,
     conns: &[Digest],
     capture_end: Option<Timestamp>,
     settings: &Settings,
-) -> Vec<Finding> {
+    each: &mut dyn FnMut(Finding),
+) {
     let mut sorted: Vec<&Digest> = conns.iter().collect();
     sorted.sort_by_key(|c| c.id);
     let ctx = Ctx::new(sorted);
-    let mut out = Vec::new();
     let mut push =
         |kind, severity, connections: Vec<u64>, packets: Vec<u64>, message: String, figs| {
-            out.push(Finding {
+            each(Finding {
                 kind,
                 severity,
                 input,
@@ -211,8 +227,6 @@ pub fn diagnose_digests(
     stale_connection_reset(&ctx, &mut push);
     connection_churn(&ctx, &mut push);
     tls_handshake_failed(&ctx, &mut push);
-    out.sort_by(|a, b| (a.connections.first(), a.kind).cmp(&(b.connections.first(), b.kind)));
-    out
 }
 
 type Push<'a> =
@@ -631,7 +645,7 @@ fn idle_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let outstanding = c
             .http_end
             .is_some_and(|e| e.reason == HttpEndReason::ClosedDuringExchange);
-        let Some(last) = c.last_payload else { continue };
+        let Some(last) = c.last_payload() else { continue };
         let quiet = at.secs_since(last.time);
         // A reset that gives up on unanswered keep-alive probes is the prober's verdict
         // on a dead peer (`keepalive_unanswered`), not an idle timeout.
@@ -783,7 +797,7 @@ fn idle_open_connection(
 ) {
     let Some(end) = capture_end else { return };
     for c in conns.iter().filter(|c| c.close.how == CloseHow::Open) {
-        let quiet_since = c.last_payload.map_or(c.start, |p| p.time);
+        let quiet_since = c.last_payload().map_or(c.start, |p| p.time);
         let quiet = end.secs_since(quiet_since);
         if quiet < settings.idle_open_s {
             continue;
@@ -808,7 +822,7 @@ fn idle_open_connection(
             FindingKind::IdleOpenConnection,
             Severity::Info,
             vec![c.id],
-            c.last_payload
+            c.last_payload()
                 .map(|p| p.packet)
                 .into_iter()
                 .chain([c.last_packet])
@@ -843,7 +857,7 @@ fn server_request_cap(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let ids: Vec<u64> = group.iter().map(|c| c.id).collect();
         let advertised_max = group
             .iter()
-            .find_map(|c| c.rare().and_then(|r| r.keep_alive_max));
+            .find_map(|c| c.keep_alive_max());
         let message = format!(
             "The server {server} itself closed {} right after {n} requests each, without the client asking for \
              Connection: close: a per-connection request limit{}.",
@@ -880,9 +894,11 @@ fn stale_connection_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
                 && ctx.same_server(a, b)
                 && b.start >= sent
                 && b.start.secs_since(closed) <= RETRY_WITHIN_S
-                && b.rare()
-                    .and_then(|r| r.first_request.as_ref())
-                    .is_some_and(|x| x.method == last.line.method && x.target == last.line.target)
+                && b.first_request
+                    == digest::request_line_hash(
+                        last.line.method.as_deref(),
+                        last.line.target.as_deref(),
+                    )
         });
         let Some(b) = retry else { continue };
         let message = format!(
@@ -899,9 +915,7 @@ fn stale_connection_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let packets = [
             last.line.packet,
             a.close.packet,
-            b.rare()
-                .and_then(|r| r.first_request.as_ref())
-                .and_then(|x| x.packet),
+            b.exchanges.first().and_then(|x| x.request_packet()),
         ]
         .into_iter()
         .flatten()

@@ -5,5 +5,6 @@
 pub mod json;
 pub mod model;
 pub mod servers;
+pub mod spill;
 pub mod table;
 pub mod timeline;
