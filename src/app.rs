@@ -8,7 +8,7 @@ use crate::cli::{
     CheckArgs, Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, ViewFormat,
 };
 use crate::decode::{decode, Skip};
-use crate::findings::{self, Digest};
+use crate::findings::{self, Digest, Digests};
 use crate::flow::table::ConnectionTable;
 use crate::report::model::{
     ConnectionRecord, Finding, InputReport, Report, Timeline, WarningRecord, SCHEMA,
@@ -362,7 +362,7 @@ pub struct Analysis {
 struct InputResult {
     outcome: InputOutcome,
     records: Vec<ConnectionRecord>,
-    digests: Vec<Digest>,
+    digests: Digests,
     spill: Option<Spill>,
     /// The first connection warnings, by connection id, and how many there were.
     warnings: Vec<(u64, String)>,
@@ -394,12 +394,13 @@ fn run_input(
     let mut keep = packet_filter(filter)?;
     let mut spill = match each {
         Each::Spill => Some(
-            Spill::new().map_err(|e| format!("cannot create a temporary file for the report: {e}"))?,
+            Spill::new()
+                .map_err(|e| format!("cannot create a temporary file for the report: {e}"))?,
         ),
         _ => None,
     };
     let mut records = Vec::new();
-    let mut digests = Vec::new();
+    let mut digests = Digests::default();
     let mut warnings = Vec::new();
     let mut warning_count = 0;
     let mut write_error = None;
@@ -511,7 +512,7 @@ pub fn analyze_files(
             for record in &mut input.records {
                 record.id += offset;
             }
-            for digest in &mut input.digests {
+            for digest in input.digests.iter_mut() {
                 digest.id += offset;
             }
             for (id, _) in &mut input.warnings {
@@ -541,9 +542,8 @@ pub fn analyze_files(
             }
             Output::Lines(_) | Output::Document => {
                 let lines = matches!(output, Output::Lines(_));
-                let mut spill = Spill::new().map_err(|e| {
-                    format!("cannot create a temporary file for the findings: {e}")
-                })?;
+                let mut spill = Spill::new()
+                    .map_err(|e| format!("cannot create a temporary file for the findings: {e}"))?;
                 let mut made = 0u64;
                 let mut failed = None;
                 findings::diagnose_digests(
@@ -564,7 +564,9 @@ pub fn analyze_files(
                     },
                 );
                 if let Some(e) = failed {
-                    return Err(format!("cannot write the findings to a temporary file: {e}"));
+                    return Err(format!(
+                        "cannot write the findings to a temporary file: {e}"
+                    ));
                 }
                 Found::Spilled(spill)
             }

@@ -455,6 +455,14 @@ impl HttpAnalyzer {
                 return 0;
             }
         }
+        if self.side(dir).buf.is_empty() {
+            // The whole head in one chunk, the common case: parsed where it lies, so an
+            // idle connection holds no head buffer.
+            if let Some(end) = find_head_end(&bytes[..bytes.len().min(MAX_HEAD_BYTES)]) {
+                self.parse_head(dir, &bytes[..end], origin);
+                return end;
+            }
+        }
         let side = self.side(dir);
         let searched_from = side.buf.len().saturating_sub(3);
         let room = MAX_HEAD_BYTES.saturating_sub(side.buf.len());
@@ -468,12 +476,6 @@ impl HttpAnalyzer {
                 side.buf.truncate(end);
                 let head = std::mem::take(&mut self.side(dir).buf);
                 self.parse_head(dir, &head, origin);
-                // Reuse the allocation for the next head.
-                let side = self.side(dir);
-                if side.buf.capacity() == 0 {
-                    side.buf = head;
-                    side.buf.clear();
-                }
                 take - overshoot
             }
             None if side.buf.len() >= MAX_HEAD_BYTES => {
@@ -625,7 +627,7 @@ impl HttpAnalyzer {
             idle_before_s: previous_end.map(|prev| start.ts.secs_since(prev)),
             ..HttpExchange::blank(self.exchanges.len() as u64 + 1)
         };
-        self.exchanges.push(exchange);
+        push_exchange(&mut self.exchanges, exchange);
         self.client.current = Some(self.exchanges.len() - 1);
         self.client.phase = match body {
             Body::Length(0) => Phase::Head,
@@ -656,8 +658,8 @@ impl HttpAnalyzer {
         let index = if self.next_response < self.exchanges.len() {
             self.next_response
         } else {
-            self.exchanges
-                .push(HttpExchange::blank(self.exchanges.len() as u64 + 1));
+            let blank = HttpExchange::blank(self.exchanges.len() as u64 + 1);
+            push_exchange(&mut self.exchanges, blank);
             self.exchanges.len() - 1
         };
         let method = self.exchanges[index].method.clone().unwrap_or_default();
@@ -1131,6 +1133,17 @@ pub fn http_end(summary: &HttpSummary, closed_by: Option<Direction>) -> Option<H
     })
 }
 
+/// Appends an exchange, growing the list one slot at a time while it is short: most
+/// connections carry a few requests, and a live connection's spare slots (an exchange
+/// is a few hundred bytes) are what a busy capture's memory is made of. Longer lists
+/// double as usual.
+fn push_exchange(exchanges: &mut Vec<HttpExchange>, x: HttpExchange) {
+    const EXACT_UP_TO: usize = 8;
+    if exchanges.len() == exchanges.capacity() && exchanges.len() < EXACT_UP_TO {
+        exchanges.reserve_exact(1);
+    }
+    exchanges.push(x);
+}
 #[cfg(test)]
 mod tests {
     use super::*;

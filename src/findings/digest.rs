@@ -310,6 +310,50 @@ impl Digest {
     }
 }
 
+/// An input's digests, in chunks of fixed size: the list grows without ever copying
+/// itself, so it never briefly needs twice its memory.
+#[derive(Default)]
+pub struct Digests {
+    chunks: Vec<Vec<Digest>>,
+}
+
+impl Digests {
+    const CHUNK: usize = 4096;
+
+    pub fn push(&mut self, d: Digest) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(d),
+            _ => {
+                let mut chunk = Vec::with_capacity(Self::CHUNK);
+                chunk.push(d);
+                self.chunks.push(chunk);
+            }
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Digest> {
+        self.chunks.iter().flatten()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Digest> {
+        self.chunks.iter_mut().flatten()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+}
+
+impl FromIterator<Digest> for Digests {
+    fn from_iter<I: IntoIterator<Item = Digest>>(iter: I) -> Self {
+        let mut all = Digests::default();
+        for d in iter {
+            all.push(d);
+        }
+        all
+    }
+}
+
 /// `example.com:8080` → `example.com`, so a Host matches the SNI.
 pub fn host_name(host: &str) -> &str {
     match host.rsplit_once(':') {

@@ -14,8 +14,8 @@ use crate::report::model::{
     CloseHow, ConnectionRecord, Finding, FindingKind, HandshakeOutcome, HttpEndReason, Severity,
 };
 use crate::time::Timestamp;
-pub use digest::Digest;
 use digest::ExchangeDigest;
+pub use digest::{Digest, Digests};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -170,15 +170,13 @@ pub fn diagnose(
     capture_end: Option<Timestamp>,
     settings: &Settings,
 ) -> Vec<Finding> {
-    let digests: Vec<Digest> = conns
+    let digests: Digests = conns
         .iter()
         .filter(|c| c.input == input)
         .map(Digest::of)
         .collect();
     let mut out = Vec::new();
-    diagnose_digests(input, &digests, capture_end, settings, &mut |f| {
-        out.push(f)
-    });
+    diagnose_digests(input, &digests, capture_end, settings, &mut |f| out.push(f));
     out.sort_by_key(order);
     out
 }
@@ -193,7 +191,7 @@ pub fn order(f: &Finding) -> (u64, FindingKind) {
 /// finding to `each` as it is made, rule by rule: sort them with [`order`].
 pub fn diagnose_digests(
     input: usize,
-    conns: &[Digest],
+    conns: &Digests,
     capture_end: Option<Timestamp>,
     settings: &Settings,
     each: &mut dyn FnMut(Finding),
@@ -645,7 +643,9 @@ fn idle_reset(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let outstanding = c
             .http_end
             .is_some_and(|e| e.reason == HttpEndReason::ClosedDuringExchange);
-        let Some(last) = c.last_payload() else { continue };
+        let Some(last) = c.last_payload() else {
+            continue;
+        };
         let quiet = at.secs_since(last.time);
         // A reset that gives up on unanswered keep-alive probes is the prober's verdict
         // on a dead peer (`keepalive_unanswered`), not an idle timeout.
@@ -855,9 +855,7 @@ fn server_request_cap(ctx: &Ctx<'_>, push: &mut Push<'_>) {
     }
     for ((server, n), group) in groups.into_iter().filter(|(_, g)| g.len() >= 2) {
         let ids: Vec<u64> = group.iter().map(|c| c.id).collect();
-        let advertised_max = group
-            .iter()
-            .find_map(|c| c.keep_alive_max());
+        let advertised_max = group.iter().find_map(|c| c.keep_alive_max());
         let message = format!(
             "The server {server} itself closed {} right after {n} requests each, without the client asking for \
              Connection: close: a per-connection request limit{}.",

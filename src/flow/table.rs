@@ -33,7 +33,8 @@ pub struct LiveRow {
 pub struct ConnectionTable {
     input: usize,
     next_id: u64,
-    live: FxHashMap<FlowKey, Connection>,
+    /// Boxed: the map's spare slots then cost a pointer, not a whole connection.
+    live: FxHashMap<FlowKey, Box<Connection>>,
     /// Closed connections in order of when they may be finished: (deadline, key, id).
     closing: VecDeque<(Timestamp, FlowKey, u64)>,
 }
@@ -81,7 +82,7 @@ impl ConnectionTable {
         let conn = self.live.entry(key).or_insert_with(|| {
             let id = self.next_id;
             self.next_id += 1;
-            Connection::new(id, self.input, src, dst, seg, number, ts)
+            Box::new(Connection::new(id, self.input, src, dst, seg, number, ts))
         });
         let was_closed = conn.is_closed();
         let dir = conn.direction_of(src);
@@ -165,7 +166,7 @@ impl ConnectionTable {
 
     /// Finishes every connection still live (the input ended), in id order.
     pub fn finish_all(self, finished: &mut impl FnMut(ConnectionRecord)) {
-        let mut rest: Vec<Connection> = self.live.into_values().collect();
+        let mut rest: Vec<Box<Connection>> = self.live.into_values().collect();
         rest.sort_by_key(|c| c.id);
         for conn in rest {
             finished(conn.into_record());

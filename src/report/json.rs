@@ -3,9 +3,9 @@
 
 use super::model::{ConnectionRecord, Finding, HttpExchange, InputReport, Report, ServerSummary};
 use super::spill::{Spill, Spilled};
-use std::cell::RefCell;
 use crate::flow::key::Endpoint;
 use serde::Serialize;
+use std::cell::RefCell;
 use std::io::{self, Write};
 
 pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {

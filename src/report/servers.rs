@@ -3,11 +3,11 @@
 //! Derived once into the model, so the table and JSON print the same figures.
 
 use super::model::{ConnectionRecord, ServerSummary};
-use crate::findings::Digest;
+use crate::findings::{Digest, Digests};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The rollup of one input's connections, from their digests (any order).
-pub fn rollup_digests(input: usize, connections: &[Digest]) -> Vec<ServerSummary> {
+pub fn rollup_digests(input: usize, connections: &Digests) -> Vec<ServerSummary> {
     // Servers appear in the order their first connection started.
     let mut order: Vec<crate::flow::key::Endpoint> = Vec::new();
     let mut by_server: BTreeMap<crate::flow::key::Endpoint, (ServerSummary, BTreeSet<&str>)> =
@@ -53,7 +53,7 @@ pub fn rollup_digests(input: usize, connections: &[Digest]) -> Vec<ServerSummary
 
 /// The rollup of full records, input by input.
 pub fn rollup(connections: &[ConnectionRecord]) -> Vec<ServerSummary> {
-    let mut by_input: BTreeMap<usize, Vec<Digest>> = BTreeMap::new();
+    let mut by_input: BTreeMap<usize, Digests> = BTreeMap::new();
     for c in connections {
         by_input.entry(c.input).or_default().push(Digest::of(c));
     }
