@@ -5,7 +5,7 @@
 use crate::capture::file::{read_packets, CaptureError, ReadSummary, Source};
 use crate::check;
 use crate::cli::{
-    CheckArgs, Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, ViewFormat,
+    nanos, CheckArgs, Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, ViewFormat,
 };
 use crate::decode::{decode, Skip};
 use crate::findings::{self, Digest, Digests};
@@ -127,16 +127,14 @@ pub struct InputOutcome {
 /// Analyses one capture. `on_connection` receives each connection as it finishes and
 /// may stop the analysis early (a closed output pipe) by returning `Break`.
 pub fn analyze_input(
-    index: usize,
     source: &Source,
-    first_id: u64,
+    mut table: ConnectionTable,
     show_progress: bool,
     mut keep: impl FnMut(&crate::capture::RawPacket<'_>) -> bool,
     mut on_connection: impl FnMut(ConnectionRecord) -> ControlFlow<()>,
 ) -> InputOutcome {
     let bytes_read = Arc::new(AtomicU64::new(0));
     let progress = show_progress.then(|| progress_bar(source)).flatten();
-    let mut table = ConnectionTable::new(index, first_id);
     let mut skipped: BTreeMap<Skip, u64> = BTreeMap::new();
     let mut tcp_packets = 0u64;
     let mut connections = 0u64;
@@ -332,6 +330,30 @@ fn host_name(host: &str) -> &str {
 /// Connection warnings printed to standard error per input; the rest are counted.
 const STDERR_CONNECTION_WARNINGS: usize = 20;
 
+/// How inputs are read and connections followed.
+#[derive(Clone, Copy, Debug)]
+pub struct Tracking<'a> {
+    /// No progress bar and no warnings on standard error.
+    pub quiet: bool,
+    /// `idle_open_connection`'s threshold, in seconds.
+    pub idle_threshold: f64,
+    /// Seconds before an unanswered connection attempt is given up.
+    pub syn_timeout: f64,
+    /// A BPF expression: only matching packets are analysed.
+    pub filter: Option<&'a str>,
+}
+
+impl<'a> Tracking<'a> {
+    pub fn of(input: &InputArgs, filter: Option<&'a str>) -> Self {
+        Tracking {
+            quiet: input.quiet,
+            idle_threshold: input.idle_threshold,
+            syn_timeout: input.syn_timeout,
+            filter,
+        }
+    }
+}
+
 /// What becomes of each connection as it finishes.
 pub enum Output<'a> {
     /// Kept in the report, for the views that lay them all out (tables, timelines,
@@ -388,9 +410,10 @@ fn run_input(
     arg: &str,
     first_id: u64,
     show_progress: bool,
-    filter: Option<&str>,
+    track: &Tracking<'_>,
     mut each: Each<'_>,
 ) -> Result<InputResult, String> {
+    let filter = track.filter;
     let mut keep = packet_filter(filter)?;
     let mut spill = match each {
         Each::Spill => Some(
@@ -405,9 +428,8 @@ fn run_input(
     let mut warning_count = 0;
     let mut write_error = None;
     let outcome = analyze_input(
-        index,
         &Source::from_arg(arg),
-        first_id,
+        ConnectionTable::new(index, first_id).with_syn_timeout(nanos(track.syn_timeout)),
         show_progress,
         &mut keep,
         |record| {
@@ -452,11 +474,15 @@ fn run_input(
 /// parallel, one per core, unless each connection is streamed as it finishes.
 pub fn analyze_files(
     files: &[String],
-    quiet: bool,
-    idle_threshold: f64,
-    filter: Option<&str>,
+    track: &Tracking<'_>,
     mut output: Output<'_>,
 ) -> Result<Analysis, String> {
+    let Tracking {
+        quiet,
+        idle_threshold,
+        filter,
+        ..
+    } = *track;
     let _ = packet_filter(filter)?; // a bad filter is a usage error before any file is read
     let mut report = Report {
         schema: SCHEMA,
@@ -485,7 +511,7 @@ pub fn analyze_files(
             .enumerate()
             .map(|(index, arg)| {
                 let each = if spilled { Each::Spill } else { Each::Keep };
-                run_input(index, arg, 1, false, filter, each)
+                run_input(index, arg, 1, false, track, each)
             })
             .collect()
     } else {
@@ -503,7 +529,7 @@ pub fn analyze_files(
                     Output::Lines(out) => Each::Lines(&mut **out, arg),
                     Output::Document => Each::Spill,
                 };
-                run_input(index, arg, next_id, show_progress, filter, each)
+                run_input(index, arg, next_id, show_progress, track, each)
             }
         };
         let mut input = result?;
@@ -512,9 +538,7 @@ pub fn analyze_files(
             for record in &mut input.records {
                 record.id += offset;
             }
-            for digest in input.digests.iter_mut() {
-                digest.id += offset;
-            }
+            input.digests.renumber(offset);
             for (id, _) in &mut input.warnings {
                 *id += offset;
             }
@@ -662,13 +686,7 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
         View::Connections(Format::Json) => Output::Document,
         _ => Output::Keep,
     };
-    let analysis = match analyze_files(
-        &input.files,
-        input.quiet,
-        input.idle_threshold,
-        filter,
-        output,
-    ) {
+    let analysis = match analyze_files(&input.files, &Tracking::of(input, filter), output) {
         Ok(analysis) => analysis,
         Err(message) => {
             eprintln!("connscope: error: {message}");
@@ -771,13 +789,13 @@ fn run_check(args: &CheckArgs) -> u8 {
     }
     let mut outcomes = Vec::new();
     for (file, expectations) in parsed {
-        let analysis = match analyze_files(
-            std::slice::from_ref(file),
-            args.quiet,
-            args.idle_threshold,
-            None,
-            Output::Keep,
-        ) {
+        let track = Tracking {
+            quiet: args.quiet,
+            idle_threshold: args.idle_threshold,
+            syn_timeout: args.syn_timeout,
+            filter: None,
+        };
+        let analysis = match analyze_files(std::slice::from_ref(file), &track, Output::Keep) {
             Ok(analysis) if !analysis.input_error => analysis,
             Ok(_) => return EXIT_ERROR,
             Err(message) => {

@@ -122,9 +122,16 @@ pub struct LiveArgs {
     #[arg(long, value_name = "NAME")]
     pub process: Option<String>,
 
-    /// Stop tracking a connection after this many seconds without packets.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    /// Stop tracking a connection after this many seconds without packets, reporting
+    /// it as timed out (Zeek's `tcp_inactivity_timeout`): a long capture's memory stays
+    /// bounded.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0, value_parser = seconds)]
     pub idle_timeout: f64,
+
+    /// Seconds after which a connection attempt nobody answered (SYNs, nothing back) is
+    /// reported and forgotten, like Zeek's `tcp_SYN_timeout`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = seconds)]
+    pub syn_timeout: f64,
 
     /// Stay root after opening the capture (by default connscope drops to the sudo
     /// user, or nobody, as tcpdump -Z does).
@@ -179,6 +186,10 @@ pub struct CheckArgs {
     /// Seconds of quiet that make an open connection idle (`idle_open_connection`).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub idle_threshold: f64,
+
+    /// Seconds before a connection attempt nobody answered is reported and forgotten.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = seconds)]
+    pub syn_timeout: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -230,6 +241,26 @@ pub struct InputArgs {
     /// capture is reported as an idle open connection.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub idle_threshold: f64,
+
+    /// Seconds of capture time after which a connection attempt nobody answered (SYNs,
+    /// nothing back: `S0`) is reported and forgotten, like Zeek's `tcp_SYN_timeout`
+    /// (longer while the client retries: twice its last retry gap). Bounds memory under
+    /// a SYN flood; a SYN retried after that starts a new connection.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = seconds)]
+    pub syn_timeout: f64,
+}
+
+/// A non-negative, finite number of seconds.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
+        _ => Err(format!("expected seconds (a number ≥ 0), not `{text}`")),
+    }
+}
+
+/// Seconds as capture-time nanoseconds.
+pub fn nanos(seconds: f64) -> i64 {
+    (seconds * 1e9).min(i64::MAX as f64) as i64
 }
 
 #[derive(Debug, clap::Args)]

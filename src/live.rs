@@ -130,7 +130,8 @@ pub fn run(args: &LiveArgs) -> u8 {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let input_name = format!("live:{}", live.interface);
-    let mut table = ConnectionTable::new(0, 1);
+    let mut table =
+        ConnectionTable::new(0, 1).with_syn_timeout(crate::cli::nanos(args.syn_timeout));
     let mut owners = Owners::new();
     let mut records: Vec<ConnectionRecord> = Vec::new();
     let mut skipped: BTreeMap<Skip, u64> = BTreeMap::new();

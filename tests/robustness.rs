@@ -5,6 +5,7 @@
 
 use connscope::app::analyze_input;
 use connscope::capture::file::Source;
+use connscope::flow::table::ConnectionTable;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,9 +55,8 @@ fn analyse(name: &str, bytes: Vec<u8>) -> (u64, Vec<String>, bool) {
     let source = Source::Bytes(name.to_string(), Arc::from(bytes));
     let mut records = Vec::new();
     let outcome = analyze_input(
-        0,
         &source,
-        1,
+        ConnectionTable::new(0, 1),
         false,
         |_| true,
         |r| {

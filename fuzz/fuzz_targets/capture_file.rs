@@ -3,6 +3,7 @@
 #![no_main]
 
 use connscope::app::analyze_input;
+use connscope::flow::table::ConnectionTable;
 use connscope::capture::file::Source;
 use connscope::report::model::{Report, SCHEMA};
 use libfuzzer_sys::fuzz_target;
@@ -13,9 +14,8 @@ fuzz_target!(|data: &[u8]| {
     let source = Source::Bytes("fuzz".into(), Arc::from(data));
     let mut connections = Vec::new();
     let outcome = analyze_input(
-        0,
         &source,
-        1,
+        ConnectionTable::new(0, 1),
         false,
         |_| true,
         |r| {

@@ -310,37 +310,120 @@ impl Digest {
     }
 }
 
-/// An input's digests, in chunks of fixed size: the list grows without ever copying
-/// itself, so it never briefly needs twice its memory.
-#[derive(Default)]
-pub struct Digests {
-    chunks: Vec<Vec<Digest>>,
+/// A connection attempt that failed at the SYN — unanswered or refused — with nothing
+/// else on it: all that `handshake_failed` and the server rollup need, in 56 bytes, so
+/// a SYN flood of a million sources is held in tens of megabytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt {
+    pub id: u64,
+    pub server: Endpoint,
+    pub refused: bool,
+    pub syn_retries: u32,
+    syn_packet: u64,
+    refused_packet: u64,
 }
 
-impl Digests {
+impl Attempt {
+    /// The attempt `d` is, if it is nothing more.
+    fn of(d: &Digest) -> Option<Attempt> {
+        let h = d.handshake.as_ref()?;
+        let refused = match h.outcome {
+            HandshakeOutcome::Refused => true,
+            HandshakeOutcome::Unanswered => false,
+            _ => return None,
+        };
+        let bare = d.exchanges.is_empty()
+            && d.probes.is_empty()
+            && d.hosts.is_empty()
+            && d.rare.is_none()
+            && d.last_payload().is_none()
+            && !d.carries_requests;
+        bare.then_some(Attempt {
+            id: d.id,
+            server: d.server,
+            refused,
+            syn_retries: h.syn_retries,
+            syn_packet: h.syn_packet,
+            refused_packet: h.refused_packet,
+        })
+    }
+
+    pub fn syn_packet(&self) -> Option<u64> {
+        packet_opt(self.syn_packet)
+    }
+
+    pub fn refused_packet(&self) -> Option<u64> {
+        packet_opt(self.refused_packet)
+    }
+}
+
+/// Items kept in chunks of fixed size: the list grows without ever copying itself, so
+/// it never briefly needs twice its memory.
+#[derive(Debug)]
+pub struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked { chunks: Vec::new() }
+    }
+}
+
+impl<T> Chunked<T> {
     const CHUNK: usize = 4096;
 
-    pub fn push(&mut self, d: Digest) {
+    pub fn push(&mut self, item: T) {
         match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(d),
+            Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(item),
             _ => {
                 let mut chunk = Vec::with_capacity(Self::CHUNK);
-                chunk.push(d);
+                chunk.push(item);
                 self.chunks.push(chunk);
             }
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Digest> {
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flatten()
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Digest> {
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.chunks.iter_mut().flatten()
     }
 
     pub fn is_empty(&self) -> bool {
         self.chunks.is_empty()
+    }
+}
+
+/// An input's digests: failed attempts apart, in their compact form.
+#[derive(Default)]
+pub struct Digests {
+    pub connections: Chunked<Digest>,
+    pub attempts: Chunked<Attempt>,
+}
+
+impl Digests {
+    pub fn push(&mut self, d: Digest) {
+        match Attempt::of(&d) {
+            Some(attempt) => self.attempts.push(attempt),
+            None => self.connections.push(d),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.connections.is_empty() && self.attempts.is_empty()
+    }
+
+    /// Numbers the input's connections after `offset` earlier ones.
+    pub fn renumber(&mut self, offset: u64) {
+        for d in self.connections.iter_mut() {
+            d.id += offset;
+        }
+        for a in self.attempts.iter_mut() {
+            a.id += offset;
+        }
     }
 }
 
@@ -386,5 +469,6 @@ mod tests {
         assert!(std::mem::size_of::<Digest>() <= 264);
         assert!(std::mem::size_of::<Digest>() * 4 < std::mem::size_of::<ConnectionRecord>());
         assert!(std::mem::size_of::<ExchangeDigest>() <= 56);
+        assert!(std::mem::size_of::<Attempt>() <= 56);
     }
 }

@@ -14,7 +14,7 @@ use crate::report::model::{
     CloseHow, ConnectionRecord, Finding, FindingKind, HandshakeOutcome, HttpEndReason, Severity,
 };
 use crate::time::Timestamp;
-use digest::ExchangeDigest;
+use digest::{Attempt, Chunked, ExchangeDigest};
 pub use digest::{Digest, Digests};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -73,18 +73,24 @@ fn figures(pairs: &[(&str, Value)]) -> Map<String, Value> {
 /// One input's connections, indexed once so that the rules which look for "the same
 /// client talking to the same server again" stay close to linear.
 struct Ctx<'a> {
-    /// By id (= order of first packet).
+    /// By id (= order of first packet), failed attempts apart.
     conns: Vec<&'a Digest>,
+    /// Connection attempts that failed at the SYN and carried nothing else.
+    attempts: &'a Chunked<Attempt>,
     /// Every connection by client host, then id: one sorted list rather than a map of
     /// lists, so a flood of one-packet connections from random sources stays small.
     by_client: Vec<&'a Digest>,
 }
 
 impl<'a> Ctx<'a> {
-    fn new(conns: Vec<&'a Digest>) -> Self {
+    fn new(conns: Vec<&'a Digest>, attempts: &'a Chunked<Attempt>) -> Self {
         let mut by_client = conns.clone();
         by_client.sort_by_key(|c| (c.client.ip, c.id));
-        Ctx { conns, by_client }
+        Ctx {
+            conns,
+            attempts,
+            by_client,
+        }
     }
 
     /// Each client host's connections, by id, hosts in address order.
@@ -196,9 +202,9 @@ pub fn diagnose_digests(
     settings: &Settings,
     each: &mut dyn FnMut(Finding),
 ) {
-    let mut sorted: Vec<&Digest> = conns.iter().collect();
+    let mut sorted: Vec<&Digest> = conns.connections.iter().collect();
     sorted.sort_by_key(|c| c.id);
-    let ctx = Ctx::new(sorted);
+    let ctx = Ctx::new(sorted, &conns.attempts);
     let mut push =
         |kind, severity, connections: Vec<u64>, packets: Vec<u64>, message: String, figs| {
             each(Finding {
@@ -733,29 +739,29 @@ fn keepalive_unanswered(ctx: &Ctx<'_>, push: &mut Push<'_>) {
 }
 
 fn handshake_failed(ctx: &Ctx<'_>, push: &mut Push<'_>) {
-    let conns = &ctx.conns;
-    let mut groups: BTreeMap<(crate::flow::key::Endpoint, bool), Vec<&Digest>> = BTreeMap::new();
-    for c in conns {
+    /// An attempt: id, SYN retries, SYN packet, RST packet.
+    type Tried = (u64, u32, Option<u64>, Option<u64>);
+    let mut groups: BTreeMap<(crate::flow::key::Endpoint, bool), Vec<Tried>> = BTreeMap::new();
+    for c in &ctx.conns {
         let Some(h) = &c.handshake else { continue };
-        match h.outcome {
-            HandshakeOutcome::Refused => groups.entry((c.server, true)).or_default().push(c),
-            HandshakeOutcome::Unanswered => groups.entry((c.server, false)).or_default().push(c),
-            _ => {}
-        }
+        let refused = match h.outcome {
+            HandshakeOutcome::Refused => true,
+            HandshakeOutcome::Unanswered => false,
+            _ => continue,
+        };
+        let tried = (c.id, h.syn_retries, h.syn_packet(), h.refused_packet());
+        groups.entry((c.server, refused)).or_default().push(tried);
     }
-    for ((server, refused), group) in groups {
-        let ids: Vec<u64> = group.iter().map(|c| c.id).collect();
-        let retries: u32 = group
-            .iter()
-            .filter_map(|c| c.handshake.as_ref())
-            .map(|h| h.syn_retries)
-            .sum();
-        let packets = group
-            .iter()
-            .filter_map(|c| c.handshake.as_ref())
-            .flat_map(|h| [h.syn_packet(), h.refused_packet()])
-            .flatten()
-            .collect();
+    for a in ctx.attempts.iter() {
+        let tried = (a.id, a.syn_retries, a.syn_packet(), a.refused_packet());
+        groups.entry((a.server, a.refused)).or_default().push(tried);
+    }
+    for ((server, refused), mut group) in groups {
+        group.sort_unstable_by_key(|t| t.0);
+        let ids: Vec<u64> = group.iter().map(|t| t.0).collect();
+        let retries: u32 = group.iter().map(|t| t.1).fold(0, u32::saturating_add);
+        let packets = group.iter().flat_map(|t| [t.2, t.3]).flatten().collect();
+        drop(group);
         let what = if refused {
             "was refused: the server answered the SYN with an RST (nothing listening on that port, or a firewall rejecting)".to_string()
         } else {
@@ -796,7 +802,20 @@ fn idle_open_connection(
     push: &mut Push<'_>,
 ) {
     let Some(end) = capture_end else { return };
-    for c in conns.iter().filter(|c| c.close.how == CloseHow::Open) {
+    // An attempt nobody answered is not a connection anyone holds open:
+    // `handshake_failed` reports it.
+    let failed = |c: &Digest| {
+        c.handshake.as_ref().is_some_and(|h| {
+            matches!(
+                h.outcome,
+                HandshakeOutcome::Unanswered | HandshakeOutcome::Refused
+            )
+        })
+    };
+    for c in conns
+        .iter()
+        .filter(|c| c.close.how == CloseHow::Open && !failed(c))
+    {
         let quiet_since = c.last_payload().map_or(c.start, |p| p.time);
         let quiet = end.secs_since(quiet_since);
         if quiet < settings.idle_open_s {
@@ -1252,6 +1271,14 @@ mod tests {
             .map(|f| &f.figures["outcome"])
             .collect();
         assert_eq!(outcomes, vec!["unanswered", "refused"]);
+    }
+
+    #[test]
+    fn an_unanswered_syn_is_a_failed_handshake_not_an_idle_open_connection() {
+        let mut a = Conv::open(40000, 0.0);
+        a.packets.truncate(1); // SYN only
+        let found = run(&[&a], 60.0);
+        assert_eq!(kinds(&found), vec!["handshake_failed"]);
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::decode::Segment;
 use crate::report::model::ConnectionRecord;
 use crate::time::Timestamp;
 use rustc_hash::FxHashMap;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// How long a closed connection waits for stragglers (the last ACK, a repeated FIN,
 /// an RST answering a late segment) before it is finished. Zeek waits 5 s
@@ -30,14 +31,59 @@ pub struct LiveRow {
     pub closed: bool,
 }
 
+/// Connections to look at again at a capture time, earliest first (ties by id, so the
+/// order is the same on every run). A heap, not a queue: a deadline pushed back when
+/// a straggler arrives must not wait behind later ones.
+#[derive(Default)]
+struct Deadlines(BinaryHeap<Reverse<(Timestamp, u64, KeyOrd)>>);
+
+/// A flow key that sorts as equal to every other: deadlines order by time and id only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KeyOrd(FlowKey);
+
+impl PartialOrd for KeyOrd {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for KeyOrd {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl Deadlines {
+    fn push(&mut self, at: Timestamp, key: FlowKey, id: u64) {
+        self.0.push(Reverse((at, id, KeyOrd(key))));
+    }
+
+    /// The earliest entry due at `now`, if any.
+    fn pop_due(&mut self, now: Timestamp) -> Option<(FlowKey, u64)> {
+        let Reverse((at, _, _)) = self.0.peek()?;
+        if *at > now {
+            return None;
+        }
+        let Reverse((_, id, KeyOrd(key))) = self.0.pop()?;
+        Some((key, id))
+    }
+}
+
 pub struct ConnectionTable {
     input: usize,
     next_id: u64,
     /// Boxed: the map's spare slots then cost a pointer, not a whole connection.
     live: FxHashMap<FlowKey, Box<Connection>>,
     /// Closed connections in order of when they may be finished: (deadline, key, id).
-    closing: VecDeque<(Timestamp, FlowKey, u64)>,
+    closing: Deadlines,
+    /// Connections opened by a SYN, in order of when an unanswered one is given up.
+    attempts: Deadlines,
+    syn_timeout_nanos: i64,
 }
+
+/// How long an unanswered SYN is waited on, by default (Zeek's `tcp_SYN_timeout` is 5 s;
+/// 10 s also covers the 6 s first retry of older stacks).
+pub const SYN_TIMEOUT_NANOS: i64 = 10_000_000_000;
 
 impl ConnectionTable {
     /// A table for input `input` whose first connection gets id `first_id`.
@@ -46,8 +92,18 @@ impl ConnectionTable {
             input,
             next_id: first_id,
             live: FxHashMap::default(),
-            closing: VecDeque::new(),
+            closing: Deadlines::default(),
+            attempts: Deadlines::default(),
+            syn_timeout_nanos: SYN_TIMEOUT_NANOS,
         }
+    }
+
+    /// Gives up on a connection attempt (SYNs, nothing back) after `nanos` of capture
+    /// time without a packet — longer while the client keeps retrying — and finishes it
+    /// then, as Zeek's `S0`, so a SYN flood's state does not pile up.
+    pub fn with_syn_timeout(mut self, nanos: i64) -> Self {
+        self.syn_timeout_nanos = nanos;
+        self
     }
 
     /// The id the next new connection will get.
@@ -79,30 +135,55 @@ impl ConnectionTable {
                 }
             }
         }
+        let attempts = &mut self.attempts;
+        let syn_timeout = self.syn_timeout_nanos;
         let conn = self.live.entry(key).or_insert_with(|| {
             let id = self.next_id;
             self.next_id += 1;
+            if seg.flags.syn() && !seg.flags.ack() {
+                attempts.push(
+                    Timestamp::from_nanos(ts.as_nanos().saturating_add(syn_timeout)),
+                    key,
+                    id,
+                );
+            }
             Box::new(Connection::new(id, self.input, src, dst, seg, number, ts))
         });
         let was_closed = conn.is_closed();
         let dir = conn.direction_of(src);
         conn.on_segment(dir, seg, number, ts);
         if !was_closed && conn.is_closed() {
-            self.closing.push_back((
+            self.closing.push(
                 Timestamp::from_nanos(ts.as_nanos() + CLOSE_LINGER_NANOS),
                 key,
                 conn.id,
-            ));
+            );
         }
     }
 
-    /// Finishes closed connections whose linger has passed at capture time `now`.
+    /// Finishes closed connections whose linger has passed at capture time `now`, and
+    /// connection attempts nobody answered within the SYN timeout.
     fn expire(&mut self, now: Timestamp, finished: &mut impl FnMut(ConnectionRecord)) {
-        while let Some(&(deadline, key, id)) = self.closing.front() {
-            if deadline > now {
-                break;
+        while let Some((key, id)) = self.attempts.pop_due(now) {
+            let Some(conn) = self.live.get(&key) else {
+                continue;
+            };
+            if conn.id != id || !conn.is_unanswered_attempt() {
+                continue; // replaced, or answered: no longer an attempt
             }
-            self.closing.pop_front();
+            let patience = conn.attempt_patience(self.syn_timeout_nanos);
+            let quiet_until =
+                Timestamp::from_nanos(conn.last_ts().as_nanos().saturating_add(patience));
+            if quiet_until > now {
+                // The client retried the SYN: wait again from the last one.
+                self.attempts.push(quiet_until, key, id);
+            } else if let Some(conn) = self.live.remove(&key) {
+                let mut record = conn.into_record();
+                record.timed_out = true;
+                finished(record);
+            }
+        }
+        while let Some((key, id)) = self.closing.pop_due(now) {
             let Some(conn) = self.live.get(&key) else {
                 continue;
             };
@@ -112,7 +193,7 @@ impl ConnectionTable {
             let quiet_until = Timestamp::from_nanos(conn.last_ts().as_nanos() + CLOSE_LINGER_NANOS);
             if quiet_until > now {
                 // Stragglers arrived: wait again from the last one.
-                self.closing.push_back((quiet_until, key, id));
+                self.closing.push(quiet_until, key, id);
             } else if let Some(conn) = self.live.remove(&key) {
                 finished(conn.into_record());
             }
@@ -608,6 +689,76 @@ mod tests {
             pkt(false, 70, 1.001).syn().ack(8),
         ]);
         assert_eq!(conns.len(), 1);
+    }
+
+    /// Feeds `packets` to `table`, returning what finished and when (by packet number).
+    fn feed(table: &mut ConnectionTable, packets: &[Pkt]) -> Vec<(u64, ConnectionRecord)> {
+        let mut done = Vec::new();
+        for (i, p) in packets.iter().enumerate() {
+            let frame = p.bytes();
+            let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
+            let ts = Timestamp::from_nanos((p.at * 1e9) as i64);
+            let n = i as u64 + 1;
+            table.on_segment(&seg, n, ts, &mut |r| done.push((n, r)));
+        }
+        done
+    }
+
+    #[test]
+    fn unanswered_syns_are_given_up_after_the_syn_timeout() {
+        let other = |at: f64, port: u16| {
+            pkt(true, 1, at)
+                .syn()
+                .between(([10, 0, 0, 9], port), ([10, 0, 0, 2], 80))
+        };
+        let mut table = ConnectionTable::new(0, 1).with_syn_timeout(5_000_000_000);
+        let done = feed(
+            &mut table,
+            &[
+                pkt(true, 7, 0.0).syn(),
+                pkt(true, 7, 1.0).syn(), // a retry: the wait starts again
+                other(5.5, 1000),        // 4.5 s after the retry: still waited on
+                other(6.5, 1001),        // 5.5 s after it: given up
+            ],
+        );
+        assert_eq!(done.len(), 1);
+        let (when, r) = &done[0];
+        assert_eq!(*when, 4);
+        assert_eq!(r.conn_state, "S0");
+        assert!(r.timed_out);
+        assert_eq!(r.handshake.as_ref().map(|h| h.syn_retries), Some(1));
+        // The two later attempts are still live, not yet due.
+        assert_eq!(table.live_connections(), 2);
+    }
+
+    #[test]
+    fn a_client_backing_off_is_waited_on_as_long_as_its_retries_need() {
+        // Linux's SYN retries: 1, 2, 4, 8 s apart; the last gap is longer than the
+        // 5 s timeout but within twice the gap before it.
+        let syns: Vec<Pkt> = [0.0, 1.0, 3.0, 7.0, 15.0]
+            .iter()
+            .map(|&at| pkt(true, 7, at).syn())
+            .collect();
+        let mut table = ConnectionTable::new(0, 1).with_syn_timeout(5_000_000_000);
+        let done = feed(&mut table, &syns);
+        assert!(done.is_empty(), "split: {done:?}");
+        let mut done = Vec::new();
+        table.finish_all(&mut |r| done.push(r));
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].handshake.as_ref().map(|h| h.syn_retries), Some(4));
+    }
+
+    #[test]
+    fn answered_syns_are_not_given_up() {
+        let mut table = ConnectionTable::new(0, 1).with_syn_timeout(1_000_000_000);
+        let mut p = vec![pkt(true, 7, 0.0).syn(), pkt(false, 70, 0.5).syn().ack(8)];
+        p.push(
+            pkt(true, 1, 30.0)
+                .syn()
+                .between(([10, 0, 0, 9], 1000), ([10, 0, 0, 2], 80)),
+        );
+        let done = feed(&mut table, &p);
+        assert!(done.is_empty(), "the answered attempt stays: {done:?}");
     }
 
     #[test]

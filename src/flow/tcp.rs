@@ -88,6 +88,8 @@ struct HandshakeTrack {
     syn: Option<(u64, Timestamp, SeqNumber)>,
     /// The last SYN transmission before the SYN-ACK, to time the answer.
     last_syn_ts: Option<Timestamp>,
+    /// The time between the last two SYN transmissions, in nanoseconds.
+    last_syn_gap: i64,
     syn_retries: u32,
     synack: Option<(u64, Timestamp, SeqNumber)>,
     synack_retries: u32,
@@ -190,6 +192,24 @@ impl Connection {
     }
 
     /// Both FINs, or an RST: nothing more is expected but stragglers.
+    /// A connection attempt nobody answered yet: SYNs from the client and nothing at
+    /// all from the server (Zeek's `S0`).
+    pub fn is_unanswered_attempt(&self) -> bool {
+        self.handshake.syn.is_some() && self.packets.server == 0
+    }
+
+    /// How long after its last SYN an unanswered attempt is given up: `base`, or
+    /// longer for a client that is still retrying. TCP doubles the wait before each
+    /// retry (RFC 6298 §5.5), so the next SYN is due about twice the last gap later.
+    pub fn attempt_patience(&self, base: i64) -> i64 {
+        base.max(
+            self.handshake
+                .last_syn_gap
+                .saturating_mul(2)
+                .saturating_add(1_000_000_000),
+        )
+    }
+
     pub fn is_closed(&self) -> bool {
         let (c, s) = (&self.wire.client, &self.wire.server);
         (c.seen_fin && s.seen_fin) || c.seen_rst || s.seen_rst
@@ -370,6 +390,9 @@ impl Connection {
                     Some(_) => {}
                 }
                 if hs.synack.is_none() {
+                    if let Some(previous) = hs.last_syn_ts {
+                        hs.last_syn_gap = ts.as_nanos().saturating_sub(previous.as_nanos());
+                    }
                     hs.last_syn_ts = Some(ts);
                 }
             }
