@@ -749,6 +749,31 @@ mod tests {
     }
 
     #[test]
+    fn a_syn_flood_holds_only_the_attempts_of_the_last_timeout() {
+        // 20 000 SYNs from distinct sources, 1 000 a second, none answered.
+        let mut table = ConnectionTable::new(0, 1).with_syn_timeout(5_000_000_000);
+        let mut finished = Vec::new();
+        let mut most_live = 0;
+        for i in 0..20_000u32 {
+            let src = [11, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+            let frame = pkt(true, i, f64::from(i) / 1000.0)
+                .syn()
+                .between((src, 1024 + (i % 60_000) as u16), ([10, 0, 0, 2], 80))
+                .bytes();
+            let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
+            let ts = Timestamp::from_nanos(i64::from(i) * 1_000_000);
+            table.on_segment(&seg, u64::from(i) + 1, ts, &mut |r| finished.push(r));
+            most_live = most_live.max(table.live_connections());
+        }
+        assert!(most_live <= 5_001, "{most_live} attempts live at once");
+        let given_up = finished.len();
+        table.finish_all(&mut |r| finished.push(r));
+        assert_eq!(given_up, 15_000);
+        assert_eq!(finished.len(), 20_000);
+        assert!(finished.iter().all(|r| r.conn_state == "S0"));
+    }
+
+    #[test]
     fn answered_syns_are_not_given_up() {
         let mut table = ConnectionTable::new(0, 1).with_syn_timeout(1_000_000_000);
         let mut p = vec![pkt(true, 7, 0.0).syn(), pkt(false, 70, 0.5).syn().ack(8)];
