@@ -54,7 +54,7 @@ fn list_interfaces() -> u8 {
             EXIT_OK
         }
         Err(message) => {
-            eprintln!("connscope: error: {message}");
+            crate::say!("connscope: error: {message}");
             EXIT_ERROR
         }
     }
@@ -87,14 +87,14 @@ pub fn run(cli: Cli) -> u8 {
         Command::Interfaces => list_interfaces(),
         #[cfg(not(feature = "live"))]
         Command::Live(_) | Command::Interfaces => {
-            eprintln!("connscope: error: {NO_LIVE}");
+            crate::say!("connscope: error: {NO_LIVE}");
             EXIT_ERROR
         }
         Command::Timeline(args) => {
             let selection = match Selection::from_args(&args) {
                 Ok(selection) => selection,
                 Err(message) => {
-                    eprintln!("connscope: error: {message}");
+                    crate::say!("connscope: error: {message}");
                     return EXIT_ERROR;
                 }
             };
@@ -600,7 +600,7 @@ pub fn analyze_files(
             .extend(servers::rollup_digests(index, &input.digests));
         drop(input.digests);
         if let Some(e) = &outcome.error {
-            eprintln!("connscope: error: {e}");
+            crate::say!("connscope: error: {e}");
             input_error = true;
         }
         if !quiet {
@@ -642,13 +642,13 @@ pub fn analyze_files(
 fn print_warnings(input: &InputReport, connection_warnings: &[(u64, String)], count: usize) {
     let path = &input.path;
     for w in &input.warnings {
-        eprintln!("connscope: warning: {path}: {}", w.message);
+        crate::say!("connscope: warning: {path}: {}", w.message);
     }
     for (id, message) in connection_warnings {
-        eprintln!("connscope: warning: {path}: connection {id}: {message}");
+        crate::say!("connscope: warning: {path}: connection {id}: {message}");
     }
     if count > connection_warnings.len() {
-        eprintln!(
+        crate::say!(
             "connscope: warning: {path}: {} more connection warnings (see the JSON report)",
             count - connection_warnings.len()
         );
@@ -689,7 +689,7 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
     let analysis = match analyze_files(&input.files, &Tracking::of(input, filter), output) {
         Ok(analysis) => analysis,
         Err(message) => {
-            eprintln!("connscope: error: {message}");
+            crate::say!("connscope: error: {message}");
             return EXIT_ERROR;
         }
     };
@@ -742,7 +742,7 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
         // `connscope … | head`: the reader left, which is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => code,
         Err(e) => {
-            eprintln!("connscope: error: writing output: {e}");
+            crate::say!("connscope: error: writing output: {e}");
             EXIT_ERROR
         }
     }
@@ -755,13 +755,13 @@ fn run_check(args: &CheckArgs) -> u8 {
         Some(path) => match check::suite::load(std::path::Path::new(path)) {
             Ok(plan) => plan,
             Err(message) => {
-                eprintln!("connscope: error: {message}");
+                crate::say!("connscope: error: {message}");
                 return EXIT_ERROR;
             }
         },
         None => {
             if args.files.is_empty() || args.expect.is_empty() {
-                eprintln!("connscope: error: check needs capture files and at least one --expect, or --suite FILE");
+                crate::say!("connscope: error: check needs capture files and at least one --expect, or --suite FILE");
                 return EXIT_ERROR;
             }
             args.files
@@ -777,7 +777,7 @@ fn run_check(args: &CheckArgs) -> u8 {
             match check::expr::parse(text) {
                 Ok(exp) => expectations.push((text.clone(), exp)),
                 Err(e) => {
-                    eprintln!(
+                    crate::say!(
                         "connscope: error: invalid expectation for {file}:\n{}",
                         e.render(text)
                     );
@@ -799,7 +799,7 @@ fn run_check(args: &CheckArgs) -> u8 {
             Ok(analysis) if !analysis.input_error => analysis,
             Ok(_) => return EXIT_ERROR,
             Err(message) => {
-                eprintln!("connscope: error: {message}");
+                crate::say!("connscope: error: {message}");
                 return EXIT_ERROR;
             }
         };
@@ -809,7 +809,7 @@ fn run_check(args: &CheckArgs) -> u8 {
     }
     if let Some(path) = &args.junit {
         if let Err(e) = std::fs::write(path, check::junit::render(&outcomes)) {
-            eprintln!("connscope: error: {path}: cannot write JUnit XML: {e}");
+            crate::say!("connscope: error: {path}: cannot write JUnit XML: {e}");
             return EXIT_ERROR;
         }
     }
@@ -821,7 +821,7 @@ fn run_check(args: &CheckArgs) -> u8 {
     };
     match written.and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            eprintln!("connscope: error: writing output: {e}");
+            crate::say!("connscope: error: writing output: {e}");
             EXIT_ERROR
         }
         _ if outcomes.iter().all(|o| o.passed) => EXIT_OK,

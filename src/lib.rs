@@ -6,6 +6,17 @@
 //! → `report` (one model; table, JSON and JSONL renderers read it).
 #![forbid(unsafe_code)]
 
+/// Writes a line to standard error, ignoring failure: `eprintln!` panics when standard
+/// error is a closed pipe (`connscope … 2>&1 | head`), and a message that cannot be
+/// shown is no reason to stop.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod analyzers;
 pub mod app;
 pub mod capture;

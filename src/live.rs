@@ -94,25 +94,25 @@ pub fn run(args: &LiveArgs) -> u8 {
     let mut live = match Live::open(&opts) {
         Ok(live) => live,
         Err(message) => {
-            eprintln!("connscope: error: {message}");
+            crate::say!("connscope: error: {message}");
             return EXIT_ERROR;
         }
     };
     if !args.keep_privileges {
         match drop_privileges() {
             Ok(Some(who)) if !args.quiet => {
-                eprintln!("connscope: capturing on {} as {who}", live.interface)
+                crate::say!("connscope: capturing on {} as {who}", live.interface)
             }
             Ok(_) => {}
             Err(message) => {
-                eprintln!("connscope: error: {message}");
+                crate::say!("connscope: error: {message}");
                 return EXIT_ERROR;
             }
         }
     }
     if let Some(path) = &args.write {
         if let Err(message) = live.write_to(path) {
-            eprintln!("connscope: error: {message}");
+            crate::say!("connscope: error: {message}");
             return EXIT_ERROR;
         }
     }
@@ -186,7 +186,7 @@ pub fn run(args: &LiveArgs) -> u8 {
             Next::Idle => {}
             Next::Ended(message) => {
                 // The interface went down, or libpcap gave up: report what we have.
-                eprintln!("connscope: warning: {message}");
+                crate::say!("connscope: warning: {message}");
                 warnings.push(WarningRecord {
                     packet: None,
                     message,
@@ -239,12 +239,12 @@ pub fn run(args: &LiveArgs) -> u8 {
         }
     }
     if let Err(message) = live.flush() {
-        eprintln!("connscope: error: {message}");
+        crate::say!("connscope: error: {message}");
     }
     if let Some((received, dropped, if_dropped)) = live.stats() {
         let message = format!("libpcap: {received} packets received, {dropped} dropped by the kernel (ps_drop), {if_dropped} dropped by the interface (ps_ifdrop)");
         if !args.quiet {
-            eprintln!("connscope: {message}");
+            crate::say!("connscope: {message}");
         }
         if dropped + if_dropped > 0 {
             warnings.push(WarningRecord {
@@ -290,7 +290,7 @@ pub fn run(args: &LiveArgs) -> u8 {
     };
     match written.and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            eprintln!("connscope: error: writing output: {e}");
+            crate::say!("connscope: error: writing output: {e}");
             EXIT_ERROR
         }
         _ => EXIT_OK,

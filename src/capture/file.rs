@@ -26,6 +26,15 @@ use std::sync::{Arc, Mutex};
 const READ_BUFFER: usize = 4 << 20;
 /// At most this many warnings are kept per file; the rest are counted.
 const MAX_WARNINGS: usize = 20;
+/// The first four bytes of a pcap file (both byte orders, micro- and nanosecond) and of
+/// a pcapng section header block.
+const CAPTURE_MAGICS: [[u8; 4]; 5] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x0a, 0x0d, 0x0d, 0x0a],
+];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// A capture to read: a file, or standard input (`-` on the command line).
@@ -63,6 +72,7 @@ pub enum CaptureError {
     Open { source: Source, error: io::Error },
     Empty { source: Source },
     NotACapture { source: Source },
+    TruncatedHeader { source: Source },
     Read { source: Source, error: String },
 }
 
@@ -74,6 +84,10 @@ impl fmt::Display for CaptureError {
             CaptureError::NotACapture { source } => write!(
                 f,
                 "{source}: not a pcap or pcapng capture (unrecognised file header)"
+            ),
+            CaptureError::TruncatedHeader { source } => write!(
+                f,
+                "{source}: the file ends inside its pcap or pcapng file header (truncated capture)"
             ),
             CaptureError::Read { source, error } => write!(f, "{source}: cannot read: {error}"),
         }
@@ -116,7 +130,9 @@ impl ReadSummary {
     }
 }
 
-/// Keeps the underlying I/O error, which `pcap-parser` flattens to `ReadError`.
+/// Turns a read error into the end of the input, keeping the error to report: the
+/// packets before the damage (a gzip stream that ends early, a disk error) are still
+/// analysed, where `pcap-parser` would flatten the error to `ReadError` and stop.
 struct ErrorKeepingReader<R> {
     inner: R,
     last_error: Arc<Mutex<Option<String>>>,
@@ -124,13 +140,18 @@ struct ErrorKeepingReader<R> {
 
 impl<R: Read> Read for ErrorKeepingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let result = self.inner.read(buf);
-        if let Err(e) = &result {
-            if let Ok(mut slot) = self.last_error.lock() {
-                *slot = Some(e.to_string());
+        loop {
+            match self.inner.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if let Ok(mut slot) = self.last_error.lock() {
+                        *slot = Some(e.to_string());
+                    }
+                    return Ok(0);
+                }
+                ok => return ok,
             }
         }
-        result
     }
 }
 
@@ -217,6 +238,13 @@ where
     F: FnMut(&RawPacket<'_>) -> ControlFlow<()>,
 {
     let (input, gzip) = open(source, bytes_read)?;
+    // The first bytes, to tell a capture cut inside its header from something else.
+    let mut input = BufReader::with_capacity(4096, input);
+    let starts_like_a_capture = input.fill_buf().is_ok_and(|head| {
+        CAPTURE_MAGICS
+            .iter()
+            .any(|magic| !head.is_empty() && magic.starts_with(&head[..head.len().min(4)]))
+    });
     let last_error = Arc::new(Mutex::new(None));
     let input = ErrorKeepingReader {
         inner: input,
@@ -225,8 +253,19 @@ where
     let io_error = || last_error.lock().ok().and_then(|e| e.clone());
     let mut reader = match create_reader(READ_BUFFER, input) {
         Ok(r) => r,
+        Err(PcapError::Eof) | Err(PcapError::Incomplete(_)) if io_error().is_some() => {
+            return Err(CaptureError::Read {
+                source: source.clone(),
+                error: io_error().unwrap_or_default(),
+            })
+        }
         Err(PcapError::Eof) => {
             return Err(CaptureError::Empty {
+                source: source.clone(),
+            })
+        }
+        Err(PcapError::Incomplete(_)) if starts_like_a_capture => {
+            return Err(CaptureError::TruncatedHeader {
                 source: source.clone(),
             })
         }
@@ -375,7 +414,11 @@ where
             Err(e) => {
                 // Owned, so the reader is free to refill while we decide.
                 let why = match e.to_owned_vec() {
-                    PcapError::Eof => break,
+                    PcapError::Eof => match io_error() {
+                        // The input broke off between two records.
+                        Some(e) => format!("cannot read further ({e})"),
+                        None => break,
+                    },
                     PcapError::Incomplete(_) => {
                         stalls += 1;
                         if reader.refill().is_ok() && stalls <= 2 {
@@ -384,7 +427,7 @@ where
                         format!("cannot read further: {}", io_error().unwrap_or_else(|| "read failed".into()))
                     }
                     PcapError::UnexpectedEof => match io_error() {
-                        Some(e) => format!("the compressed stream is damaged ({e})"),
+                        Some(e) => format!("cannot read further ({e})"),
                         None => "the file ends in the middle of its record (truncated capture)".into(),
                     },
                     PcapError::BufferTooSmall => format!(
