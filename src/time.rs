@@ -86,8 +86,65 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+impl Timestamp {
+    /// RFC 3339 into `buf`, without `fmt`'s machinery: a report prints several
+    /// timestamps per connection, millions per large capture. `None` for years outside
+    /// 0000–9999, which `Display` writes the slow way.
+    fn rfc3339_into(self, buf: &mut [u8; 30]) -> Option<&str> {
+        let (days, secs_of_day, nanos) = self.split();
+        let (year, month, day) = civil_from_days(days);
+        let year = u32::try_from(year).ok().filter(|y| *y <= 9999)?;
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, u64::from(year));
+        put(5, 2, u64::from(month));
+        put(8, 2, u64::from(day));
+        put(11, 2, (secs_of_day / 3600) as u64);
+        put(14, 2, (secs_of_day / 60 % 60) as u64);
+        put(17, 2, (secs_of_day % 60) as u64);
+        let end = if nanos % 1000 == 0 {
+            put(20, 6, (nanos / 1000) as u64);
+            26
+        } else {
+            put(20, 9, nanos as u64);
+            29
+        };
+        for (at, c) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+        ] {
+            buf[at] = c;
+        }
+        buf[end] = b'Z';
+        std::str::from_utf8(&buf[..=end]).ok()
+    }
+}
+
+impl Timestamp {
+    /// Calls `f` with the RFC 3339 text, built on the stack when it can be.
+    pub fn with_rfc3339<R>(self, f: impl FnOnce(&str) -> R) -> R {
+        let mut buf = [0u8; 30];
+        match self.rfc3339_into(&mut buf) {
+            Some(text) => f(text),
+            None => f(&self.to_string()),
+        }
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 30];
+        if let Some(text) = self.rfc3339_into(&mut buf) {
+            return f.write_str(text);
+        }
         let (days, secs_of_day, nanos) = self.split();
         let (year, month, day) = civil_from_days(days);
         write!(
@@ -119,6 +176,36 @@ mod tests {
         let ts = Timestamp::from_parts(1_340_954_905, 298_858, 1_000_000);
         assert_eq!(ts.rfc3339(), "2012-06-29T07:28:25.298858Z");
         assert_eq!(ts.time_of_day(), "07:28:25.298858");
+    }
+
+    #[test]
+    fn the_fast_path_writes_what_fmt_writes() {
+        let slow = |t: Timestamp| {
+            let (days, secs_of_day, nanos) = t.split();
+            let (year, month, day) = civil_from_days(days);
+            let frac = if nanos % 1000 == 0 {
+                format!("{:06}", nanos / 1000)
+            } else {
+                format!("{nanos:09}")
+            };
+            format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac}Z",
+                secs_of_day / 3600,
+                secs_of_day / 60 % 60,
+                secs_of_day % 60
+            )
+        };
+        let mut n: i64 = 1;
+        for step in 0..2000i64 {
+            n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(step);
+            // 1677 to 2262, the range of i64 nanoseconds, both precisions.
+            let t = Timestamp::from_nanos(n.rem_euclid(i64::MAX));
+            let micro = Timestamp::from_nanos(t.as_nanos() / 1000 * 1000);
+            for t in [t, micro, Timestamp::from_nanos(-t.as_nanos())] {
+                assert_eq!(t.to_string(), slow(t));
+                assert_eq!(t.with_rfc3339(str::to_string), slow(t));
+            }
+        }
     }
 
     #[test]

@@ -27,34 +27,35 @@ fn capture(connections: u16, requests: u32, body: usize) -> (Vec<u8>, u64) {
     out.extend_from_slice(&1u32.to_le_bytes());
     let mut packets = 0u64;
     let mut micros = 1_700_000_000_000_000u64;
-    let mut emit = |from_client: bool, port: u16, seq: u32, ack: u32, flags: &str, payload: &[u8]| {
-        let (src, dst, sport, dport) = if from_client {
-            ([10, 0, 0, 1], [10, 0, 0, 2], port, 80)
-        } else {
-            ([10, 0, 0, 2], [10, 0, 0, 1], 80, port)
+    let mut emit =
+        |from_client: bool, port: u16, seq: u32, ack: u32, flags: &str, payload: &[u8]| {
+            let (src, dst, sport, dport) = if from_client {
+                ([10, 0, 0, 1], [10, 0, 0, 2], port, 80)
+            } else {
+                ([10, 0, 0, 2], [10, 0, 0, 1], 80, port)
+            };
+            let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4(src, dst, 64)
+                .tcp(sport, dport, seq, 65_535);
+            if flags.contains('S') {
+                b = b.syn();
+            }
+            if flags.contains('A') {
+                b = b.ack(ack);
+            }
+            if flags.contains('F') {
+                b = b.fin();
+            }
+            let mut frame = Vec::new();
+            b.write(&mut frame, payload).expect("build packet");
+            micros += 100;
+            out.extend_from_slice(&((micros / 1_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&((micros % 1_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(&frame);
+            packets += 1;
         };
-        let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-            .ipv4(src, dst, 64)
-            .tcp(sport, dport, seq, 65_535);
-        if flags.contains('S') {
-            b = b.syn();
-        }
-        if flags.contains('A') {
-            b = b.ack(ack);
-        }
-        if flags.contains('F') {
-            b = b.fin();
-        }
-        let mut frame = Vec::new();
-        b.write(&mut frame, payload).expect("build packet");
-        micros += 100;
-        out.extend_from_slice(&((micros / 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&((micros % 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(&frame);
-        packets += 1;
-    };
     let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {body}\r\n\r\n");
     let request = b"GET /object HTTP/1.1\r\nHost: bench.example\r\n\r\n";
     let body = vec![b'x'; body];
@@ -106,7 +107,10 @@ fn allocations(name: &str, pcap: &[u8]) -> usize {
 fn allocations_grow_with_connections_and_requests_not_packets() {
     let (small, small_packets) = capture(50, 4, 2_000);
     let (large, large_packets) = capture(50, 4, 50_000);
-    assert!(large_packets >= 10 * small_packets, "{large_packets} vs {small_packets}");
+    assert!(
+        large_packets >= 10 * small_packets,
+        "{large_packets} vs {small_packets}"
+    );
     let few = allocations("alloc-small.pcap", &small);
     let many = allocations("alloc-large.pcap", &large);
     eprintln!(
@@ -118,7 +122,10 @@ fn allocations_grow_with_connections_and_requests_not_packets() {
         "{many} allocations for {large_packets} packets vs {few} for {small_packets}"
     );
     // Of the order of the connections and requests: a few dozen for each.
-    assert!(few <= 20 * (50 + 200), "{few} for 50 connections and 200 requests");
+    assert!(
+        few <= 20 * (50 + 200),
+        "{few} for 50 connections and 200 requests"
+    );
     // Twice the connections: about twice the allocations.
     let (double, _) = capture(100, 4, 2_000);
     let twice = allocations("alloc-double.pcap", &double);

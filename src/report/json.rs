@@ -1,11 +1,10 @@
 //! JSON renderers: the whole report as one document, one connection per line, or the
 //! rows of the `http` and `servers` views.
 
-use super::model::{ConnectionRecord, Finding, HttpExchange, InputReport, Report, ServerSummary};
-use super::spill::{Spill, Spilled};
+use super::model::{ConnectionRecord, Finding, HttpExchange, Report};
+use super::spill::Spill;
 use crate::flow::key::Endpoint;
 use serde::Serialize;
-use std::cell::RefCell;
 use std::io::{self, Write};
 
 pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
@@ -13,31 +12,54 @@ pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
 }
 
 /// The report as one document, its connections and findings read back from the spill
-/// files, one a line.
+/// files, one a line; the rest pretty-printed. Byte for byte what serde_json's pretty
+/// printer would write around those lines, without parsing them again.
 pub fn write_document(
     out: &mut impl Write,
     report: &Report,
     connections: &mut [Spill],
     findings: &mut [Spill],
 ) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Document<'a> {
-        schema: &'static str,
-        inputs: &'a [InputReport],
-        connections: Spilled<'a>,
-        servers: &'a [ServerSummary],
-        findings: Spilled<'a>,
+    out.write_all(b"{\n  \"schema\": ")?;
+    serde_json::to_writer(&mut *out, report.schema)?;
+    out.write_all(b",\n  \"inputs\": ")?;
+    write_nested(out, &report.inputs)?;
+    out.write_all(b",\n  \"connections\": ")?;
+    write_lines(out, connections)?;
+    out.write_all(b",\n  \"servers\": ")?;
+    write_nested(out, &report.servers)?;
+    out.write_all(b",\n  \"findings\": ")?;
+    write_lines(out, findings)?;
+    out.write_all(b"\n}\n")
+}
+
+/// A value pretty-printed one level deep inside the document.
+fn write_nested(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
+    let text = serde_json::to_vec_pretty(value)?;
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.write_all(b"\n  ")?;
+        }
+        out.write_all(line)?;
     }
-    write_value(
-        out,
-        &Document {
-            schema: report.schema,
-            inputs: &report.inputs,
-            connections: Spilled(RefCell::new(connections)),
-            servers: &report.servers,
-            findings: Spilled(RefCell::new(findings)),
-        },
-    )
+    Ok(())
+}
+
+/// The spilled items as an array, one a line.
+fn write_lines(out: &mut impl Write, spills: &mut [Spill]) -> io::Result<()> {
+    if spills.iter().all(Spill::is_empty) {
+        return out.write_all(b"[]");
+    }
+    out.write_all(b"[")?;
+    let mut first = true;
+    for spill in spills {
+        spill.for_each_in_order(|text| {
+            out.write_all(if first { b"\n    " } else { b",\n    " })?;
+            first = false;
+            out.write_all(text.as_bytes())
+        })?;
+    }
+    out.write_all(b"\n  ]")
 }
 
 /// A JSONL line: the object with a `type` saying what it is and the `file` it came

@@ -11,8 +11,8 @@ pub const SCHEMA: &str = "connscope.report/1";
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Written straight through Display: no String per timestamp.
-        s.collect_str(self)
+        // Formatted on the stack: no String per timestamp.
+        self.with_rfc3339(|text| s.serialize_str(text))
     }
 }
 

@@ -10,10 +10,7 @@
 //! order, mostly from the page cache.
 
 use super::model::ConnectionRecord;
-use serde::ser::{Error as _, SerializeSeq};
-use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
-use std::cell::RefCell;
+use serde::Serialize;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
@@ -116,34 +113,6 @@ fn with_id(text: &str, id: u64) -> String {
     let rest = text.strip_prefix(PREFIX).unwrap_or(text);
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     format!("{PREFIX}{id}{}", &rest[digits..])
-}
-
-/// The items of several spills, spill by spill then by key, as a JSON array: the pretty
-/// printer puts each on a line of its own.
-pub struct Spilled<'a>(pub RefCell<&'a mut [Spill]>);
-
-impl Serialize for Spilled<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut spills = self.0.borrow_mut();
-        let total = spills.iter().map(Spill::len).sum();
-        let mut seq = s.serialize_seq(Some(total))?;
-        let mut failed: Option<S::Error> = None;
-        for spill in spills.iter_mut() {
-            let read = spill.for_each_in_order(|text| {
-                let raw: &RawValue = serde_json::from_str(text).map_err(io::Error::other)?;
-                seq.serialize_element(raw)
-                    .map_err(|e| io::Error::other(e.to_string()))
-            });
-            if let Err(e) = read {
-                failed = Some(S::Error::custom(e));
-                break;
-            }
-        }
-        match failed {
-            Some(e) => Err(e),
-            None => seq.end(),
-        }
-    }
 }
 
 #[cfg(test)]
