@@ -14,6 +14,7 @@ use crate::report::model::{
     ConnectionRecord, Finding, InputReport, Report, Timeline, WarningRecord, SCHEMA,
 };
 use crate::report::spill::Spill;
+use crate::report::table::{ConnectionRow, RowWidths, SpilledInput};
 use crate::report::{json, servers, table, timeline};
 use crate::story;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -363,15 +364,21 @@ pub enum Output<'a> {
     Lines(&'a mut dyn Write),
     /// Parked in a spill file for the JSON document (see `report::spill`).
     Document,
+    /// Parked in a spill file as rows of the connection table.
+    Table,
 }
 
 /// The whole analysis of some inputs, in order.
 pub struct Analysis {
     /// With `Output::Keep`, the connections too; otherwise everything but them.
     pub report: Report,
-    /// With `Output::Document`: each input's connections, in input order.
+    /// With `Output::Document` or `Output::Table`: each input's connections (or
+    /// their rows), in input order.
     pub spills: Vec<Spill>,
-    /// With `Output::Document`: each input's findings, in input order.
+    /// With `Output::Table`: each input's column widths.
+    pub widths: Vec<RowWidths>,
+    /// With `Output::Document` or `Output::Table`: each input's findings (or their
+    /// paragraphs), in input order.
     pub finding_spills: Vec<Spill>,
     /// An input could not be read at all.
     pub input_error: bool,
@@ -386,6 +393,7 @@ struct InputResult {
     records: Vec<ConnectionRecord>,
     digests: Digests,
     spill: Option<Spill>,
+    widths: Option<RowWidths>,
     /// The first connection warnings, by connection id, and how many there were.
     warnings: Vec<(u64, String)>,
     warning_count: usize,
@@ -398,11 +406,20 @@ enum Found {
     Spilled(Spill),
 }
 
+/// Whether a parallel worker parks connections in a spill file, and as what.
+#[derive(Clone, Copy)]
+enum Parked {
+    No,
+    Records,
+    Rows,
+}
+
 /// How one input's connections are handled as they finish.
 enum Each<'a> {
     Keep,
     Lines(&'a mut dyn Write, &'a str),
     Spill,
+    Rows,
 }
 
 fn run_input(
@@ -415,8 +432,9 @@ fn run_input(
 ) -> Result<InputResult, String> {
     let filter = track.filter;
     let mut keep = packet_filter(filter)?;
+    let mut widths = matches!(each, Each::Rows).then(RowWidths::default);
     let mut spill = match each {
-        Each::Spill => Some(
+        Each::Spill | Each::Rows => Some(
             Spill::new()
                 .map_err(|e| format!("cannot create a temporary file for the report: {e}"))?,
         ),
@@ -446,7 +464,14 @@ fn run_input(
                 }
                 (Each::Lines(out, file), _) => json::write_line(*out, file, &record),
                 (Each::Spill, Some(spill)) => spill.push_connection(&record),
-                (Each::Spill, None) => Ok(()),
+                (Each::Rows, Some(spill)) => {
+                    let row = ConnectionRow::of(&record);
+                    if let Some(w) = &mut widths {
+                        w.add(&row);
+                    }
+                    spill.push((row.id, 0), &row)
+                }
+                (Each::Spill | Each::Rows, None) => Ok(()),
             };
             digests.push(Digest::of(&record));
             match written {
@@ -463,6 +488,7 @@ fn run_input(
         records,
         digests,
         spill,
+        widths,
         warnings,
         warning_count,
         write_error,
@@ -495,6 +521,7 @@ pub fn analyze_files(
         idle_open_s: idle_threshold,
     };
     let mut spills = Vec::new();
+    let mut widths = Vec::new();
     let mut finding_spills = Vec::new();
     let mut input_error = false;
     let mut write_error: Option<io::Error> = None;
@@ -503,14 +530,23 @@ pub fn analyze_files(
     // output is byte-identical to a sequential run.
     let streaming = matches!(output, Output::Lines(_));
     let parallel = !streaming && files.len() > 1;
-    let spilled = matches!(output, Output::Document);
+    // What a worker does with each connection (it has no stream to write to).
+    let parked = match output {
+        Output::Document => Parked::Records,
+        Output::Table => Parked::Rows,
+        _ => Parked::No,
+    };
     let mut done: Vec<Result<InputResult, String>> = if parallel {
         use rayon::prelude::*;
         files
             .par_iter()
             .enumerate()
             .map(|(index, arg)| {
-                let each = if spilled { Each::Spill } else { Each::Keep };
+                let each = match parked {
+                    Parked::Records => Each::Spill,
+                    Parked::Rows => Each::Rows,
+                    Parked::No => Each::Keep,
+                };
                 run_input(index, arg, 1, false, track, each)
             })
             .collect()
@@ -528,6 +564,7 @@ pub fn analyze_files(
                     Output::Keep => Each::Keep,
                     Output::Lines(out) => Each::Lines(&mut **out, arg),
                     Output::Document => Each::Spill,
+                    Output::Table => Each::Rows,
                 };
                 run_input(index, arg, next_id, show_progress, track, each)
             }
@@ -544,6 +581,9 @@ pub fn analyze_files(
             }
             if let Some(spill) = &mut input.spill {
                 spill.renumber(offset);
+            }
+            if let Some(widths) = &mut input.widths {
+                widths.renumber(offset);
             }
         }
         let mut outcome = input.outcome;
@@ -564,8 +604,9 @@ pub fn analyze_files(
                 found.sort_by_key(findings::order);
                 Found::Kept(found)
             }
-            Output::Lines(_) | Output::Document => {
+            Output::Lines(_) | Output::Document | Output::Table => {
                 let lines = matches!(output, Output::Lines(_));
+                let paragraphs = matches!(output, Output::Table);
                 let mut spill = Spill::new()
                     .map_err(|e| format!("cannot create a temporary file for the findings: {e}"))?;
                 let mut made = 0u64;
@@ -581,6 +622,8 @@ pub fn analyze_files(
                         made += 1;
                         let pushed = if lines {
                             spill.push(key, &json::Line::finding(arg, &f))
+                        } else if paragraphs {
+                            spill.push(key, &table::finding_text(&f))
                         } else {
                             spill.push(key, &f)
                         };
@@ -624,6 +667,7 @@ pub fn analyze_files(
         next_id = outcome.next_id;
         report.connections.extend(input.records);
         spills.extend(input.spill);
+        widths.extend(input.widths);
         report.inputs.push(outcome.report);
         if write_error.is_some() {
             break;
@@ -632,6 +676,7 @@ pub fn analyze_files(
     Ok(Analysis {
         report,
         spills,
+        widths,
         finding_spills,
         input_error,
         write_error,
@@ -684,6 +729,7 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
     let output = match view {
         View::Connections(Format::Jsonl) => Output::Lines(&mut out),
         View::Connections(Format::Json) => Output::Document,
+        View::Connections(Format::Table) => Output::Table,
         _ => Output::Keep,
     };
     let analysis = match analyze_files(&input.files, &Tracking::of(input, filter), output) {
@@ -694,6 +740,7 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
         }
     };
     let mut spills = analysis.spills;
+    let widths = analysis.widths;
     let mut finding_spills = analysis.finding_spills;
     let report = analysis.report;
     let write_error = analysis.write_error;
@@ -711,7 +758,17 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
             json::write_document(&mut out, &report, &mut spills, &mut finding_spills)
         }
         (None, View::Connections(Format::Table)) => {
-            table::write_tables(&mut out, &report, terminal)
+            let mut inputs: Vec<SpilledInput> = spills
+                .into_iter()
+                .zip(widths)
+                .zip(finding_spills)
+                .map(|((rows, widths), findings)| SpilledInput {
+                    rows,
+                    widths,
+                    findings,
+                })
+                .collect();
+            table::write_spilled_tables(&mut out, &report, &mut inputs, terminal)
         }
         (None, View::Http(ViewFormat::Table)) => table::write_http(&mut out, &report, terminal),
         (None, View::Http(ViewFormat::Json)) => json::write_http(&mut out, &report),

@@ -2,74 +2,147 @@
 //! connection (comfy-table). Reads only the report model.
 
 use super::model::{
-    CloseHow, ConnectionRecord, HttpExchange, InputReport, Report, ServerSummary, Severity,
+    CloseHow, ConnectionRecord, Finding, HttpExchange, InputReport, Report, ServerSummary, Severity,
 };
+use super::spill::Spill;
 use crate::flow::key::Direction;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
+use unicode_width::UnicodeWidthStr;
 
 pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io::Result<()> {
     for (index, input) in report.inputs.iter().enumerate() {
-        if index > 0 {
-            writeln!(out)?;
-        }
-        writeln!(out, "{}", summary_line(input))?;
-        let rows: Vec<&ConnectionRecord> = report
+        let rows: Vec<ConnectionRow> = report
             .connections
             .iter()
             .filter(|c| c.input == index)
+            .map(ConnectionRow::of)
             .collect();
-        if rows.is_empty() {
-            continue;
-        }
-        writeln!(out, "{}", connection_table(&rows, terminal))?;
-        if rows.iter().any(|c| c.requests_inferred && c.requests > 0) {
-            writeln!(
-                out,
-                "~ exchanges inferred from encrypted TLS records (see docs/tls.md)"
-            )?;
-        }
-        let servers: Vec<&ServerSummary> =
-            report.servers.iter().filter(|s| s.input == index).collect();
-        if servers.iter().any(|s| s.http_connections > 0) {
-            writeln!(out, "{}", server_table(&servers, terminal))?;
-        }
-        write_findings(out, report, index)?;
+        let mut widths = RowWidths::default();
+        rows.iter().for_each(|r| widths.add(r));
+        let findings: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.input == index)
+            .map(finding_text)
+            .collect();
+        write_input(
+            out,
+            report,
+            index,
+            input,
+            &widths,
+            terminal,
+            |each| rows.iter().try_for_each(|r| each(r)),
+            |each| findings.iter().try_for_each(|f| each(f)),
+        )?;
     }
     Ok(())
 }
 
-/// The findings of one input, one paragraph each.
-fn write_findings(out: &mut impl Write, report: &Report, input: usize) -> io::Result<()> {
-    let found: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.input == input)
-        .collect();
-    if found.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nFindings:")?;
-    for f in found {
-        let packets: Vec<String> = f.packets.iter().map(u64::to_string).collect();
-        writeln!(
+/// One input's connection rows and finding paragraphs, parked in spill files while the
+/// input was read (see `report::spill`).
+pub struct SpilledInput {
+    pub rows: Spill,
+    pub widths: RowWidths,
+    pub findings: Spill,
+}
+
+/// The tables of a report whose connections and findings were spilled, input by input.
+pub fn write_spilled_tables(
+    out: &mut impl Write,
+    report: &Report,
+    inputs: &mut [SpilledInput],
+    terminal: bool,
+) -> io::Result<()> {
+    for ((index, input), spilled) in report.inputs.iter().enumerate().zip(inputs) {
+        let SpilledInput {
+            rows,
+            widths,
+            findings,
+        } = spilled;
+        write_input(
             out,
-            "- [{}] {}: {}{}",
-            match f.severity {
-                Severity::Info => "info",
-                Severity::Warning => "warning",
+            report,
+            index,
+            input,
+            widths,
+            terminal,
+            |each| {
+                rows.for_each_in_order(|text| {
+                    let row: ConnectionRow = serde_json::from_str(text)?;
+                    each(&row)
+                })
             },
-            f.kind.as_str(),
-            f.message,
-            if packets.is_empty() {
-                String::new()
-            } else {
-                format!(" (packets {})", packets.join(", "))
-            }
+            |each| {
+                findings.for_each_in_order(|text| {
+                    let paragraph: String = serde_json::from_str(text)?;
+                    each(&paragraph)
+                })
+            },
         )?;
     }
     Ok(())
+}
+
+/// An input: its summary line, connection table, server table and findings.
+#[allow(clippy::too_many_arguments)]
+fn write_input(
+    out: &mut impl Write,
+    report: &Report,
+    index: usize,
+    input: &InputReport,
+    widths: &RowWidths,
+    terminal: bool,
+    rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
+    mut findings: impl FnMut(&mut dyn FnMut(&str) -> io::Result<()>) -> io::Result<()>,
+) -> io::Result<()> {
+    if index > 0 {
+        writeln!(out)?;
+    }
+    writeln!(out, "{}", summary_line(input))?;
+    if widths.rows == 0 {
+        return Ok(());
+    }
+    write_connection_rows(out, widths, terminal, rows)?;
+    if widths.inferred {
+        writeln!(
+            out,
+            "~ exchanges inferred from encrypted TLS records (see docs/tls.md)"
+        )?;
+    }
+    let servers: Vec<&ServerSummary> = report.servers.iter().filter(|s| s.input == index).collect();
+    if servers.iter().any(|s| s.http_connections > 0) {
+        writeln!(out, "{}", server_table(&servers, terminal))?;
+    }
+    let mut heading = true;
+    findings(&mut |paragraph| {
+        if std::mem::take(&mut heading) {
+            writeln!(out, "\nFindings:")?;
+        }
+        writeln!(out, "{paragraph}")
+    })
+}
+
+/// A finding as one paragraph of the table output.
+pub fn finding_text(f: &Finding) -> String {
+    let packets: Vec<String> = f.packets.iter().map(u64::to_string).collect();
+    format!(
+        "- [{}] {}: {}{}",
+        match f.severity {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+        },
+        f.kind.as_str(),
+        f.message,
+        if packets.is_empty() {
+            String::new()
+        } else {
+            format!(" (packets {})", packets.join(", "))
+        }
+    )
 }
 
 /// `connscope http`: one row per exchange.
@@ -302,27 +375,35 @@ fn close_cell(conn: &ConnectionRecord) -> String {
     }
 }
 
-fn connection_table(rows: &[&ConnectionRecord], terminal: bool) -> Table {
-    let mut table = new_table(
-        terminal,
-        vec![
-            "id",
-            "client",
-            "server",
-            "start",
-            "duration",
-            "packets c/s",
-            "bytes c/s",
-            "rtt ms",
-            "proto",
-            "host / sni",
-            "requests",
-            "keep-alive",
-            "close",
-            "state",
-        ],
-    );
-    for conn in rows {
+/// The connection table's columns after `id`: header, and whether cells are
+/// right-aligned.
+const COLUMNS: [(&str, bool); 13] = [
+    ("client", false),
+    ("server", false),
+    ("start", false),
+    ("duration", true),
+    ("packets c/s", true),
+    ("bytes c/s", true),
+    ("rtt ms", true),
+    ("proto", false),
+    ("host / sni", false),
+    ("requests", true),
+    ("keep-alive", false),
+    ("close", false),
+    ("state", false),
+];
+
+/// A connection's row in the table, made when it finishes so that the record itself
+/// need not be kept; its id is apart, so inputs analysed in parallel can be numbered
+/// afterwards.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConnectionRow {
+    pub id: u64,
+    pub cells: [String; 13],
+}
+
+impl ConnectionRow {
+    pub fn of(conn: &ConnectionRecord) -> Self {
         let rtt = conn
             .handshake
             .as_ref()
@@ -342,29 +423,144 @@ fn connection_table(rows: &[&ConnectionRecord], terminal: bool) -> Table {
             .and_then(|t| t.sni.clone())
             .or_else(|| conn.http.iter().find_map(|x| x.host.clone()))
             .unwrap_or_else(|| "-".into());
-        table.add_row(vec![
-            right(conn.id),
-            Cell::new(conn.client),
-            Cell::new(conn.server),
-            Cell::new(conn.start.time_of_day()),
-            right(format!("{:.3}s", conn.duration_s)),
-            right(format!("{}/{}", conn.packets.client, conn.packets.server)),
-            right(format!(
-                "{}/{}",
-                conn.payload_bytes.client, conn.payload_bytes.server
-            )),
-            right(rtt),
-            Cell::new(if conn.protocol == "none" {
-                "-"
-            } else {
-                conn.protocol
-            }),
-            Cell::new(host),
-            right(requests),
-            Cell::new(probes_cell(conn)),
-            Cell::new(close_cell(conn)),
-            Cell::new(format!("{} {}", conn.conn_state, conn.history)),
-        ]);
+        ConnectionRow {
+            id: conn.id,
+            cells: [
+                conn.client.to_string(),
+                conn.server.to_string(),
+                conn.start.time_of_day(),
+                format!("{:.3}s", conn.duration_s),
+                format!("{}/{}", conn.packets.client, conn.packets.server),
+                format!(
+                    "{}/{}",
+                    conn.payload_bytes.client, conn.payload_bytes.server
+                ),
+                rtt,
+                if conn.protocol == "none" {
+                    "-"
+                } else {
+                    conn.protocol
+                }
+                .to_string(),
+                host,
+                requests,
+                probes_cell(conn),
+                close_cell(conn),
+                format!("{} {}", conn.conn_state, conn.history),
+            ],
+        }
     }
-    table
+}
+
+/// The widths of the connection table's columns, widened as rows go by.
+#[derive(Clone, Copy, Debug)]
+pub struct RowWidths {
+    largest_id: u64,
+    cells: [usize; 13],
+    pub rows: usize,
+    /// A row counts exchanges inferred from TLS.
+    pub inferred: bool,
+}
+
+impl Default for RowWidths {
+    fn default() -> Self {
+        RowWidths {
+            largest_id: 0,
+            cells: COLUMNS.map(|(header, _)| header.width()),
+            rows: 0,
+            inferred: false,
+        }
+    }
+}
+
+impl RowWidths {
+    pub fn add(&mut self, row: &ConnectionRow) {
+        self.largest_id = self.largest_id.max(row.id);
+        for (w, cell) in self.cells.iter_mut().zip(&row.cells) {
+            *w = (*w).max(cell.width());
+        }
+        self.rows += 1;
+        self.inferred |= row.cells[9].starts_with('~');
+    }
+
+    /// After `offset` earlier connections.
+    pub fn renumber(&mut self, offset: u64) {
+        if self.rows > 0 {
+            self.largest_id += offset;
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(self.largest_id.to_string().len().max("id".len())).chain(self.cells)
+    }
+}
+
+/// Tables with more rows than this are written as they are read, without comfy-table
+/// holding them all: on a terminal, comfy-table wraps a wide table to fit; beyond
+/// this, nobody reads it there anyway.
+const TERMINAL_ROWS: usize = 1000;
+
+/// The connection table: comfy-table on a terminal for a screenful, otherwise written
+/// row by row in comfy-table's look (the same bytes it writes when not on a terminal).
+fn write_connection_rows(
+    out: &mut impl Write,
+    widths: &RowWidths,
+    terminal: bool,
+    mut rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
+) -> io::Result<()> {
+    if terminal && widths.rows <= TERMINAL_ROWS {
+        let mut header = vec!["id"];
+        header.extend(COLUMNS.map(|(h, _)| h));
+        let mut table = new_table(terminal, header);
+        rows(&mut |row| {
+            let mut cells = vec![right(row.id)];
+            for (cell, (_, right_aligned)) in row.cells.iter().zip(COLUMNS) {
+                cells.push(if right_aligned {
+                    right(cell)
+                } else {
+                    Cell::new(cell)
+                });
+            }
+            table.add_row(cells);
+            Ok(())
+        })?;
+        return writeln!(out, "{table}");
+    }
+    let widths: Vec<usize> = widths.all().collect();
+    let rule = |out: &mut dyn Write, left: &str, line: &str, joint: &str, end: &str| {
+        let parts: Vec<String> = widths.iter().map(|w| line.repeat(w + 2)).collect();
+        writeln!(out, "{left}{}{end}", parts.join(joint))
+    };
+    let line = |out: &mut dyn Write, cells: &[(&str, bool)]| {
+        out.write_all("│".as_bytes())?;
+        for (i, ((text, right_aligned), w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                out.write_all("┆".as_bytes())?;
+            }
+            let pad = " ".repeat(w.saturating_sub(text.width()));
+            if *right_aligned {
+                write!(out, " {pad}{text} ")?;
+            } else {
+                write!(out, " {text}{pad} ")?;
+            }
+        }
+        out.write_all("│\n".as_bytes())
+    };
+    rule(out, "┌", "─", "┬", "┐")?;
+    let mut header = vec![("id", false)];
+    header.extend(COLUMNS.map(|(h, _)| (h, false)));
+    line(out, &header)?;
+    rule(out, "╞", "═", "╪", "╡")?;
+    rows(&mut |row| {
+        let id = row.id.to_string();
+        let mut cells = vec![(id.as_str(), true)];
+        cells.extend(
+            row.cells
+                .iter()
+                .zip(COLUMNS)
+                .map(|(c, (_, r))| (c.as_str(), r)),
+        );
+        line(&mut *out, &cells)
+    })?;
+    rule(out, "└", "─", "┴", "┘")
 }
