@@ -35,7 +35,7 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
             input,
             &widths,
             terminal,
-            |each| rows.iter().try_for_each(|r| each(r)),
+            |each| rows.iter().try_for_each(&mut *each),
             |each| findings.iter().try_for_each(|f| each(f)),
         )?;
     }
