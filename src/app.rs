@@ -361,7 +361,7 @@ pub enum Output<'a> {
     /// `check`).
     Keep,
     /// Written at once as a JSONL line; each input's findings follow its connections.
-    Lines(&'a mut dyn Write),
+    Lines(&'a mut (dyn Write + Send)),
     /// Parked in a spill file for the JSON document (see `report::spill`).
     Document,
     /// Parked in a spill file as rows of the connection table.
@@ -417,10 +417,82 @@ enum Parked {
 /// How one input's connections are handled as they finish.
 enum Each<'a> {
     Keep,
-    Lines(&'a mut dyn Write, &'a str),
+    Lines(&'a mut (dyn Write + Send), &'a str),
     Spill,
     Rows,
 }
+
+/// Where one input's connections go as they finish, and what is kept of them.
+struct Sink<'a> {
+    each: Each<'a>,
+    spill: Option<Spill>,
+    widths: Option<RowWidths>,
+    records: Vec<ConnectionRecord>,
+    digests: Digests,
+    warnings: Vec<(u64, String)>,
+    warning_count: usize,
+    write_error: Option<io::Error>,
+}
+
+impl<'a> Sink<'a> {
+    fn new(each: Each<'a>) -> Result<Self, String> {
+        let parked = matches!(each, Each::Spill | Each::Rows);
+        Ok(Sink {
+            widths: matches!(each, Each::Rows).then(RowWidths::default),
+            spill: match parked {
+                true => {
+                    Some(Spill::new().map_err(|e| {
+                        format!("cannot create a temporary file for the report: {e}")
+                    })?)
+                }
+                false => None,
+            },
+            each,
+            records: Vec::new(),
+            digests: Digests::default(),
+            warnings: Vec::new(),
+            warning_count: 0,
+            write_error: None,
+        })
+    }
+
+    /// Takes a finished connection; `Break` when the output failed.
+    fn take(&mut self, record: ConnectionRecord) -> ControlFlow<()> {
+        self.warning_count += record.warnings.len();
+        for w in &record.warnings {
+            if self.warnings.len() < STDERR_CONNECTION_WARNINGS {
+                self.warnings.push((record.id, w.message.clone()));
+            }
+        }
+        let written = match (&mut self.each, &mut self.spill) {
+            (Each::Keep, _) => {
+                self.records.push(record);
+                return ControlFlow::Continue(());
+            }
+            (Each::Lines(out, file), _) => json::write_line(*out, file, &record),
+            (Each::Spill, Some(spill)) => spill.push_connection(&record),
+            (Each::Rows, Some(spill)) => {
+                let row = ConnectionRow::of(&record);
+                if let Some(w) = &mut self.widths {
+                    w.add(&row);
+                }
+                spill.push((row.id, 0), &row)
+            }
+            (Each::Spill | Each::Rows, None) => Ok(()),
+        };
+        self.digests.push(Digest::of(&record));
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.write_error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+}
+
+/// Finished connections in flight between the reading thread and the writing one.
+const PIPELINE_DEPTH: usize = 256;
 
 fn run_input(
     index: usize,
@@ -428,70 +500,59 @@ fn run_input(
     first_id: u64,
     show_progress: bool,
     track: &Tracking<'_>,
-    mut each: Each<'_>,
+    each: Each<'_>,
 ) -> Result<InputResult, String> {
-    let filter = track.filter;
-    let mut keep = packet_filter(filter)?;
-    let mut widths = matches!(each, Each::Rows).then(RowWidths::default);
-    let mut spill = match each {
-        Each::Spill | Each::Rows => Some(
-            Spill::new()
-                .map_err(|e| format!("cannot create a temporary file for the report: {e}"))?,
-        ),
-        _ => None,
-    };
-    let mut records = Vec::new();
-    let mut digests = Digests::default();
-    let mut warnings = Vec::new();
-    let mut warning_count = 0;
-    let mut write_error = None;
-    let outcome = analyze_input(
-        &Source::from_arg(arg),
-        ConnectionTable::new(index, first_id).with_syn_timeout(nanos(track.syn_timeout)),
-        show_progress,
-        &mut keep,
-        |record| {
-            warning_count += record.warnings.len();
-            for w in &record.warnings {
-                if warnings.len() < STDERR_CONNECTION_WARNINGS {
-                    warnings.push((record.id, w.message.clone()));
-                }
-            }
-            let written = match (&mut each, &mut spill) {
-                (Each::Keep, _) => {
-                    records.push(record);
-                    return ControlFlow::Continue(());
-                }
-                (Each::Lines(out, file), _) => json::write_line(*out, file, &record),
-                (Each::Spill, Some(spill)) => spill.push_connection(&record),
-                (Each::Rows, Some(spill)) => {
-                    let row = ConnectionRow::of(&record);
-                    if let Some(w) = &mut widths {
-                        w.add(&row);
+    let mut keep = packet_filter(track.filter)?;
+    // With a core to spare, connections are written (serialised, digested) on a second
+    // thread while the first reads on: a pipeline, so one large file uses two cores.
+    // The writer takes them in the order they finished, so the output is the same.
+    let pipelined = !matches!(each, Each::Keep) && rayon::current_num_threads() > 1;
+    let mut sink = Sink::new(each)?;
+    let table = ConnectionTable::new(index, first_id).with_syn_timeout(nanos(track.syn_timeout));
+    let source = Source::from_arg(arg);
+    let (outcome, sink) = if pipelined {
+        std::thread::scope(|scope| {
+            let (to_writer, finished) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
+            let writer = scope.spawn(move || {
+                for record in finished {
+                    if sink.take(record).is_break() {
+                        break; // dropping the receiver stops the reader
                     }
-                    spill.push((row.id, 0), &row)
                 }
-                (Each::Spill | Each::Rows, None) => Ok(()),
-            };
-            digests.push(Digest::of(&record));
-            match written {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    write_error = Some(e);
-                    ControlFlow::Break(())
-                }
+                sink
+            });
+            let outcome =
+                analyze_input(
+                    &source,
+                    table,
+                    show_progress,
+                    &mut keep,
+                    |record| match to_writer.send(record) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(_) => ControlFlow::Break(()),
+                    },
+                );
+            drop(to_writer);
+            match writer.join() {
+                Ok(sink) => Ok((outcome, sink)),
+                Err(_) => Err("the writing thread failed".to_string()),
             }
-        },
-    );
+        })?
+    } else {
+        let outcome = analyze_input(&source, table, show_progress, &mut keep, |record| {
+            sink.take(record)
+        });
+        (outcome, sink)
+    };
     Ok(InputResult {
         outcome,
-        records,
-        digests,
-        spill,
-        widths,
-        warnings,
-        warning_count,
-        write_error,
+        records: sink.records,
+        digests: sink.digests,
+        spill: sink.spill,
+        widths: sink.widths,
+        warnings: sink.warnings,
+        warning_count: sink.warning_count,
+        write_error: sink.write_error,
     })
 }
 
@@ -724,8 +785,8 @@ fn packet_filter(filter: Option<&str>) -> Result<Keep, String> {
 }
 
 fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    // Not locked: the JSONL stream may be written from a second thread.
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
     let output = match view {
         View::Connections(Format::Jsonl) => Output::Lines(&mut out),
         View::Connections(Format::Json) => Output::Document,
