@@ -558,6 +558,14 @@ impl HttpAnalyzer {
                     );
                     return;
                 };
+                if e == httparse::Error::TooManyHeaders {
+                    self.warn(
+                        start.packet,
+                        format!(
+                            "request has more than {MAX_HEADERS} header fields; they were not read (assuming no body)"
+                        ),
+                    );
+                }
                 let version = match line.version {
                     LineVersion::Http1(minor) => format!("HTTP/1.{minor}"),
                     LineVersion::Http09 => "HTTP/0.9".to_string(),
@@ -1495,6 +1503,19 @@ mod tests {
         many.extend_from_slice(b"\r\n");
         let s = run(&[(C, &many), (C, REQ), (S, RESP_CL)]);
         assert!(!s.warnings.is_empty());
+        // … and in fewer bytes than the head limit.
+        let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+        many.extend(b"X:v\r\n".repeat(10_000));
+        many.extend_from_slice(b"\r\n");
+        let s = run(&[(C, &many), (C, REQ), (S, RESP_CL)]);
+        assert!(
+            s.warnings[0]
+                .message
+                .contains("more than 128 header fields"),
+            "{:?}",
+            s.warnings
+        );
+        assert_eq!(s.exchanges.len(), 2);
         // A request never answered.
         let s = run(&[(C, REQ)]);
         assert!(s.outstanding);

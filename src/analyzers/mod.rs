@@ -26,12 +26,16 @@ enum App {
     /// No payload seen yet (or not enough to decide).
     Undecided {
         chunks: PerSide<u32>,
+        /// The packet of the first payload, to point at when none is recognised.
+        first: Option<u64>,
     },
     /// HTTP, and once a CONNECT tunnel carries TLS, the TLS inside it.
     Http(Box<HttpAnalyzer>, Option<Box<TlsAnalyzer>>),
     Tls(Box<TlsAnalyzer>),
-    /// Payload that no analyzer recognises.
-    Unknown,
+    /// Payload that no analyzer recognises, from this packet on.
+    Unknown {
+        first: Option<u64>,
+    },
 }
 
 /// The stream side of one connection.
@@ -47,6 +51,7 @@ impl Default for Streams {
             reassembly: PerSide::default(),
             app: App::Undecided {
                 chunks: PerSide::default(),
+                first: None,
             },
         }
     }
@@ -59,12 +64,14 @@ pub struct StreamSummary {
     pub protocol: &'static str,
     pub http: Option<HttpSummary>,
     pub tls: Option<TlsSummary>,
+    /// For `unknown`: the packet of the first payload.
+    pub unrecognised_from: Option<u64>,
 }
 
 impl Streams {
     /// Feeds one segment sent by `dir`. RST payloads are not stream data.
     pub fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, origin: Origin) {
-        if seg.flags.rst() || matches!(self.app, App::Unknown) {
+        if seg.flags.rst() || matches!(self.app, App::Unknown { .. }) {
             return;
         }
         let Streams { reassembly, app } = self;
@@ -96,31 +103,35 @@ impl Streams {
                 .finish(&mut |chunk, origin| deliver(app, dir, chunk, origin));
         }
         match self.app {
-            App::Undecided { chunks } if chunks.client + chunks.server == 0 => StreamSummary {
+            App::Undecided { chunks, .. } if chunks.client + chunks.server == 0 => StreamSummary {
                 protocol: "none",
                 ..StreamSummary::default()
             },
-            App::Undecided { .. } | App::Unknown => StreamSummary {
+            App::Undecided { first, .. } | App::Unknown { first } => StreamSummary {
                 protocol: "unknown",
+                unrecognised_from: first,
                 ..StreamSummary::default()
             },
             App::Http(analyzer, inner) => StreamSummary {
                 protocol: "http",
                 http: Some(analyzer.finish()),
                 tls: inner.map(|t| t.finish()),
+                unrecognised_from: None,
             },
             App::Tls(analyzer) => StreamSummary {
                 protocol: "tls",
                 http: None,
                 tls: Some(analyzer.finish()),
+                unrecognised_from: None,
             },
         }
     }
 }
 
 fn deliver(app: &mut App, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
-    if let App::Undecided { chunks } = app {
+    if let App::Undecided { chunks, first } = app {
         let Chunk::Data(bytes) = chunk else { return };
+        first.get_or_insert(origin.packet);
         if looks_like_tls(bytes) {
             // A handshake record from either side: the client's ClientHello, or the
             // server's flight when the ClientHello was not captured.
@@ -153,7 +164,7 @@ fn deliver(app: &mut App, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
             let seen = chunks.get_mut(dir);
             *seen += 1;
             if chunks.client + chunks.server >= DETECT_CHUNKS {
-                *app = App::Unknown;
+                *app = App::Unknown { first: *first };
             }
             return;
         }
@@ -176,6 +187,6 @@ fn deliver(app: &mut App, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
             analyzer.on_chunk(dir, chunk, origin)
         }
         App::Tls(analyzer) => analyzer.on_chunk(dir, chunk, origin),
-        App::Undecided { .. } | App::Unknown => {}
+        App::Undecided { .. } | App::Unknown { .. } => {}
     }
 }

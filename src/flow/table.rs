@@ -904,7 +904,12 @@ mod http_tests {
         let c = &track(&p)[0];
         assert_eq!(c.protocol, "unknown");
         assert_eq!(c.requests, 0);
-        assert!(c.warnings.is_empty());
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert_eq!(c.warnings[0].packet, Some(4));
+        assert_eq!(
+            c.warnings[0].message,
+            "the payload on port 80 is neither HTTP nor TLS; not analysed"
+        );
     }
 
     #[test]

@@ -97,6 +97,9 @@ struct HandshakeTrack {
     refused_by: Option<u64>,
 }
 
+/// Ports where HTTP or TLS is expected.
+const WEB_PORTS: [u16; 7] = [80, 443, 8000, 8008, 8080, 8443, 8888];
+
 /// A connection being tracked.
 #[derive(Debug)]
 pub struct Connection {
@@ -508,6 +511,20 @@ impl Connection {
         let mut warnings = http.warnings;
         if let Some(t) = &tls {
             warnings.extend(t.warnings.iter().cloned());
+        }
+        // Traffic on a web port that is neither HTTP nor TLS is worth a word: a
+        // tunnel, another protocol, or garbage aimed at the server.
+        if let (Some(packet), true) = (
+            streams.unrecognised_from,
+            WEB_PORTS.contains(&self.server.port),
+        ) {
+            warnings.push(crate::report::model::WarningRecord {
+                packet: Some(packet),
+                message: format!(
+                    "the payload on port {} is neither HTTP nor TLS; not analysed",
+                    self.server.port
+                ),
+            });
         }
         ConnectionRecord {
             id: self.id,
