@@ -342,6 +342,19 @@ pub struct Tracking<'a> {
     pub syn_timeout: f64,
     /// A BPF expression: only matching packets are analysed.
     pub filter: Option<&'a str>,
+    /// Where errors and warnings go: standard error, or these lines, to be printed
+    /// later in order (inputs analysed in parallel).
+    pub diagnostics: Option<&'a std::sync::Mutex<Vec<String>>>,
+}
+
+impl Tracking<'_> {
+    /// An error or warning line for the user.
+    fn say(&self, line: String) {
+        match self.diagnostics.map(|d| d.lock()) {
+            Some(Ok(mut lines)) => lines.push(line),
+            _ => crate::say!("{line}"),
+        }
+    }
 }
 
 impl<'a> Tracking<'a> {
@@ -351,6 +364,7 @@ impl<'a> Tracking<'a> {
             idle_threshold: input.idle_threshold,
             syn_timeout: input.syn_timeout,
             filter,
+            diagnostics: None,
         }
     }
 }
@@ -704,11 +718,11 @@ pub fn analyze_files(
             .extend(servers::rollup_digests(index, &input.digests));
         drop(input.digests);
         if let Some(e) = &outcome.error {
-            crate::say!("connscope: error: {e}");
+            track.say(format!("connscope: error: {e}"));
             input_error = true;
         }
         if !quiet {
-            print_warnings(&outcome.report, &input.warnings, input.warning_count);
+            print_warnings(track, &outcome.report, &input.warnings, input.warning_count);
         }
         write_error = write_error.or(input.write_error);
         match (found, &mut output) {
@@ -745,19 +759,26 @@ pub fn analyze_files(
 }
 
 /// An input's warnings, and its connections' (the first few), on standard error.
-fn print_warnings(input: &InputReport, connection_warnings: &[(u64, String)], count: usize) {
+fn print_warnings(
+    track: &Tracking<'_>,
+    input: &InputReport,
+    connection_warnings: &[(u64, String)],
+    count: usize,
+) {
     let path = &input.path;
     for w in &input.warnings {
-        crate::say!("connscope: warning: {path}: {}", w.message);
+        track.say(format!("connscope: warning: {path}: {}", w.message));
     }
     for (id, message) in connection_warnings {
-        crate::say!("connscope: warning: {path}: connection {id}: {message}");
+        track.say(format!(
+            "connscope: warning: {path}: connection {id}: {message}"
+        ));
     }
     if count > connection_warnings.len() {
-        crate::say!(
+        track.say(format!(
             "connscope: warning: {path}: {} more connection warnings (see the JSON report)",
             count - connection_warnings.len()
-        );
+        ));
     }
 }
 
@@ -905,15 +926,31 @@ fn run_check(args: &CheckArgs) -> u8 {
         }
         parsed.push((file, expectations));
     }
+    // Each capture on its own core; errors and warnings printed afterwards in order.
+    let analysed: Vec<(Vec<String>, Result<Analysis, String>)> = {
+        use rayon::prelude::*;
+        parsed
+            .par_iter()
+            .map(|(file, _)| {
+                let lines = std::sync::Mutex::new(Vec::new());
+                let track = Tracking {
+                    quiet: args.quiet,
+                    idle_threshold: args.idle_threshold,
+                    syn_timeout: args.syn_timeout,
+                    filter: None,
+                    diagnostics: Some(&lines),
+                };
+                let analysis = analyze_files(std::slice::from_ref(*file), &track, Output::Keep);
+                (lines.into_inner().unwrap_or_default(), analysis)
+            })
+            .collect()
+    };
     let mut outcomes = Vec::new();
-    for (file, expectations) in parsed {
-        let track = Tracking {
-            quiet: args.quiet,
-            idle_threshold: args.idle_threshold,
-            syn_timeout: args.syn_timeout,
-            filter: None,
-        };
-        let analysis = match analyze_files(std::slice::from_ref(file), &track, Output::Keep) {
+    for ((file, expectations), (lines, analysis)) in parsed.iter().zip(analysed) {
+        for line in lines {
+            crate::say!("{line}");
+        }
+        let analysis = match analysis {
             Ok(analysis) if !analysis.input_error => analysis,
             Ok(_) => return EXIT_ERROR,
             Err(message) => {
@@ -921,7 +958,7 @@ fn run_check(args: &CheckArgs) -> u8 {
                 return EXIT_ERROR;
             }
         };
-        for (text, exp) in &expectations {
+        for (text, exp) in expectations {
             outcomes.push(check::evaluate(file, text, exp, &analysis.report));
         }
     }

@@ -94,6 +94,7 @@ fn allocations(name: &str, pcap: &[u8]) -> usize {
         idle_threshold: 10.0,
         syn_timeout: 10.0,
         filter: None,
+        diagnostics: None,
     };
     let mut sink = std::io::sink();
     let region = Region::new(GLOBAL);
