@@ -11,6 +11,7 @@ use crate::report::model::ConnectionRecord;
 use crate::time::Timestamp;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
 
 /// How long a closed connection waits for stragglers (the last ACK, a repeated FIN,
@@ -127,28 +128,33 @@ impl ConnectionTable {
         let src = Endpoint::from(seg.src);
         let dst = Endpoint::from(seg.dst);
         let (key, _) = FlowKey::new(src, dst);
-        if let Some(conn) = self.live.get(&key) {
-            let dir = conn.direction_of(src);
-            if conn.is_reused_by(dir, seg) {
-                if let Some(old) = self.live.remove(&key) {
-                    finished(old.into_record());
-                }
-            }
-        }
-        let attempts = &mut self.attempts;
-        let syn_timeout = self.syn_timeout_nanos;
-        let conn = self.live.entry(key).or_insert_with(|| {
-            let id = self.next_id;
-            self.next_id += 1;
+        let fresh = |id: u64, attempts: &mut Deadlines| {
             if seg.flags.syn() && !seg.flags.ack() {
-                attempts.push(
-                    Timestamp::from_nanos(ts.as_nanos().saturating_add(syn_timeout)),
-                    key,
-                    id,
-                );
+                let due =
+                    Timestamp::from_nanos(ts.as_nanos().saturating_add(self.syn_timeout_nanos));
+                attempts.push(due, key, id);
             }
             Box::new(Connection::new(id, self.input, src, dst, seg, number, ts))
-        });
+        };
+        // One hash lookup per packet: the entry is found once and reused.
+        let conn = match self.live.entry(key) {
+            Entry::Occupied(entry) => {
+                let entry = entry.into_mut();
+                if entry.is_reused_by(entry.direction_of(src), seg) {
+                    // A new connection on the same 4-tuple: the old one is finished.
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    let old = std::mem::replace(entry, fresh(id, &mut self.attempts));
+                    finished(old.into_record());
+                }
+                entry
+            }
+            Entry::Vacant(slot) => {
+                let id = self.next_id;
+                self.next_id += 1;
+                slot.insert(fresh(id, &mut self.attempts))
+            }
+        };
         let was_closed = conn.is_closed();
         let dir = conn.direction_of(src);
         conn.on_segment(dir, seg, number, ts);
