@@ -137,7 +137,7 @@ fn exchange_text(x: &HttpExchange, encrypted: bool) -> String {
             format!("{m} {}{t}", x.host.as_deref().unwrap_or(""))
         }
         (Some(m), Some(t)) => format!("{m} {t}"),
-        (Some(m), None) => m.clone(),
+        (Some(m), None) => m.to_string(),
         _ => "a response without a captured request".into(),
     };
     let response = match (x.status, &x.reason) {

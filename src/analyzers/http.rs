@@ -13,7 +13,7 @@
 use super::reassembly::{Chunk, Origin};
 use crate::flow::key::Direction;
 use crate::report::model::{
-    HttpEnd, HttpEndReason, HttpExchange, KeepAliveHeader, Tunnel, WarningRecord,
+    text, HttpEnd, HttpEndReason, HttpExchange, KeepAliveHeader, Text, Tunnel, WarningRecord,
 };
 
 /// A head (request or status line plus fields) longer than this is malformed.
@@ -283,8 +283,20 @@ fn header<'a>(headers: &'a [httparse::Header<'_>], name: &str) -> Option<&'a [u8
         .map(|h| h.value)
 }
 
-fn header_text(headers: &[httparse::Header<'_>], name: &str) -> Option<String> {
-    header(headers, name).map(|v| clip(String::from_utf8_lossy(v).trim()))
+fn header_text(headers: &[httparse::Header<'_>], name: &str) -> Option<Text> {
+    header(headers, name).map(|v| match std::str::from_utf8(v) {
+        Ok(v) if v.len() <= MAX_TEXT => text(v.trim()),
+        _ => Text::Owned(clip(String::from_utf8_lossy(v).trim())),
+    })
+}
+
+/// Short protocol words as [`Text`], clipped like any other text.
+fn short_text(word: &str) -> Text {
+    if word.len() <= MAX_TEXT {
+        text(word)
+    } else {
+        Text::Owned(clip(word))
+    }
 }
 
 fn has_token(value: &[u8], token: &str) -> bool {
@@ -363,8 +375,12 @@ fn keep_alive_header(headers: &[httparse::Header<'_>]) -> Option<KeepAliveHeader
     Some(parsed)
 }
 
-fn version_text(minor: Option<u8>) -> Option<String> {
-    minor.map(|m| format!("HTTP/1.{m}"))
+fn version_text(minor: Option<u8>) -> Option<Text> {
+    minor.map(|m| match m {
+        1 => Text::Borrowed("HTTP/1.1"),
+        0 => Text::Borrowed("HTTP/1.0"),
+        m => Text::Owned(format!("HTTP/1.{m}")),
+    })
 }
 
 impl HttpAnalyzer {
@@ -537,13 +553,13 @@ impl HttpAnalyzer {
         let mut req = httparse::Request::new(&mut headers);
         let strict = req.parse(head);
         let (method, target, version, fields): (
-            String,
+            Text,
             Option<String>,
-            String,
+            Text,
             &[httparse::Header<'_>],
         ) = match strict {
             Ok(_) => (
-                req.method.unwrap_or("").to_string(),
+                short_text(req.method.unwrap_or("")),
                 req.path.map(clip),
                 version_text(req.version).unwrap_or_default(),
                 &*req.headers,
@@ -567,12 +583,12 @@ impl HttpAnalyzer {
                     );
                 }
                 let version = match line.version {
-                    LineVersion::Http1(minor) => format!("HTTP/1.{minor}"),
-                    LineVersion::Http09 => "HTTP/0.9".to_string(),
-                    LineVersion::Other(text) => clip(text),
+                    LineVersion::Http1(minor) => version_text(Some(minor)).unwrap_or_default(),
+                    LineVersion::Http09 => Text::Borrowed("HTTP/0.9"),
+                    LineVersion::Other(other) => short_text(other),
                 };
                 (
-                    line.method.to_string(),
+                    short_text(line.method),
                     Some(clip(line.target)),
                     version,
                     &[],
@@ -624,7 +640,7 @@ impl HttpAnalyzer {
             .and_then(|x| x.response_end.or(x.request_end));
         let exchange = HttpExchange {
             method: Some(method),
-            host: header_text(fields, "host"),
+            host: header_text(fields, "host").map(Text::into_owned),
             target,
             version: Some(version),
             request_packet: Some(start.packet),
@@ -704,7 +720,7 @@ impl HttpAnalyzer {
         };
         let x = &mut self.exchanges[index];
         x.status = Some(status);
-        x.reason = resp.reason.map(clip);
+        x.reason = resp.reason.map(short_text);
         x.response_version = version_text(resp.version);
         if x.response_packet.is_none() {
             x.response_packet = Some(start.packet);
@@ -723,7 +739,7 @@ impl HttpAnalyzer {
                 packet: start.packet,
                 kind: if upgrade { "upgrade" } else { "connect" },
                 protocol: if upgrade {
-                    header_text(resp.headers, "upgrade")
+                    header_text(resp.headers, "upgrade").map(Text::into_owned)
                 } else {
                     None
                 },
@@ -1095,11 +1111,11 @@ pub fn http_end(summary: &HttpSummary, closed_by: Option<Direction>) -> Option<H
             reason: HttpEndReason::Tunnel,
         });
     }
-    let says_close = |v: &Option<String>| {
+    let says_close = |v: &Option<Text>| {
         v.as_deref()
             .is_some_and(|v| has_token(v.as_bytes(), "close"))
     };
-    let says_keep_alive = |v: &Option<String>| {
+    let says_keep_alive = |v: &Option<Text>| {
         v.as_deref()
             .is_some_and(|v| has_token(v.as_bytes(), "keep-alive"))
     };
@@ -1192,7 +1208,7 @@ mod tests {
     use Direction::{Client as C, Server as S};
 
     /// (method, status, request body, response body, complete) of one exchange.
-    type View = (Option<String>, Option<u16>, u64, u64, bool);
+    type View = (Option<Text>, Option<u16>, u64, u64, bool);
 
     fn view(summary: &HttpSummary) -> Vec<View> {
         summary
@@ -1211,7 +1227,7 @@ mod tests {
     }
 
     fn get(m: &str, s: u16, req: u64, resp: u64) -> View {
-        (Some(m.into()), Some(s), req, resp, true)
+        (Some(text(m)), Some(s), req, resp, true)
     }
 
     const REQ: &[u8] = b"GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n";

@@ -371,19 +371,58 @@ pub struct ProcessInfo {
     pub name: String,
 }
 
+/// A short protocol word (method, version, reason phrase, `Connection` value): the
+/// common ones borrowed from a fixed list, the rest owned, so most exchanges allocate
+/// nothing for them.
+pub type Text = std::borrow::Cow<'static, str>;
+
+/// `word` as [`Text`].
+pub fn text(word: &str) -> Text {
+    const COMMON: [&str; 24] = [
+        "GET",
+        "POST",
+        "HEAD",
+        "PUT",
+        "DELETE",
+        "OPTIONS",
+        "PATCH",
+        "CONNECT",
+        "HTTP/1.1",
+        "HTTP/1.0",
+        "HTTP/0.9",
+        "OK",
+        "Created",
+        "No Content",
+        "Partial Content",
+        "Moved Permanently",
+        "Found",
+        "Not Modified",
+        "Bad Request",
+        "Not Found",
+        "Internal Server Error",
+        "keep-alive",
+        "close",
+        "Keep-Alive",
+    ];
+    match COMMON.iter().find(|c| **c == word) {
+        Some(common) => Text::Borrowed(common),
+        None => Text::Owned(word.to_string()),
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct HttpExchange {
     /// 1 for the first request on the connection, 2 for the next …
     pub index: u64,
     /// Null for a response whose request was not captured.
-    pub method: Option<String>,
+    pub method: Option<Text>,
     pub host: Option<String>,
     pub target: Option<String>,
     /// The request's version, `HTTP/1.1` or `HTTP/1.0`.
-    pub version: Option<String>,
+    pub version: Option<Text>,
     pub status: Option<u16>,
-    pub reason: Option<String>,
-    pub response_version: Option<String>,
+    pub reason: Option<Text>,
+    pub response_version: Option<Text>,
     /// Interim (1xx) statuses before the final response, e.g. `[100]`.
     pub interim: Vec<u16>,
     pub request_packet: Option<u64>,
@@ -401,8 +440,8 @@ pub struct HttpExchange {
     pub ttfb_ms: Option<f64>,
     pub request_body_bytes: u64,
     pub response_body_bytes: u64,
-    pub request_connection: Option<String>,
-    pub response_connection: Option<String>,
+    pub request_connection: Option<Text>,
+    pub response_connection: Option<Text>,
     /// The response's `Keep-Alive: timeout=N, max=M`.
     pub keep_alive: Option<KeepAliveHeader>,
     /// Previous exchange's end → this request's start; null for the first.
