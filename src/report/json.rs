@@ -98,6 +98,15 @@ pub fn write_line(
     out.write_all(b"\n")
 }
 
+pub fn write_finding_line(
+    out: &mut (impl Write + ?Sized),
+    file: &str,
+    finding: &Finding,
+) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &Line::finding(file, finding))?;
+    out.write_all(b"\n")
+}
+
 pub fn write_value(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     out.write_all(b"\n")
