@@ -517,10 +517,13 @@ fn run_input(
     each: Each<'_>,
 ) -> Result<InputResult, String> {
     let mut keep = packet_filter(track.filter)?;
-    // With a core to spare, connections are written (serialised, digested) on a second
-    // thread while the first reads on: a pipeline, so one large file uses two cores.
-    // The writer takes them in the order they finished, so the output is the same.
-    let pipelined = !matches!(each, Each::Keep) && rayon::current_num_threads() > 1;
+    // With a core to spare, connections are serialised, digested and written on a
+    // second thread while the first reads on: a pipeline, so one large file uses two
+    // cores. The writer takes them in the order they finished, so the output is the
+    // same. Only where serialising is the heavy part (JSON): for table rows, handing
+    // records across threads costs more than it saves (docs/performance.md).
+    let pipelined =
+        matches!(each, Each::Lines(..) | Each::Spill) && rayon::current_num_threads() > 1;
     let mut sink = Sink::new(each)?;
     let table = ConnectionTable::new(index, first_id).with_syn_timeout(nanos(track.syn_timeout));
     let source = Source::from_arg(arg);
