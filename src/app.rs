@@ -446,6 +446,7 @@ struct Sink<'a> {
     warnings: Vec<(u64, String)>,
     warning_count: usize,
     write_error: Option<io::Error>,
+    scratch: Vec<u8>,
 }
 
 impl<'a> Sink<'a> {
@@ -467,6 +468,7 @@ impl<'a> Sink<'a> {
             warnings: Vec::new(),
             warning_count: 0,
             write_error: None,
+            scratch: Vec::new(),
         })
     }
 
@@ -483,7 +485,13 @@ impl<'a> Sink<'a> {
                 self.records.push(record);
                 return ControlFlow::Continue(());
             }
-            (Each::Lines(out, file), _) => json::write_line(*out, file, &record),
+            (Each::Lines(out, file), _) => {
+                // Serialised into a buffer first: serde_json's many small writes then
+                // go to a Vec, not through `dyn Write`.
+                self.scratch.clear();
+                json::write_line(&mut self.scratch, file, &record)
+                    .and_then(|()| out.write_all(&self.scratch))
+            }
             (Each::Spill, Some(spill)) => spill.push_connection(&record),
             (Each::Rows, Some(spill)) => {
                 let row = ConnectionRow::of(&record);
