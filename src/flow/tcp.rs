@@ -512,6 +512,24 @@ impl Connection {
         if let Some(t) = &tls {
             warnings.extend(t.warnings.iter().cloned());
         }
+        // A request the connection closed on before any answer came.
+        if let (Some(end), Some(last)) = (http_end, http.exchanges.last()) {
+            if end.reason == crate::report::model::HttpEndReason::ClosedDuringExchange
+                && last.response_packet.is_none()
+            {
+                warnings.push(crate::report::model::WarningRecord {
+                    packet: last.request_packet,
+                    message: format!(
+                        "the request{} got no response before the connection was closed ({} by the {})",
+                        last.request_packet
+                            .map(|p| format!(" at packet {p}"))
+                            .unwrap_or_default(),
+                        close.how.as_str().to_uppercase(),
+                        end.by.map_or("-", Direction::as_str),
+                    ),
+                });
+            }
+        }
         // Traffic on a web port that is neither HTTP nor TLS is worth a word: a
         // tunnel, another protocol, or garbage aimed at the server.
         if let (Some(packet), true) = (
