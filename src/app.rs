@@ -677,53 +677,14 @@ pub fn analyze_files(
         if input.digests.is_empty() {
             input.digests = input.records.iter().map(Digest::of).collect();
         }
-        let found = match &output {
-            Output::Keep => {
-                let mut found = Vec::new();
-                findings::diagnose_digests(
-                    index,
-                    &input.digests,
-                    outcome.report.last_time,
-                    &settings,
-                    &mut |f| found.push(f),
-                );
-                found.sort_by_key(findings::order);
-                Found::Kept(found)
-            }
-            Output::Lines(_) | Output::Document | Output::Table => {
-                let lines = matches!(output, Output::Lines(_));
-                let paragraphs = matches!(output, Output::Table);
-                let mut spill = Spill::new()
-                    .map_err(|e| format!("cannot create a temporary file for the findings: {e}"))?;
-                let mut made = 0u64;
-                let mut failed = None;
-                findings::diagnose_digests(
-                    index,
-                    &input.digests,
-                    outcome.report.last_time,
-                    &settings,
-                    &mut |f| {
-                        let (first, kind) = findings::order(&f);
-                        let key = (first, (kind as u64) << 32 | made);
-                        made += 1;
-                        let pushed = if lines {
-                            spill.push(key, &json::Line::finding(arg, &f))
-                        } else if paragraphs {
-                            spill.push(key, &table::finding_text(&f))
-                        } else {
-                            spill.push(key, &f)
-                        };
-                        failed = failed.take().or(pushed.err());
-                    },
-                );
-                if let Some(e) = failed {
-                    return Err(format!(
-                        "cannot write the findings to a temporary file: {e}"
-                    ));
-                }
-                Found::Spilled(spill)
-            }
-        };
+        let found = diagnose_input(
+            index,
+            arg,
+            &input.digests,
+            outcome.report.last_time,
+            &settings,
+            &output,
+        )?;
         report
             .servers
             .extend(servers::rollup_digests(index, &input.digests));
@@ -767,6 +728,48 @@ pub fn analyze_files(
         input_error,
         write_error,
     })
+}
+
+/// One input's findings: kept for the report, or spilled as they are made — as JSONL
+/// lines, table paragraphs or document items — to be written in order.
+fn diagnose_input(
+    index: usize,
+    arg: &str,
+    digests: &Digests,
+    capture_end: Option<crate::time::Timestamp>,
+    settings: &findings::Settings,
+    output: &Output<'_>,
+) -> Result<Found, String> {
+    if let Output::Keep = output {
+        let mut found = Vec::new();
+        findings::diagnose_digests(index, digests, capture_end, settings, &mut |f| {
+            found.push(f)
+        });
+        found.sort_by_key(findings::order);
+        return Ok(Found::Kept(found));
+    }
+    let mut spill = Spill::new()
+        .map_err(|e| format!("cannot create a temporary file for the findings: {e}"))?;
+    let mut made = 0u64;
+    let mut failed = None;
+    findings::diagnose_digests(index, digests, capture_end, settings, &mut |f| {
+        // Listed by first connection and kind, then in the order made.
+        let (first, kind) = findings::order(&f);
+        let key = (first, (kind as u64) << 32 | made);
+        made += 1;
+        let pushed = match output {
+            Output::Lines(_) => spill.push(key, &json::Line::finding(arg, &f)),
+            Output::Table => spill.push(key, &table::finding_text(&f)),
+            _ => spill.push(key, &f),
+        };
+        failed = failed.take().or(pushed.err());
+    });
+    match failed {
+        Some(e) => Err(format!(
+            "cannot write the findings to a temporary file: {e}"
+        )),
+        None => Ok(Found::Spilled(spill)),
+    }
 }
 
 /// An input's warnings, and its connections' (the first few), on standard error.
