@@ -41,7 +41,7 @@ fn main() {
                         *flows.entry(key).or_default() += 1;
                     }
                 }
-                reader.consume(offset);
+                reader.consume_noshift(offset); // refill shifts what is left
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {

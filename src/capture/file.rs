@@ -409,7 +409,11 @@ where
                         break;
                     }
                 }
-                reader.consume(offset);
+                // Without shifting the buffer: `consume` moves the unread rest to the
+                // front whenever half the buffer is used, which copies the whole file
+                // once more; `refill` shifts only the few bytes of a record cut by the
+                // buffer's end.
+                reader.consume_noshift(offset);
             }
             Err(e) => {
                 // Owned, so the reader is free to refill while we decide.
