@@ -37,24 +37,12 @@ fn fixture() -> Vec<u8> {
     std::fs::read(common::root().join("fixtures/go-keepalive-reuse.pcap")).expect("fixture")
 }
 
-/// Offsets of the records of a little-endian classic pcap.
-fn records(pcap: &[u8]) -> Vec<usize> {
-    let mut offsets = Vec::new();
-    let mut at = 24;
-    while at + 16 <= pcap.len() {
-        offsets.push(at);
-        let len = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().expect("4 bytes"));
-        at += 16 + len as usize;
-    }
-    offsets
-}
-
 /// Makes the input named `name` in `dir`; false when this machine cannot (a
 /// permission test run as root without `setpriv`).
 fn make(dir: &Path, name: &str) -> bool {
     let path = dir.join(name);
     let pcap = fixture();
-    let third = records(&pcap)[2];
+    let third = common::record_starts(&pcap)[2];
     let write = |bytes: &[u8]| std::fs::write(&path, bytes).expect("write input");
     match name {
         "missing.pcap" => {}

@@ -3,6 +3,8 @@
 //! mutated with a fixed seed. Nothing may panic or hang; what came before the damage is
 //! still reported, with a warning that names the packet.
 
+mod common;
+
 use connscope::app::analyze_input;
 use connscope::capture::file::Source;
 use connscope::flow::table::ConnectionTable;
@@ -80,22 +82,6 @@ fn analyse(name: &str, bytes: Vec<u8>) -> (u64, Vec<String>, bool) {
     (outcome.report.packets, warnings, outcome.error.is_none())
 }
 
-/// Offsets where classic-pcap records start (none for other formats).
-fn record_starts(bytes: &[u8]) -> Vec<usize> {
-    if bytes.len() < 24 || bytes[..4] != [0xd4, 0xc3, 0xb2, 0xa1] {
-        return Vec::new();
-    }
-    let mut starts = Vec::new();
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        starts.push(at);
-        let len = u32::from_le_bytes([bytes[at + 8], bytes[at + 9], bytes[at + 10], bytes[at + 11]])
-            as usize;
-        at += 16 + len;
-    }
-    starts
-}
-
 #[test]
 fn cut_captures_report_what_came_before() {
     let mut variants = 0;
@@ -103,7 +89,7 @@ fn cut_captures_report_what_came_before() {
         let bytes = std::fs::read(&path).expect("read");
         let name = path.display().to_string();
         let (full_packets, _, _) = analyse(&name, bytes.clone());
-        let starts = record_starts(&bytes);
+        let starts = common::record_starts(&bytes);
         // At every record boundary of small files (a sample of larger ones, whose every
         // cut is analysed in full): no warning, exactly the records before the cut.
         let samples = if bytes.len() > 100_000 { 4 } else { 40 };

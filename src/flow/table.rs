@@ -358,15 +358,25 @@ pub(crate) mod tests_support {
         }
     }
 
-    pub fn track(packets: &[Pkt]) -> Vec<ConnectionRecord> {
-        let mut table = ConnectionTable::new(0, 1);
+    /// Feeds `packets` to `table`, returning what finished and when (by packet number).
+    pub fn feed(table: &mut ConnectionTable, packets: &[Pkt]) -> Vec<(u64, ConnectionRecord)> {
         let mut done = Vec::new();
         for (i, p) in packets.iter().enumerate() {
             let frame = p.bytes();
             let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
             let ts = Timestamp::from_nanos((p.at * 1e9) as i64);
-            table.on_segment(&seg, i as u64 + 1, ts, &mut |r| done.push(r));
+            let n = i as u64 + 1;
+            table.on_segment(&seg, n, ts, &mut |r| done.push((n, r)));
         }
+        done
+    }
+
+    pub fn track(packets: &[Pkt]) -> Vec<ConnectionRecord> {
+        let mut table = ConnectionTable::new(0, 1);
+        let mut done: Vec<ConnectionRecord> = feed(&mut table, packets)
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
         table.finish_all(&mut |r| done.push(r));
         done.sort_by_key(|r| r.id);
         done
@@ -697,19 +707,6 @@ mod tests {
         assert_eq!(conns.len(), 1);
     }
 
-    /// Feeds `packets` to `table`, returning what finished and when (by packet number).
-    fn feed(table: &mut ConnectionTable, packets: &[Pkt]) -> Vec<(u64, ConnectionRecord)> {
-        let mut done = Vec::new();
-        for (i, p) in packets.iter().enumerate() {
-            let frame = p.bytes();
-            let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
-            let ts = Timestamp::from_nanos((p.at * 1e9) as i64);
-            let n = i as u64 + 1;
-            table.on_segment(&seg, n, ts, &mut |r| done.push((n, r)));
-        }
-        done
-    }
-
     #[test]
     fn unanswered_syns_are_given_up_after_the_syn_timeout() {
         let other = |at: f64, port: u16| {
@@ -810,19 +807,10 @@ mod tests {
     #[test]
     fn closed_connections_leave_the_table_after_the_linger() {
         let mut table = ConnectionTable::new(0, 1);
-        let mut done = Vec::new();
         let mut p = exchange();
         p.push(pkt(true, 119, 1.0).ack(520).rst());
-        for (i, q) in p.iter().enumerate() {
-            let frame = q.bytes();
-            let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
-            table.on_segment(
-                &seg,
-                i as u64 + 1,
-                Timestamp::from_nanos((q.at * 1e9) as i64),
-                &mut |r| done.push(r),
-            );
-        }
+        let mut done: Vec<ConnectionRecord> =
+            feed(&mut table, &p).into_iter().map(|(_, r)| r).collect();
         assert_eq!(table.live_connections(), 1);
         // A packet of another connection 20 s later expires the closed one.
         let mut frame = pkt(true, 1, 21.0).syn().bytes();

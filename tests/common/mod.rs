@@ -29,3 +29,19 @@ pub fn stderr(out: &Output) -> String {
 pub fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
+
+/// Offsets where classic-pcap records start (none for other formats).
+pub fn record_starts(bytes: &[u8]) -> Vec<usize> {
+    if bytes.len() < 24 || bytes[..4] != [0xd4, 0xc3, 0xb2, 0xa1] {
+        return Vec::new();
+    }
+    let mut starts = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        starts.push(at);
+        let len = u32::from_le_bytes([bytes[at + 8], bytes[at + 9], bytes[at + 10], bytes[at + 11]])
+            as usize;
+        at += 16 + len;
+    }
+    starts
+}
