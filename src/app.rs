@@ -5,7 +5,8 @@
 use crate::capture::file::{read_packets, CaptureError, ReadSummary, Source};
 use crate::check;
 use crate::cli::{
-    nanos, CheckArgs, Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, ViewFormat,
+    nanos, CheckArgs, Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, TrackingArgs,
+    ViewFormat,
 };
 use crate::decode::{decode, Skip};
 use crate::findings::{self, Digest, Digests};
@@ -358,11 +359,11 @@ impl Tracking<'_> {
 }
 
 impl<'a> Tracking<'a> {
-    pub fn of(input: &InputArgs, filter: Option<&'a str>) -> Self {
+    pub fn of(quiet: bool, args: &TrackingArgs, filter: Option<&'a str>) -> Self {
         Tracking {
-            quiet: input.quiet,
-            idle_threshold: input.idle_threshold,
-            syn_timeout: input.syn_timeout,
+            quiet,
+            idle_threshold: args.idle_threshold,
+            syn_timeout: args.syn_timeout,
             filter,
             diagnostics: None,
         }
@@ -828,7 +829,11 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
         View::Connections(Format::Table) => Output::Table,
         _ => Output::Keep,
     };
-    let analysis = match analyze_files(&input.files, &Tracking::of(input, filter), output) {
+    let analysis = match analyze_files(
+        &input.files,
+        &Tracking::of(input.quiet, &input.tracking, filter),
+        output,
+    ) {
         Ok(analysis) => analysis,
         Err(message) => {
             crate::say!("connscope: error: {message}");
@@ -948,11 +953,8 @@ fn run_check(args: &CheckArgs) -> u8 {
             .map(|(file, _)| {
                 let lines = std::sync::Mutex::new(Vec::new());
                 let track = Tracking {
-                    quiet: args.quiet,
-                    idle_threshold: args.idle_threshold,
-                    syn_timeout: args.syn_timeout,
-                    filter: None,
                     diagnostics: Some(&lines),
+                    ..Tracking::of(args.quiet, &args.tracking, None)
                 };
                 let analysis = analyze_files(std::slice::from_ref(*file), &track, Output::Keep);
                 (lines.into_inner().unwrap_or_default(), analysis)

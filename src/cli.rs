@@ -128,11 +128,6 @@ pub struct LiveArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 300.0, value_parser = seconds)]
     pub idle_timeout: f64,
 
-    /// Seconds after which a connection attempt nobody answered (SYNs, nothing back) is
-    /// reported and forgotten, like Zeek's `tcp_SYN_timeout`.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = seconds)]
-    pub syn_timeout: f64,
-
     /// Stay root after opening the capture (by default connscope drops to the sudo
     /// user, or nobody, as tcpdump -Z does).
     #[arg(long)]
@@ -142,9 +137,8 @@ pub struct LiveArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
-    /// Seconds of quiet that make an open connection idle (`idle_open_connection`).
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    pub idle_threshold: f64,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -183,13 +177,8 @@ pub struct CheckArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
-    /// Seconds of quiet that make an open connection idle (`idle_open_connection`).
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    pub idle_threshold: f64,
-
-    /// Seconds before a connection attempt nobody answered is reported and forgotten.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = seconds)]
-    pub syn_timeout: f64,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -237,8 +226,16 @@ pub struct InputArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
+
+/// How connections are followed and judged: the same flags for files, `check` and
+/// live capture.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct TrackingArgs {
     /// Seconds without payload after which a connection still open at the end of the
-    /// capture is reported as an idle open connection.
+    /// capture is reported as an idle open connection (`idle_open_connection`).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub idle_threshold: f64,
 

@@ -131,7 +131,7 @@ pub fn run(args: &LiveArgs) -> u8 {
     let mut out = BufWriter::new(stdout.lock());
     let input_name = format!("live:{}", live.interface);
     let mut table =
-        ConnectionTable::new(0, 1).with_syn_timeout(crate::cli::nanos(args.syn_timeout));
+        ConnectionTable::new(0, 1).with_syn_timeout(crate::cli::nanos(args.tracking.syn_timeout));
     let mut owners = Owners::new();
     let mut records: Vec<ConnectionRecord> = Vec::new();
     let mut skipped: BTreeMap<Skip, u64> = BTreeMap::new();
@@ -255,7 +255,7 @@ pub fn run(args: &LiveArgs) -> u8 {
     }
     records.sort_by_key(|r| r.id);
     let settings = findings::Settings {
-        idle_open_s: args.idle_threshold,
+        idle_open_s: args.tracking.idle_threshold,
     };
     let found = findings::diagnose(0, &records, last_ts, &settings);
     let input = InputReport {
