@@ -452,17 +452,16 @@ struct Sink<'a> {
 
 impl<'a> Sink<'a> {
     fn new(each: Each<'a>) -> Result<Self, String> {
-        let parked = matches!(each, Each::Spill | Each::Rows);
+        let spill = if matches!(each, Each::Spill | Each::Rows) {
+            let spill = Spill::new()
+                .map_err(|e| format!("cannot create a temporary file for the report: {e}"))?;
+            Some(spill)
+        } else {
+            None
+        };
         Ok(Sink {
             widths: matches!(each, Each::Rows).then(RowWidths::default),
-            spill: match parked {
-                true => {
-                    Some(Spill::new().map_err(|e| {
-                        format!("cannot create a temporary file for the report: {e}")
-                    })?)
-                }
-                false => None,
-            },
+            spill,
             each,
             records: Vec::new(),
             digests: Digests::default(),

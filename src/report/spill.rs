@@ -51,8 +51,8 @@ impl Spill {
     pub fn push(&mut self, key: (u64, u64), value: &impl Serialize) -> io::Result<()> {
         self.scratch.clear();
         serde_json::to_writer(&mut self.scratch, value)?;
-        let len = u32::try_from(self.scratch.len())
-            .map_err(|_| io::Error::other("a connection record over 4 GB"))?;
+        let len =
+            u32::try_from(self.scratch.len()).map_err(|_| io::Error::other("an item over 4 GB"))?;
         self.file.write_all(&self.scratch)?;
         self.entries.push(Entry {
             key,

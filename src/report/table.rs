@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use unicode_width::UnicodeWidthStr;
 
 pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io::Result<()> {
-    for (index, input) in report.inputs.iter().enumerate() {
+    for index in 0..report.inputs.len() {
         let rows: Vec<ConnectionRow> = report
             .connections
             .iter()
@@ -32,7 +32,6 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
             out,
             report,
             index,
-            input,
             &widths,
             terminal,
             |each| rows.iter().try_for_each(&mut *each),
@@ -57,7 +56,7 @@ pub fn write_spilled_tables(
     inputs: &mut [SpilledInput],
     terminal: bool,
 ) -> io::Result<()> {
-    for ((index, input), spilled) in report.inputs.iter().enumerate().zip(inputs) {
+    for (index, spilled) in inputs.iter_mut().enumerate() {
         let SpilledInput {
             rows,
             widths,
@@ -67,7 +66,6 @@ pub fn write_spilled_tables(
             out,
             report,
             index,
-            input,
             widths,
             terminal,
             |each| {
@@ -88,12 +86,10 @@ pub fn write_spilled_tables(
 }
 
 /// An input: its summary line, connection table, server table and findings.
-#[allow(clippy::too_many_arguments)]
 fn write_input(
     out: &mut impl Write,
     report: &Report,
     index: usize,
-    input: &InputReport,
     widths: &RowWidths,
     terminal: bool,
     rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
@@ -102,7 +98,7 @@ fn write_input(
     if index > 0 {
         writeln!(out)?;
     }
-    writeln!(out, "{}", summary_line(input))?;
+    writeln!(out, "{}", summary_line(&report.inputs[index]))?;
     if widths.rows == 0 {
         return Ok(());
     }
