@@ -153,15 +153,20 @@ fn compare(ours: &Value, truth: &Value) -> Vec<String> {
     problems
 }
 
-#[test]
-fn agrees_with_tshark_on_zeek_traces() {
+/// Runs the comparison over every capture under `captures/<set>` that has a truth
+/// file in `captures/<truth>`; fails on a difference docs/conformance.md does not explain.
+fn conform(set: &str, truth_dir: &str) {
     let Some(dir) = captures_dir() else {
         eprintln!("conformance: ../shared/captures not present; skipped");
         return;
     };
-    let zeek = dir.join("zeek");
+    let root = dir.join(set);
+    if !root.is_dir() {
+        eprintln!("conformance: ../shared/captures/{set} not present; skipped");
+        return;
+    }
     let mut files = Vec::new();
-    files_under(&zeek, &mut files);
+    files_under(&root, &mut files);
     files.sort();
     let known = documented();
     let mut agree = 0;
@@ -170,12 +175,12 @@ fn agrees_with_tshark_on_zeek_traces() {
     let mut explained = Vec::new();
     for file in &files {
         let rel = file
-            .strip_prefix(&zeek)
-            .expect("under zeek")
+            .strip_prefix(&root)
+            .expect("under the set")
             .to_string_lossy()
             .replace('\\', "/");
         let truth_path = dir
-            .join("truth")
+            .join(truth_dir)
             .join(format!("{}.tshark.json", rel.replace('/', "_")));
         let Ok(truth_text) = std::fs::read_to_string(&truth_path) else {
             continue;
@@ -211,7 +216,7 @@ fn agrees_with_tshark_on_zeek_traces() {
             undocumented.push(format!("{rel}: {}", problems.join("; ")));
         }
     }
-    println!("conformance: {agree} of {total} captures agree with tshark");
+    println!("conformance ({set}): {agree} of {total} captures agree with tshark");
     for line in &explained {
         println!("  differs (documented) {line}");
     }
@@ -225,4 +230,14 @@ fn agrees_with_tshark_on_zeek_traces() {
         undocumented.len(),
         undocumented.join("\n")
     );
+}
+
+#[test]
+fn agrees_with_tshark_on_zeek_traces() {
+    conform("zeek", "truth");
+}
+
+#[test]
+fn agrees_with_tshark_on_wild_captures() {
+    conform("wild", "truth-wild");
 }
