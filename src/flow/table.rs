@@ -859,6 +859,7 @@ mod tests {
         let hs = c.handshake.as_ref().expect("handshake");
         assert_eq!(hs.outcome, HandshakeOutcome::Completed);
         assert_eq!(hs.syn_retries, 1);
+        assert_eq!((c.history.as_str(), c.conn_state), ("ShADd", "S1"));
         assert_eq!(c.retransmissions.client, 1, "only the retried SYN");
         assert_eq!(c.retransmissions.server, 0);
         assert_eq!(c.close.how, CloseHow::Open, "the RST was the challenge's");
@@ -866,6 +867,24 @@ mod tests {
         assert_eq!((c.missed_bytes.client, c.missed_bytes.server), (0, 0));
         assert_eq!(c.requests, 1);
         assert_eq!(c.http[0].status, Some(200));
+    }
+
+    #[test]
+    fn challenge_ack_without_a_retry_is_a_reset_attempt_as_zeek_says() {
+        // Zeek's syn-then-ack-then-rst.pcap: no SYN follows, so the client's RST
+        // ends the attempt; Zeek's history keeps the challenge ACK and the RST.
+        let conns = track(&[
+            pkt(true, 0, 0.0).syn(),
+            pkt(false, 0, 0.0003).ack(0),
+            pkt(true, 0, 0.0005).rst(),
+        ]);
+        assert_eq!(conns.len(), 1);
+        let c = &conns[0];
+        assert_eq!(
+            (c.close.how, c.close.by),
+            (CloseHow::Rst, Some(Direction::Client))
+        );
+        assert_eq!((c.history.as_str(), c.conn_state), ("SaR", "RSTOS0"));
     }
 
     /// Packets of another connection, to move capture time on as a busy capture does.

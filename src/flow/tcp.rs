@@ -105,6 +105,8 @@ struct HandshakeTrack {
     /// The ACK number of the server's answer to the SYN that acknowledged something
     /// else: an RFC 5961 §4 challenge ACK from an older connection's state.
     challenge_ack: Option<u32>,
+    /// The close recorded is the client's RST answering the challenge ACK.
+    challenge_reset: bool,
     /// The first packet proving the handshake completed though its SYN-ACK was not
     /// captured (a one-direction capture), and whether the client sent it.
     off_capture: Option<(u64, Direction)>,
@@ -288,9 +290,31 @@ impl Connection {
         self.time_initial_rtt(dir, seg, ts);
         if self.is_challenge_exchange(dir, seg) {
             // Neither packet belongs to this attempt's sequence space: kept out of
-            // sequence tracking, reassembly, the close and Zeek's state, so the
-            // retried SYN continues the attempt as if they had not happened.
+            // sequence tracking and reassembly, so a retried SYN continues the attempt
+            // as if they had not happened. Zeek's history still shows them, as Zeek's.
+            if flags.rst() && self.close.is_none() {
+                // The attempt ends here, unless the client retries its SYN.
+                self.close = Some(Close {
+                    how: CloseHow::Rst,
+                    by: Some(dir),
+                    packet: Some(number),
+                    time: Some(ts),
+                    both_fins: false,
+                    completed: false,
+                });
+                self.handshake.challenge_reset = true;
+            }
+            self.zeek
+                .on_segment(dir, flags, seg.seq, seg.window, seg.payload_len);
             return;
+        }
+        if self.handshake.challenge_reset && dir == Direction::Client && flags.syn() {
+            // The retried SYN: the reset only cleared the server's stale state. Zeek
+            // would log the retry as a new connection (its `IsReuse`); its state
+            // starts again here so conn_state and history describe the session.
+            self.handshake.challenge_reset = false;
+            self.close = None;
+            self.zeek = ZeekConn::new(false);
         }
         let seq = SeqNumber(seg.seq);
         let control = flags.syn() || flags.fin() || flags.rst();
