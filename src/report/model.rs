@@ -199,6 +199,10 @@ pub struct Handshake {
     pub synack_retries: u32,
     pub refused_packet: Option<u64>,
     pub outcome: HandshakeOutcome,
+    /// The handshake completed but its SYN-ACK was not captured (a one-direction
+    /// capture): the client's ACK or the server's packets prove it. Omitted when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub completed_off_capture: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
