@@ -65,7 +65,7 @@ pub fn strip(link_type: LinkType, frame: &[u8]) -> Result<Network<'_>, Skip> {
     }
 }
 
-fn ethernet(frame: &[u8]) -> Result<Network<'_>, Skip> {
+pub fn ethernet(frame: &[u8]) -> Result<Network<'_>, Skip> {
     let eth = Ethernet2HeaderSlice::from_slice(frame).map_err(|_| Skip::Truncated)?;
     let mut ether_type = eth.ether_type();
     let mut rest = &frame[eth.slice().len()..];

@@ -13,8 +13,8 @@ use crate::analyzers::reassembly::Origin;
 use crate::analyzers::{http, Streams};
 use crate::decode::Segment;
 use crate::report::model::{
-    Close, CloseHow, ConnectionRecord, FlagCounts, Handshake, HandshakeOutcome, Idle, IdlePeriod,
-    KeepAlive, PacketRef, Probe, RoleSource, TcpEvent, TcpEventKind,
+    Close, CloseHow, ConnectionRecord, Encapsulation, FlagCounts, Handshake, HandshakeOutcome,
+    Idle, IdlePeriod, KeepAlive, PacketRef, Probe, RoleSource, TcpEvent, TcpEventKind,
 };
 use crate::time::Timestamp;
 
@@ -152,6 +152,8 @@ pub struct Connection {
     close: Option<Close>,
     zeek: ZeekConn,
     streams: Streams,
+    /// The tunnel the first packet came in, if any.
+    encapsulation: Option<Encapsulation>,
 }
 
 impl Connection {
@@ -165,6 +167,16 @@ impl Connection {
         ts: Timestamp,
     ) -> Self {
         let (client, server, roles, flipped) = assign_roles(src, dst, seg);
+        let encapsulation = seg.tunnel.map(|t| Encapsulation {
+            kind: t.kind.name(),
+            outer: if flipped {
+                [t.outer_dst, t.outer_src]
+            } else {
+                [t.outer_src, t.outer_dst]
+            },
+            id: t.id,
+            layers: t.layers,
+        });
         Connection {
             id,
             input,
@@ -193,6 +205,7 @@ impl Connection {
             close: None,
             zeek: ZeekConn::new(flipped),
             streams: Streams::default(),
+            encapsulation,
         }
     }
 
@@ -732,6 +745,7 @@ impl Connection {
             http_end,
             max_request_gap_s,
             tunnel: http.tunnel,
+            encapsulation: self.encapsulation,
             requests_inferred: streams.protocol == "tls",
             tls: tls.map(|t| t.info),
             missed_bytes: PerSide {

@@ -353,6 +353,9 @@ pub struct ConnectionRecord {
     pub max_request_gap_s: Option<f64>,
     /// Set when the connection became a tunnel (101 Switching Protocols, CONNECT).
     pub tunnel: Option<Tunnel>,
+    /// The network tunnel the packets came in; left out when there was none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encapsulation: Option<Encapsulation>,
     /// `requests` counts exchanges inferred from encrypted traffic (TLS), not parsed requests.
     pub requests_inferred: bool,
     /// TLS handshake and inferred exchanges; null for connections that are not TLS.
@@ -468,6 +471,21 @@ pub struct Tunnel {
     pub kind: &'static str,
     /// The `Upgrade` header of a 101, e.g. `websocket`.
     pub protocol: Option<String>,
+}
+
+/// The network tunnel (IP in IP, GRE, ERSPAN, VXLAN, Geneve) a connection's packets
+/// were carried in, as its first packet showed; the connection itself is the inner one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Encapsulation {
+    /// `ip_in_ip`, `gre`, `erspan`, `vxlan` or `geneve`: the outermost layer.
+    pub kind: &'static str,
+    /// The outermost IP header's addresses, the client side's tunnel endpoint first.
+    pub outer: [std::net::IpAddr; 2],
+    /// VXLAN/Geneve VNI, GRE key or ERSPAN session id, when the header has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+    /// Encapsulation layers around the connection's packets (1 unless nested).
+    pub layers: u8,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
