@@ -194,13 +194,10 @@ pub fn analyze_input(
         })
         .collect();
     for (skip, count) in &skipped {
-        if let Skip::UnsupportedLinkType(lt) = skip {
+        if let Some(message) = skip.warning(*count) {
             warnings.push(WarningRecord {
                 packet: None,
-                message: format!(
-                    "link type {} is not one connscope decodes; its {count} packets were skipped",
-                    lt.0
-                ),
+                message,
             });
         }
     }

@@ -19,16 +19,27 @@ pub struct LinkType(pub u32);
 impl LinkType {
     pub const NULL: LinkType = LinkType(0);
     pub const ETHERNET: LinkType = LinkType(1);
+    pub const PPP: LinkType = LinkType(9);
     /// OpenBSD's DLT_RAW value, seen in old captures.
     pub const RAW_OPENBSD: LinkType = LinkType(12);
     /// BSD/OS's DLT_RAW value.
     pub const RAW_BSDOS: LinkType = LinkType(14);
+    /// PPP in HDLC-like framing (RFC 1662), or Cisco PPP.
+    pub const PPP_HDLC: LinkType = LinkType(50);
+    /// PPPoE session packets without their Ethernet header.
+    pub const PPP_ETHER: LinkType = LinkType(51);
     pub const RAW: LinkType = LinkType(101);
+    /// Cisco HDLC.
+    pub const C_HDLC: LinkType = LinkType(104);
+    pub const IEEE802_11: LinkType = LinkType(105);
     pub const LOOP: LinkType = LinkType(108);
     pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
     pub const NFLOG: LinkType = LinkType(239);
+    /// Apple PKTAP: a metadata header, then a frame of another link type.
+    pub const PKTAP: LinkType = LinkType(258);
     pub const LINUX_SLL2: LinkType = LinkType(276);
 
     /// The short name tcpdump and Wireshark use (`EN10MB`, `LINUX_SLL2`, …).
@@ -43,6 +54,13 @@ impl LinkType {
             LinkType::IPV6 => "IPV6",
             LinkType::NFLOG => "NFLOG",
             LinkType::LINUX_SLL2 => "LINUX_SLL2",
+            LinkType::PPP => "PPP",
+            LinkType::PPP_HDLC => "PPP_HDLC",
+            LinkType::PPP_ETHER => "PPP_ETHER",
+            LinkType::C_HDLC => "C_HDLC",
+            LinkType::IEEE802_11 => "IEEE802_11",
+            LinkType::IEEE802_11_RADIOTAP => "IEEE802_11_RADIOTAP",
+            LinkType::PKTAP => "PKTAP",
             LinkType(other) => return format!("LINKTYPE_{other}"),
         };
         known.to_string()

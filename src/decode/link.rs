@@ -1,15 +1,21 @@
 //! Link layers: find where the network layer starts and which protocol it is.
 //!
-//! Ethernet, 802.1Q/802.1ad tags and Linux cooked v1 headers are read with
-//! `etherparse`'s header slices. Three headers are read by hand because etherparse
-//! has no parser for them, and each is a few fixed bytes: Linux cooked v2 (SLL2,
-//! `tcpdump -i any` since libpcap 1.10), BSD loopback NULL/LOOP (a 4-byte address
-//! family), NFLOG (a TLV list), plus MPLS label stacks seen on carrier links.
+//! Ethernet and 802.1Q/802.1ad tags are read with `etherparse`'s header slices. The
+//! rest are read by hand because etherparse has no parser for them (or, for Linux
+//! cooked v1, one that rejects the ARPHRD types libpcap really writes), and each is a
+//! few fixed bytes: Linux cooked v1/v2 (SLL/SLL2, `tcpdump -i any`), BSD loopback
+//! NULL/LOOP (a 4-byte address family), NFLOG (a TLV list), MPLS label stacks, PPP
+//! (RFC 1661, in HDLC-like framing RFC 1662, over Ethernet RFC 2516), Cisco HDLC,
+//! 802.11 data frames (IEEE 802.11-2020 §9.2, bare or behind radiotap) and Apple's
+//! PKTAP wrapper. Not for IP or anything above it (`ip.rs`).
 //! Formats: <https://www.tcpdump.org/linktypes.html>.
+//!
+//! Every frame that is not decoded gets a precise [`Skip`]: `Truncated` only when the
+//! bytes really end inside a header.
 
 use super::Skip;
 use crate::capture::LinkType;
-use etherparse::{Ethernet2HeaderSlice, LinuxSllHeaderSlice, SingleVlanHeaderSlice};
+use etherparse::{Ethernet2HeaderSlice, SingleVlanHeaderSlice};
 
 /// The network-layer part of a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +32,16 @@ const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 const ETHERTYPE_QINQ_OLD2: u16 = 0x9200;
 const ETHERTYPE_MPLS: u16 = 0x8847;
 const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// Ethertypes of protocols that never carry IP (ARP, RARP, LLDP, 802.1X, LACP, PPPoE
+/// discovery, Ethernet loopback, IPX, AppleTalk/AARP, PTP, flow control, IEEE 1905,
+/// the two local-experimental values, DEC MOP/DECnet). A frame of one of these is
+/// plain `NotIp`; any other non-IP ethertype is reported by number, since it may be
+/// an encapsulation connscope cannot look inside.
+const NOT_IP_ETHERTYPES: [u16; 17] = [
+    0x0806, 0x8035, 0x88cc, 0x888e, 0x8809, 0x8863, 0x9000, 0x8137, 0x8138, 0x809b, 0x80f3, 0x88f7,
+    0x8808, 0x893a, 0x88b5, 0x88b6, 0x6002,
+];
 /// More tags than this is not a real frame.
 const MAX_TAGS: usize = 8;
 
@@ -38,7 +54,45 @@ const NFPROTO_IPV6: u8 = 10;
 /// NFULA_PAYLOAD: the TLV that holds the packet.
 const NFULA_PAYLOAD: u16 = 9;
 
+/// Linux `if_arp.h` hardware types a cooked header can name whose payload is not
+/// told by an ethertype, or is 802.11.
+const ARPHRD_CAN: u16 = 280;
+const ARPHRD_FRAD: u16 = 770;
+const ARPHRD_IEEE80211: u16 = 801;
+const ARPHRD_IEEE80211_RADIOTAP: u16 = 803;
+const ARPHRD_NETLINK: u16 = 824;
+/// Hardware types of IP-only devices (PPP 512, raw IP 519, Android cellular 530,
+/// IPIP 768, IP6IP6 769, loopback 772, SIT 776, GRE 778, IP6GRE 823, tun "none"
+/// 65534): when the protocol field is not an ethertype, the packet is IP and its
+/// version nibble says which.
+const ARPHRD_IP_ONLY: [u16; 11] = [512, 519, 530, 768, 769, 772, 776, 778, 823, 0xfffe, 0xffff];
+/// libpcap's `sll.h` pseudo-protocols below 0x0600 (not ethertypes).
+const LINUX_SLL_P_802_3: u16 = 0x0001;
+const LINUX_SLL_P_802_2: u16 = 0x0004;
+const LINUX_SLL_P_PPPHDLC: u16 = 0x0007;
+
+/// PPP protocol numbers (RFC 1661 §2, IANA "PPP DLL Protocol Numbers").
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
+const PPP_MPLS: u16 = 0x0281;
+const PPP_MPLS_MULTICAST: u16 = 0x0283;
+
+/// Cisco HDLC address bytes: unicast and multicast.
+const CHDLC_UNICAST: u8 = 0x0f;
+const CHDLC_MULTICAST: u8 = 0x8f;
+
+/// Apple PKTAP record type of a captured packet (the other kind is metadata).
+const PKTAP_REC_PACKET: u32 = 1;
+
 pub fn strip(link_type: LinkType, frame: &[u8]) -> Result<Network<'_>, Skip> {
+    match link_type {
+        LinkType::PKTAP => pktap(frame),
+        other => strip_inner(other, frame),
+    }
+}
+
+/// Every link type but PKTAP, which wraps one of these and must not nest.
+fn strip_inner(link_type: LinkType, frame: &[u8]) -> Result<Network<'_>, Skip> {
     match link_type {
         LinkType::ETHERNET => ethernet(frame),
         LinkType::RAW
@@ -49,18 +103,30 @@ pub fn strip(link_type: LinkType, frame: &[u8]) -> Result<Network<'_>, Skip> {
         LinkType::NULL => bsd_loopback(frame, false),
         LinkType::LOOP => bsd_loopback(frame, true),
         LinkType::LINUX_SLL => {
-            let sll = LinuxSllHeaderSlice::from_slice(frame).map_err(|_| Skip::Truncated)?;
-            let rest = frame.get(sll.slice().len()..).ok_or(Skip::Truncated)?;
-            let protocol = u16::from_be_bytes([sll.slice()[14], sll.slice()[15]]);
-            by_ethertype(protocol, rest)
+            // type(2) ARPHRD(2) address length(2) address(8) protocol(2)
+            let header = frame.get(..16).ok_or(Skip::Truncated)?;
+            let arphrd = u16::from_be_bytes([header[2], header[3]]);
+            let protocol = u16::from_be_bytes([header[14], header[15]]);
+            linux_cooked(arphrd, protocol, &frame[16..])
         }
         LinkType::LINUX_SLL2 => {
-            // protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8)
+            // protocol(2) reserved(2) ifindex(4) ARPHRD(2) pkttype(1) halen(1) addr(8)
             let header = frame.get(..20).ok_or(Skip::Truncated)?;
             let protocol = u16::from_be_bytes([header[0], header[1]]);
-            by_ethertype(protocol, &frame[20..])
+            let arphrd = u16::from_be_bytes([header[8], header[9]]);
+            linux_cooked(arphrd, protocol, &frame[20..])
         }
         LinkType::NFLOG => nflog(frame),
+        LinkType::PPP => ppp(frame),
+        LinkType::PPP_HDLC => match frame.first() {
+            // The same link type holds Cisco PPP with HDLC framing (RFC 1547).
+            Some(&CHDLC_UNICAST) | Some(&CHDLC_MULTICAST) => cisco_hdlc(frame),
+            _ => ppp(frame),
+        },
+        LinkType::PPP_ETHER => pppoe(frame),
+        LinkType::C_HDLC => cisco_hdlc(frame),
+        LinkType::IEEE802_11 => ieee802_11(frame),
+        LinkType::IEEE802_11_RADIOTAP => radiotap(frame),
         other => Err(Skip::UnsupportedLinkType(other)),
     }
 }
@@ -77,26 +143,46 @@ pub fn ethernet(frame: &[u8]) -> Result<Network<'_>, Skip> {
                 rest = &rest[tag.slice().len()..];
             }
             // IEEE 802.3 length field: LLC, and with SNAP (AA AA 03, OUI) a real type.
-            len if len <= 1500 => {
-                return match rest.get(..8) {
-                    Some([0xaa, 0xaa, 0x03, _, _, _, t0, t1]) => {
-                        by_ethertype(u16::from_be_bytes([*t0, *t1]), &rest[8..])
-                    }
-                    Some(_) => Err(Skip::NotIp),
-                    None => Err(Skip::Truncated),
-                };
-            }
+            len if len <= 1500 => return llc(rest),
             _ => return by_ethertype(ether_type.0, rest),
         }
     }
     Err(Skip::Malformed)
 }
 
+/// 802.2 LLC: only SNAP with an ethertype OUI (RFC 1042's 00-00-00, or 802.1H's
+/// 00-00-F8) names an ethertype; any other OUI's protocol id is that vendor's own
+/// number (CDP, STP, …), none of them IP.
+fn llc(rest: &[u8]) -> Result<Network<'_>, Skip> {
+    match rest.get(..8) {
+        Some([0xaa, 0xaa, 0x03, 0, 0, 0 | 0xf8, t0, t1]) => {
+            by_ethertype(u16::from_be_bytes([*t0, *t1]), &rest[8..])
+        }
+        Some(_) => Err(Skip::NotIp),
+        // Too short for SNAP, but a bare LLC header (DSAP SSAP control) is no IP either.
+        None if rest.len() >= 3 && rest[..2] != [0xaa, 0xaa] => Err(Skip::NotIp),
+        None => Err(Skip::Truncated),
+    }
+}
+
 fn by_ethertype(ether_type: u16, rest: &[u8]) -> Result<Network<'_>, Skip> {
     match ether_type {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(Network::Ip(rest)),
         ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => mpls(rest),
-        _ => Err(Skip::NotIp),
+        ETHERTYPE_PPPOE_SESSION => pppoe(rest),
+        t if NOT_IP_ETHERTYPES.contains(&t) => Err(Skip::NotIp),
+        // Below 0x0600 a "type" is an 802.3 length, never a protocol.
+        t if t < 0x0600 => Err(Skip::NotIp),
+        t => Err(Skip::UnsupportedEthertype(t)),
+    }
+}
+
+/// IP recognised by its version nibble, for headers that do not say which IP.
+fn ip_by_version(rest: &[u8]) -> Result<Network<'_>, Skip> {
+    match rest.first().map(|b| b >> 4) {
+        Some(4) | Some(6) => Ok(Network::Ip(rest)),
+        Some(_) => Err(Skip::NotIp),
+        None => Err(Skip::Truncated),
     }
 }
 
@@ -108,14 +194,150 @@ fn mpls(mut rest: &[u8]) -> Result<Network<'_>, Skip> {
         let bottom = entry[2] & 0x01 != 0;
         rest = &rest[4..];
         if bottom {
-            return match rest.first().map(|b| b >> 4) {
-                Some(4) | Some(6) => Ok(Network::Ip(rest)),
-                Some(_) => Err(Skip::NotIp),
-                None => Err(Skip::Truncated),
-            };
+            return ip_by_version(rest);
         }
     }
     Err(Skip::Malformed)
+}
+
+/// Linux cooked headers (v1 and v2 share the meaning of their fields): for almost
+/// every ARPHRD type the protocol field is an ethertype (libpcap copies the kernel's
+/// `skb->protocol`), whatever the device is — loopback, PPP, tunnels, cellular.
+/// The exceptions are devices whose frames are not network-layer packets (netlink,
+/// CAN, Frame Relay) and 802.11, whose frames carry their own header.
+fn linux_cooked(arphrd: u16, protocol: u16, rest: &[u8]) -> Result<Network<'_>, Skip> {
+    match arphrd {
+        ARPHRD_IEEE80211 => return ieee802_11(rest),
+        ARPHRD_IEEE80211_RADIOTAP => return radiotap(rest),
+        ARPHRD_NETLINK | ARPHRD_CAN | ARPHRD_FRAD => return Err(Skip::UnsupportedArphrd(arphrd)),
+        _ => {}
+    }
+    match protocol {
+        p if p >= 0x0600 => by_ethertype(p, rest),
+        LINUX_SLL_P_802_2 => llc(rest),
+        LINUX_SLL_P_PPPHDLC => ppp(rest),
+        // Novell "raw" 802.3: IPX only.
+        LINUX_SLL_P_802_3 => Err(Skip::NotIp),
+        // Raw-IP devices (tun, rmnet, SIT) may leave the protocol 0 or ETH_P_ALL.
+        _ if ARPHRD_IP_ONLY.contains(&arphrd) => ip_by_version(rest),
+        _ => Err(Skip::UnsupportedArphrd(arphrd)),
+    }
+}
+
+/// PPP (RFC 1661) as libpcap writes it: optionally the RFC 1662 address/control
+/// bytes FF 03, then the protocol field, one byte long when compressed (RFC 1661
+/// §6.5: an odd first byte).
+fn ppp(frame: &[u8]) -> Result<Network<'_>, Skip> {
+    let rest = match frame {
+        [0xff, 0x03, rest @ ..] => rest,
+        _ => frame,
+    };
+    match rest {
+        [p, body @ ..] if p & 1 == 1 => ppp_protocol(u16::from(*p), body),
+        [p0, p1, body @ ..] => ppp_protocol(u16::from_be_bytes([*p0, *p1]), body),
+        _ => Err(Skip::Truncated),
+    }
+}
+
+fn ppp_protocol(protocol: u16, body: &[u8]) -> Result<Network<'_>, Skip> {
+    match protocol {
+        PPP_IPV4 | PPP_IPV6 => Ok(Network::Ip(body)),
+        PPP_MPLS | PPP_MPLS_MULTICAST => mpls(body),
+        // 0x8000–0xbfff network control protocols (IPCP, IPV6CP, …), 0xc000 and up
+        // link-layer control (LCP, PAP, CHAP, LQR): PPP's own signalling.
+        p if p >= 0x8000 => Err(Skip::NotIp),
+        p => Err(Skip::UnsupportedPppProtocol(p)),
+    }
+}
+
+/// PPPoE session stage (RFC 2516 §4): ver/type 0x11, code 0, session id, length,
+/// then a PPP protocol field without address/control bytes.
+fn pppoe(rest: &[u8]) -> Result<Network<'_>, Skip> {
+    let header = rest.get(..8).ok_or(Skip::Truncated)?;
+    if header[0] != 0x11 || header[1] != 0 {
+        return Err(Skip::Malformed);
+    }
+    let protocol = u16::from_be_bytes([header[6], header[7]]);
+    ppp_protocol(protocol, &rest[8..])
+}
+
+/// Cisco HDLC: address (0x0f unicast, 0x8f multicast), control 0, then an ethertype
+/// (SLARP, Cisco's keepalive, is 0x8035 and so "not IP").
+fn cisco_hdlc(frame: &[u8]) -> Result<Network<'_>, Skip> {
+    let header = frame.get(..4).ok_or(Skip::Truncated)?;
+    by_ethertype(u16::from_be_bytes([header[2], header[3]]), &frame[4..])
+}
+
+/// An 802.11 MAC frame (IEEE 802.11-2020 §9.2.3): only data frames carry packets.
+/// Frame control byte 0: version (2 bits), type (2), subtype (4, its top bit = QoS,
+/// its bit 2 = no data); byte 1 flags: ToDS 0x01, FromDS 0x02, Protected 0x40,
+/// +HTC/Order 0x80. The header is 24 bytes, 30 with the fourth address (ToDS and
+/// FromDS both set: a wireless bridge), +2 for QoS control, +4 for HT control (QoS
+/// frames with the Order bit); then LLC/SNAP.
+fn ieee802_11(frame: &[u8]) -> Result<Network<'_>, Skip> {
+    let fc = frame.get(..2).ok_or(Skip::Truncated)?;
+    let (kind, subtype, flags) = ((fc[0] >> 2) & 0x3, fc[0] >> 4, fc[1]);
+    if fc[0] & 0x3 != 0 || kind != 2 {
+        // A newer protocol version, or management/control frames: no IP inside.
+        return Err(Skip::NotIp);
+    }
+    if subtype & 0x4 != 0 {
+        // Null data frames (power-save signalling): nothing to carry.
+        return Err(Skip::NotIp);
+    }
+    if flags & 0x40 != 0 {
+        return Err(Skip::Encrypted80211);
+    }
+    let qos = subtype & 0x8 != 0;
+    let mut len = 24;
+    if flags & 0x03 == 0x03 {
+        len += 6;
+    }
+    if qos {
+        len += 2;
+        if flags & 0x80 != 0 {
+            len += 4;
+        }
+    }
+    let rest = frame.get(len..).ok_or(Skip::Truncated)?;
+    // QoS control bit 7: an A-MSDU, several subframes each with its own header.
+    if qos && frame[len - 2] & 0x80 != 0 {
+        return Err(Skip::UnsupportedAmsdu);
+    }
+    llc(rest)
+}
+
+/// Radiotap (<https://www.radiotap.org>): version 0, pad, little-endian total header
+/// length, present bitmaps and fields we do not need; the 802.11 frame follows.
+fn radiotap(frame: &[u8]) -> Result<Network<'_>, Skip> {
+    let header = frame.get(..4).ok_or(Skip::Truncated)?;
+    if header[0] != 0 {
+        return Err(Skip::Malformed);
+    }
+    let len = usize::from(u16::from_le_bytes([header[2], header[3]]));
+    if len < 8 {
+        return Err(Skip::Malformed);
+    }
+    ieee802_11(frame.get(len..).ok_or(Skip::Truncated)?)
+}
+
+/// Apple PKTAP (macOS `tcpdump -i pktap`, `-k`): a header whose first fields are its
+/// own length, a record type and the link type of the frame that follows, in the
+/// writing host's byte order — little-endian on every Mac.
+fn pktap(frame: &[u8]) -> Result<Network<'_>, Skip> {
+    let header = frame.get(..12).ok_or(Skip::Truncated)?;
+    let word = |at: usize| {
+        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let (len, record_type, inner) = (word(0), word(4), LinkType(word(8)));
+    if record_type != PKTAP_REC_PACKET {
+        return Err(Skip::NotIp);
+    }
+    let len = usize::try_from(len).map_err(|_| Skip::Malformed)?;
+    if len < 12 || inner == LinkType::PKTAP {
+        return Err(Skip::Malformed);
+    }
+    strip_inner(inner, frame.get(len..).ok_or(Skip::Truncated)?)
 }
 
 /// DLT_NULL stores the address family in the capturing host's byte order; DLT_LOOP
@@ -251,5 +473,286 @@ mod tests {
         ] {
             assert_eq!(strip(lt, IP), Ok(Network::Ip(IP)));
         }
+    }
+
+    /// A real IPv4/TCP packet (no link header) carrying `payload`.
+    fn ipv4_tcp(payload: &[u8]) -> Vec<u8> {
+        let builder = etherparse::PacketBuilder::ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64)
+            .tcp(40000, 8000, 1, 65535)
+            .ack(1)
+            .psh();
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).expect("build");
+        out
+    }
+
+    fn ipv6_tcp() -> Vec<u8> {
+        let builder =
+            etherparse::PacketBuilder::ipv6([0; 16], [0; 16], 64).tcp(40000, 8000, 1, 65535);
+        let mut out = Vec::new();
+        builder.write(&mut out, b"x").expect("build");
+        out
+    }
+
+    /// A Linux cooked v1 header as libpcap writes it for an outgoing packet.
+    fn sll_v1(arphrd: u16, protocol: u16) -> Vec<u8> {
+        let mut h = vec![0, 4];
+        h.extend_from_slice(&arphrd.to_be_bytes());
+        h.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        h.extend_from_slice(&protocol.to_be_bytes());
+        h
+    }
+
+    fn sll_v2(arphrd: u16, protocol: u16) -> Vec<u8> {
+        let mut h = protocol.to_be_bytes().to_vec();
+        h.extend_from_slice(&[0, 0, 0, 0, 0, 1]);
+        h.extend_from_slice(&arphrd.to_be_bytes());
+        h.extend_from_slice(&[4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        h
+    }
+
+    /// Bug 1: every ARPHRD type but Ethernet was counted as `truncated`.
+    #[test]
+    fn sll_loopback_arphrd_is_decoded() {
+        let ip = ipv4_tcp(b"GET / HTTP/1.1\r\n\r\n");
+        // loopback, PPP, Android cellular, SIT, tun ("none"), Ethernet
+        for arphrd in [772u16, 512, 530, 776, 65534, 1] {
+            let frame = [sll_v1(arphrd, ETHERTYPE_IPV4), ip.clone()].concat();
+            let segment = crate::decode::decode(LinkType::LINUX_SLL, &frame, frame.len() as u32)
+                .unwrap_or_else(|skip| panic!("ARPHRD {arphrd}: {skip}"));
+            assert_eq!(segment.payload, b"GET / HTTP/1.1\r\n\r\n");
+            assert_eq!(segment.dst.port(), 8000);
+            let frame2 = [sll_v2(arphrd, ETHERTYPE_IPV4), ip.clone()].concat();
+            assert_eq!(
+                strip(LinkType::LINUX_SLL2, &frame2),
+                Ok(Network::Ip(&ip[..]))
+            );
+        }
+    }
+
+    #[test]
+    fn sll_raw_ip_device_without_ethertype_reads_the_version_nibble() {
+        let v6 = ipv6_tcp();
+        for arphrd in [65534u16, 776, 519] {
+            let frame = [sll_v1(arphrd, 0), v6.clone()].concat();
+            assert_eq!(strip(LinkType::LINUX_SLL, &frame), Ok(Network::Ip(&v6[..])));
+        }
+        // Protocol 0 on an Ethernet device is no IP-only device: said by number.
+        let frame = [sll_v1(1, 0), v6.clone()].concat();
+        assert_eq!(
+            strip(LinkType::LINUX_SLL, &frame),
+            Err(Skip::UnsupportedArphrd(1))
+        );
+    }
+
+    #[test]
+    fn sll_skips_say_why_and_only_short_headers_are_truncated() {
+        let ip = ipv4_tcp(b"");
+        let netlink = [sll_v1(824, 0x0000), ip.clone()].concat();
+        assert_eq!(
+            strip(LinkType::LINUX_SLL, &netlink),
+            Err(Skip::UnsupportedArphrd(824))
+        );
+        let netlink2 = [sll_v2(824, 0x0000), ip.clone()].concat();
+        assert_eq!(
+            strip(LinkType::LINUX_SLL2, &netlink2),
+            Err(Skip::UnsupportedArphrd(824))
+        );
+        let arp = [sll_v1(772, 0x0806), ip.clone()].concat();
+        assert_eq!(strip(LinkType::LINUX_SLL, &arp), Err(Skip::NotIp));
+        let odd = [sll_v1(772, 0x88e5), ip.clone()].concat();
+        assert_eq!(
+            strip(LinkType::LINUX_SLL, &odd),
+            Err(Skip::UnsupportedEthertype(0x88e5))
+        );
+        assert_eq!(
+            strip(LinkType::LINUX_SLL, &sll_v1(772, 0x0800)[..15]),
+            Err(Skip::Truncated)
+        );
+    }
+
+    #[test]
+    fn unknown_ethertype_is_named_and_vendor_snap_is_not_ip() {
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x12, 0x34, 0x45, 0, 0, 20]);
+        assert_eq!(
+            strip(LinkType::ETHERNET, &frame),
+            Err(Skip::UnsupportedEthertype(0x1234))
+        );
+        // CDP: SNAP with Cisco's OUI; its protocol id 0x2000 is no ethertype.
+        let mut cdp = vec![0u8; 12];
+        cdp.extend_from_slice(&[0, 40, 0xaa, 0xaa, 0x03, 0, 0, 0x0c, 0x20, 0x00, 1, 2]);
+        assert_eq!(strip(LinkType::ETHERNET, &cdp), Err(Skip::NotIp));
+    }
+
+    #[test]
+    fn ppp_with_and_without_hdlc_framing() {
+        let ip = ipv4_tcp(b"hi");
+        let v6 = ipv6_tcp();
+        // FF 03 0021 (RFC 1662 framing), bare 0021, compressed 21, IPv6 0057.
+        for (link_type, header, body) in [
+            (LinkType::PPP, vec![0xff, 0x03, 0x00, 0x21], &ip),
+            (LinkType::PPP, vec![0x00, 0x21], &ip),
+            (LinkType::PPP, vec![0x21], &ip),
+            (LinkType::PPP, vec![0xff, 0x03, 0x00, 0x57], &v6),
+            (LinkType::PPP_HDLC, vec![0xff, 0x03, 0x00, 0x21], &ip),
+        ] {
+            let frame = [header.clone(), body.clone()].concat();
+            assert_eq!(
+                strip(link_type, &frame),
+                Ok(Network::Ip(&body[..])),
+                "{header:02x?}"
+            );
+        }
+        let lcp = [vec![0xff, 0x03, 0xc0, 0x21], vec![1, 1, 0, 4]].concat();
+        assert_eq!(strip(LinkType::PPP, &lcp), Err(Skip::NotIp));
+        let ipx = [vec![0xff, 0x03, 0x00, 0x2b], vec![0; 30]].concat();
+        assert_eq!(
+            strip(LinkType::PPP, &ipx),
+            Err(Skip::UnsupportedPppProtocol(0x002b))
+        );
+        assert_eq!(
+            strip(LinkType::PPP, &[0xff, 0x03, 0x00]),
+            Err(Skip::Truncated)
+        );
+    }
+
+    #[test]
+    fn pppoe_session_over_ethernet() {
+        let ip = ipv4_tcp(b"hi");
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x12, 0x34]);
+        frame.extend_from_slice(&((ip.len() + 2) as u16).to_be_bytes());
+        frame.extend_from_slice(&[0x00, 0x21]);
+        frame.extend_from_slice(&ip);
+        let segment = crate::decode::decode(LinkType::ETHERNET, &frame, frame.len() as u32)
+            .expect("PPPoE carries TCP");
+        assert_eq!(segment.payload, b"hi");
+        // PPP_ETHER (51) is the same without the Ethernet header.
+        assert_eq!(
+            strip(LinkType::PPP_ETHER, &frame[14..]),
+            Ok(Network::Ip(&ip[..]))
+        );
+        // Discovery stage (0x8863) never carries IP.
+        let mut discovery = frame.clone();
+        discovery[13] = 0x63;
+        assert_eq!(strip(LinkType::ETHERNET, &discovery), Err(Skip::NotIp));
+    }
+
+    #[test]
+    fn cisco_hdlc_carries_an_ethertype() {
+        let v6 = ipv6_tcp();
+        let frame = [vec![0x0f, 0x00, 0x86, 0xdd], v6.clone()].concat();
+        assert_eq!(strip(LinkType::C_HDLC, &frame), Ok(Network::Ip(&v6[..])));
+        // PPP_HDLC (50) also holds Cisco framing, told by the address byte.
+        assert_eq!(strip(LinkType::PPP_HDLC, &frame), Ok(Network::Ip(&v6[..])));
+        let slarp = [vec![0x8f, 0x00, 0x80, 0x35], vec![0; 20]].concat();
+        assert_eq!(strip(LinkType::C_HDLC, &slarp), Err(Skip::NotIp));
+    }
+
+    /// An 802.11 data frame: frame control, duration, 3 or 4 addresses, sequence
+    /// control, QoS control when `qos`, then LLC/SNAP and `ip`.
+    fn wifi(flags: u8, qos: bool, ip: &[u8]) -> Vec<u8> {
+        let fc0 = if qos { 0x88 } else { 0x08 };
+        let mut frame = vec![fc0, flags, 0, 0];
+        frame.extend_from_slice(&[0x11; 18]);
+        frame.extend_from_slice(&[0, 0]);
+        if flags & 0x03 == 0x03 {
+            frame.extend_from_slice(&[0x22; 6]);
+        }
+        if qos {
+            frame.extend_from_slice(&[0, 0]);
+            if flags & 0x80 != 0 {
+                frame.extend_from_slice(&[0; 4]);
+            }
+        }
+        frame.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+        frame.extend_from_slice(ip);
+        frame
+    }
+
+    #[test]
+    fn ieee802_11_data_frames_qos_and_four_addresses() {
+        let ip = ipv4_tcp(b"wifi");
+        for (flags, qos) in [
+            (0x01, false),
+            (0x02, true),
+            (0x03, false),
+            (0x03, true),
+            (0x82, true),
+        ] {
+            let frame = wifi(flags, qos, &ip);
+            assert_eq!(
+                strip(LinkType::IEEE802_11, &frame),
+                Ok(Network::Ip(&ip[..])),
+                "flags {flags:#x} qos {qos}"
+            );
+        }
+        let protected = wifi(0x41, false, &ip);
+        assert_eq!(
+            strip(LinkType::IEEE802_11, &protected),
+            Err(Skip::Encrypted80211)
+        );
+        let beacon = [vec![0x80, 0x00], vec![0; 40]].concat();
+        assert_eq!(strip(LinkType::IEEE802_11, &beacon), Err(Skip::NotIp));
+        let mut amsdu = wifi(0x01, true, &ip);
+        amsdu[24] = 0x80;
+        assert_eq!(
+            strip(LinkType::IEEE802_11, &amsdu),
+            Err(Skip::UnsupportedAmsdu)
+        );
+        assert_eq!(
+            strip(LinkType::IEEE802_11, &wifi(0x03, true, &ip)[..28]),
+            Err(Skip::Truncated)
+        );
+    }
+
+    #[test]
+    fn radiotap_header_is_skipped_by_its_length() {
+        let ip = ipv4_tcp(b"wifi");
+        // version 0, pad, length 12 (LE), present = flags + rate, flags, rate, padding
+        let radiotap_header = vec![0, 0, 12, 0, 0x06, 0, 0, 0, 0x10, 0x02, 0, 0];
+        let frame = [radiotap_header, wifi(0x01, true, &ip)].concat();
+        assert_eq!(
+            strip(LinkType::IEEE802_11_RADIOTAP, &frame),
+            Ok(Network::Ip(&ip[..]))
+        );
+        assert_eq!(
+            strip(LinkType::IEEE802_11_RADIOTAP, &frame[..10]),
+            Err(Skip::Truncated)
+        );
+        let mut bad_version = frame.clone();
+        bad_version[0] = 1;
+        assert_eq!(
+            strip(LinkType::IEEE802_11_RADIOTAP, &bad_version),
+            Err(Skip::Malformed)
+        );
+    }
+
+    #[test]
+    fn pktap_header_then_the_inner_link_type() {
+        let ip = ipv4_tcp(b"mac");
+        let mut eth = vec![0u8; 12];
+        eth.extend_from_slice(&[0x08, 0x00]);
+        eth.extend_from_slice(&ip);
+        // length 108, record type 1 (packet), DLT 1 (Ethernet), then 96 bytes of
+        // interface name, pid, command name, … that connscope does not need.
+        let mut header = Vec::new();
+        for word in [108u32, 1, 1] {
+            header.extend_from_slice(&word.to_le_bytes());
+        }
+        header.resize(108, 0);
+        let frame = [header.clone(), eth].concat();
+        assert_eq!(strip(LinkType::PKTAP, &frame), Ok(Network::Ip(&ip[..])));
+        let mut nested = frame.clone();
+        nested[8..12].copy_from_slice(&258u32.to_le_bytes());
+        assert_eq!(strip(LinkType::PKTAP, &nested), Err(Skip::Malformed));
+        let mut inner_unknown = frame.clone();
+        inner_unknown[8..12].copy_from_slice(&147u32.to_le_bytes());
+        assert_eq!(
+            strip(LinkType::PKTAP, &inner_unknown),
+            Err(Skip::UnsupportedLinkType(LinkType(147)))
+        );
+        assert_eq!(strip(LinkType::PKTAP, &frame[..50]), Err(Skip::Truncated));
     }
 }

@@ -71,6 +71,21 @@ pub struct Segment<'a> {
 pub enum Skip {
     /// The file's link type is not one connscope decodes.
     UnsupportedLinkType(LinkType),
+    // Link-layer reasons (decode/link.rs), kept in one block for easy merging.
+    /// A Linux cooked capture (SLL/SLL2) from a device whose frames are not network
+    /// packets connscope decodes (netlink, CAN, Frame Relay), by ARPHRD number.
+    UnsupportedArphrd(u16),
+    /// An ethertype that is neither IP nor a known non-IP protocol: possibly an
+    /// encapsulation connscope cannot look inside.
+    UnsupportedEthertype(u16),
+    /// A PPP network-layer protocol other than IP and MPLS (IPX, bridged frames,
+    /// Van Jacobson compressed TCP, …).
+    UnsupportedPppProtocol(u16),
+    /// An 802.11 data frame with the Protected bit: encrypted, and there are no keys.
+    Encrypted80211,
+    /// An 802.11 A-MSDU (several packets aggregated in one frame), not split here.
+    UnsupportedAmsdu,
+    // End of link-layer reasons.
     /// A link-layer frame carrying something other than IP (ARP, LLDP, …).
     NotIp,
     /// IP carrying something other than TCP (UDP, ICMP, …).
@@ -98,6 +113,11 @@ impl Skip {
     pub fn key(self) -> String {
         match self {
             Skip::UnsupportedLinkType(lt) => format!("unsupported_link_type_{}", lt.0),
+            Skip::UnsupportedArphrd(n) => format!("unsupported_arphrd_{n}"),
+            Skip::UnsupportedEthertype(t) => format!("unsupported_ethertype_0x{t:04x}"),
+            Skip::UnsupportedPppProtocol(p) => format!("unsupported_ppp_protocol_0x{p:04x}"),
+            Skip::Encrypted80211 => "encrypted_802_11".into(),
+            Skip::UnsupportedAmsdu => "unsupported_802_11_amsdu".into(),
             Skip::NotIp => "not_ip".into(),
             Skip::NotTcp => "not_tcp".into(),
             Skip::IpFragment => "ip_fragment".into(),
@@ -110,10 +130,45 @@ impl Skip {
     }
 }
 
+impl Skip {
+    /// The warning an input gets once for all its packets skipped for this reason, or
+    /// `None` for reasons that are ordinary traffic (ARP, UDP, …) or plain damage
+    /// (truncated, malformed), which the `skipped` counts already tell.
+    pub fn warning(self, count: u64) -> Option<String> {
+        match self {
+            // Worded as before: scripts and tests read this line.
+            Skip::UnsupportedLinkType(lt) => Some(format!(
+                "link type {} is not one connscope decodes; its {count} packets were skipped",
+                lt.0
+            )),
+            Skip::UnsupportedArphrd(_)
+            | Skip::UnsupportedEthertype(_)
+            | Skip::UnsupportedPppProtocol(_)
+            | Skip::Encrypted80211
+            | Skip::UnsupportedAmsdu => Some(format!("{count} packets skipped: {self}")),
+            Skip::NotIp
+            | Skip::NotTcp
+            | Skip::IpFragment
+            | Skip::Truncated
+            | Skip::Malformed
+            | Skip::Filtered => None,
+        }
+    }
+}
+
 impl fmt::Display for Skip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Skip::UnsupportedLinkType(lt) => write!(f, "unsupported link type {}", lt.0),
+            Skip::UnsupportedArphrd(n) => {
+                write!(f, "Linux cooked capture with ARPHRD {n} is not decoded")
+            }
+            Skip::UnsupportedEthertype(t) => write!(f, "ethertype 0x{t:04x} is not decoded"),
+            Skip::UnsupportedPppProtocol(p) => write!(f, "PPP protocol 0x{p:04x} is not decoded"),
+            Skip::Encrypted80211 => {
+                f.write_str("802.11 frames with the Protected bit are encrypted (no keys)")
+            }
+            Skip::UnsupportedAmsdu => f.write_str("802.11 A-MSDU aggregates are not decoded"),
             Skip::NotIp => f.write_str("not IP"),
             Skip::NotTcp => f.write_str("not TCP"),
             Skip::IpFragment => f.write_str("IP fragment"),
