@@ -145,7 +145,11 @@ impl Skip {
             | Skip::UnsupportedEthertype(_)
             | Skip::UnsupportedPppProtocol(_)
             | Skip::Encrypted80211
-            | Skip::UnsupportedAmsdu => Some(format!("{count} packets skipped: {self}")),
+            | Skip::UnsupportedAmsdu
+            | Skip::TunnelTooDeep => Some(format!("{count} packets skipped: {self}")),
+            Skip::FragmentsIncomplete => Some(format!(
+                "{count} IP datagrams were never reassembled: fragments missing from the capture"
+            )),
             Skip::NotIp
             | Skip::NotTcp
             | Skip::IpFragment
