@@ -179,7 +179,7 @@ impl ConnectionTable {
         finished: &mut impl FnMut(ConnectionRecord),
     ) {
         let (arriving_key, src, seg) = arriving;
-        let mut kept = None;
+        let (mut kept, mut kept_attempt) = (None, None);
         while let Some((key, id)) = self.attempts.pop_due(now) {
             let Some(conn) = self.live.get(&key) else {
                 continue;
@@ -189,6 +189,12 @@ impl ConnectionTable {
             }
             if key == arriving_key && conn.is_answer_to_syn(src, seg) {
                 continue; // answered now: no longer an attempt
+            }
+            if key == arriving_key && conn.is_syn_retry(src, seg) {
+                // The same ISN again: the same attempt, however late; waited on
+                // again from this SYN once it is tracked.
+                kept_attempt = Some((key, id));
+                continue;
             }
             let patience = conn.attempt_patience(self.syn_timeout_nanos);
             let quiet_until =
@@ -224,6 +230,10 @@ impl ConnectionTable {
             } else if let Some(conn) = self.live.remove(&key) {
                 finished(conn.into_record());
             }
+        }
+        if let Some((key, id)) = kept_attempt {
+            let due = Timestamp::from_nanos(now.as_nanos().saturating_add(self.syn_timeout_nanos));
+            self.attempts.push(due, key, id);
         }
         if let Some((key, id)) = kept {
             let due = Timestamp::from_nanos(now.as_nanos().saturating_add(CLOSE_LINGER_NANOS));
@@ -962,6 +972,20 @@ mod tests {
     }
 
     #[test]
+    fn phantom_connection_from_a_syn_retried_long_after_the_timeout() {
+        // Nothing else in the capture: the retry is the first packet after the
+        // deadline, and its ISN says it is the same attempt.
+        let conns = track(&[
+            pkt(true, 7, 0.0).syn(),
+            pkt(true, 7, 1.0).syn(),
+            pkt(true, 7, 60.0).syn(),
+            pkt(false, 70, 60.01).syn().ack(8),
+        ]);
+        assert_eq!(conns.len(), 1, "{conns:?}");
+        assert_eq!(conns[0].handshake.as_ref().map(|h| h.syn_retries), Some(2));
+    }
+
+    #[test]
     fn phantom_connection_from_a_late_answer_to_a_syn() {
         // pcapplusplus-pcapng-example.pcapng: the SYN-ACK's time is far after the
         // SYN's (a broken clock), yet it acknowledges the SYN's ISN.
@@ -1000,6 +1024,11 @@ mod tests {
         assert_eq!((hs.synack_packet, hs.ack_packet), (None, Some(2)));
         let json = serde_json::to_value(hs).expect("json");
         assert_eq!(json["completed_off_capture"], true);
+        // The findings are built from that: a reused connection, no failed handshake.
+        let found = crate::findings::diagnose(0, &conns, None, &Default::default());
+        let kinds: Vec<&str> = found.iter().map(|f| f.kind.as_str()).collect();
+        assert!(kinds.contains(&"connection_reused"), "{kinds:?}");
+        assert!(!kinds.contains(&"handshake_failed"), "{kinds:?}");
     }
 
     #[test]

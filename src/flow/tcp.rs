@@ -251,6 +251,15 @@ impl Connection {
             && matches!(self.handshake.syn, Some((_, _, isn)) if SeqNumber(seg.ack) == isn.plus(1))
     }
 
+    /// Whether `seg` from `src` is the client's SYN again with the same ISN: a retry
+    /// of this attempt, not a new connection.
+    pub fn is_syn_retry(&self, src: Endpoint, seg: &Segment<'_>) -> bool {
+        self.direction_of(src) == Direction::Client
+            && seg.flags.syn()
+            && !seg.flags.ack()
+            && matches!(self.handshake.syn, Some((_, _, isn)) if SeqNumber(seg.seq) == isn)
+    }
+
     /// Whether `seg` from `src` is a straggler of this closed connection: no SYN,
     /// and its sequence number inside what that side already sent (a retransmitted
     /// FIN, a late ACK, an RST answering a late segment).
