@@ -160,7 +160,7 @@ impl ConnectionTable {
         conn.on_segment(dir, seg, number, ts);
         if !was_closed && conn.is_closed() {
             self.closing.push(
-                Timestamp::from_nanos(ts.as_nanos() + CLOSE_LINGER_NANOS),
+                Timestamp::from_nanos(ts.as_nanos().saturating_add(CLOSE_LINGER_NANOS)),
                 key,
                 conn.id,
             );
@@ -1100,6 +1100,25 @@ mod tests {
         assert_eq!(hs.outcome, HandshakeOutcome::Refused);
         let rtt = hs.rtt_ms.expect("rtt");
         assert!((rtt - 0.5).abs() < 1e-6, "{rtt}");
+    }
+
+    #[test]
+    fn close_at_the_last_representable_time_does_not_overflow() {
+        // pcapplusplus-pcapng-example.pcapng: broken timestamps saturate at the end
+        // of i64 nanoseconds; a close there must not overflow its deadline.
+        let end = 1e12; // seconds: saturates to i64::MAX nanoseconds
+        let conns = track(&[
+            pkt(true, 7, end).syn(),
+            pkt(false, 0, end).rst().ack(8),
+            pkt(true, 9, end)
+                .syn()
+                .between(([10, 0, 0, 1], 40001), ([10, 0, 0, 2], 80)),
+        ]);
+        assert_eq!(conns.len(), 2);
+        assert_eq!(
+            conns[0].handshake.as_ref().map(|h| h.outcome),
+            Some(HandshakeOutcome::Refused)
+        );
     }
 
     #[test]
