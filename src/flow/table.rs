@@ -1,8 +1,11 @@
 //! The live connections of one input. A connection leaves the table — handed to the
 //! caller as a finished record — when it has been closed (both FINs, or an RST) and
-//! quiet for [`CLOSE_LINGER`] of capture time, when a new SYN reuses its 4-tuple, or
-//! at the end of the input. Memory therefore grows with connections alive at once,
-//! never with the length of the capture.
+//! quiet for [`CLOSE_LINGER_NANOS`] of capture time (longer while a side keeps
+//! retransmitting with back-off), when a new SYN reuses its 4-tuple, or at the end
+//! of the input. Only a SYN with a new ISN, or that quiet time, starts a new
+//! connection on a 4-tuple: stray packets of a closed connection belong to it.
+//! Memory therefore grows with connections alive at once, never with the length of
+//! the capture.
 
 use super::key::{Endpoint, FlowKey};
 use super::tcp::Connection;

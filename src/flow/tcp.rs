@@ -217,11 +217,9 @@ impl Connection {
         self.packets.client + self.packets.server
     }
 
-    /// Both FINs, or an RST: nothing more is expected but stragglers.
     /// A connection attempt nobody answered yet: SYNs from the client and nothing at
-    /// all from the server (Zeek's `S0`).
-    /// An ACK from the client after its SYN proves the handshake completed off
-    /// capture, so such a connection is no attempt.
+    /// all from the server (Zeek's `S0`). An ACK from the client after its SYN proves
+    /// the handshake completed off capture, so such a connection is no attempt.
     pub fn is_unanswered_attempt(&self) -> bool {
         self.handshake.syn.is_some()
             && self.packets.server == 0
@@ -270,6 +268,7 @@ impl Connection {
             && matches!((side.base_seq, side.next_seq), (Some(base), Some(next)) if seq >= base && seq <= next)
     }
 
+    /// Both FINs, or an RST: nothing more is expected but stragglers.
     pub fn is_closed(&self) -> bool {
         let (c, s) = (&self.wire.client, &self.wire.server);
         (c.seen_fin && s.seen_fin) || c.seen_rst || s.seen_rst
