@@ -1077,6 +1077,13 @@ mod tests {
         assert_eq!(c.retransmissions.client, 0, "{:?}", c.tcp_events);
         assert!(c.keepalive.probes.is_empty(), "not keep-alive probes");
         assert_eq!(c.zero_windows.server, 3);
+        let probes: Vec<u64> = c
+            .tcp_events
+            .iter()
+            .filter(|e| e.kind == crate::report::model::TcpEventKind::ZeroWindowProbe)
+            .map(|e| e.packet)
+            .collect();
+        assert_eq!(probes, [8, 10]);
     }
 
     #[test]

@@ -386,6 +386,9 @@ impl Connection {
             *self.zero_windows.get_mut(dir) += 1;
             self.event(number, ts, dir, TcpEventKind::ZeroWindow);
         }
+        if is_zero_window_probe {
+            self.event(number, ts, dir, TcpEventKind::ZeroWindowProbe);
+        }
         if is_probe {
             self.probes.push(Probe {
                 packet: number,
