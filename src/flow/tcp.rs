@@ -2,9 +2,10 @@
 //! keep-alive probes and their answers, retransmissions, zero windows, idle gaps, the
 //! close, and Zeek's state and history (delegated to `zeek`).
 //!
-//! Keep-alive probes, keep-alive ACKs and retransmissions follow Wireshark's
-//! `packet-tcp.c` rules so the counts match what users see there; the handshake and
-//! close follow RFC 9293 §3.5–3.6. Not for payload meaning (`analyzers`).
+//! Keep-alive probes, keep-alive ACKs, zero-window probes, retransmissions and the
+//! initial RTT follow Wireshark's `packet-tcp.c` rules so the figures match what users
+//! see there; the handshake and close follow RFC 9293 §3.5–3.6, and a challenge ACK
+//! answering a SYN (RFC 5961 §4) is set aside. Not for payload meaning (`analyzers`).
 
 use super::key::{Direction, Endpoint, PerSide};
 use super::seq::SeqNumber;
