@@ -1,8 +1,11 @@
 //! The live connections of one input. A connection leaves the table — handed to the
 //! caller as a finished record — when it has been closed (both FINs, or an RST) and
-//! quiet for [`CLOSE_LINGER`] of capture time, when a new SYN reuses its 4-tuple, or
-//! at the end of the input. Memory therefore grows with connections alive at once,
-//! never with the length of the capture.
+//! quiet for [`CLOSE_LINGER_NANOS`] of capture time (longer while a side keeps
+//! retransmitting with back-off), when a new SYN reuses its 4-tuple, or at the end
+//! of the input. Only a SYN with a new ISN, or that quiet time, starts a new
+//! connection on a 4-tuple: stray packets of a closed connection belong to it.
+//! Memory therefore grows with connections alive at once, never with the length of
+//! the capture.
 
 use super::key::{Endpoint, FlowKey};
 use super::tcp::Connection;
@@ -160,7 +163,7 @@ impl ConnectionTable {
         conn.on_segment(dir, seg, number, ts);
         if !was_closed && conn.is_closed() {
             self.closing.push(
-                Timestamp::from_nanos(ts.as_nanos() + CLOSE_LINGER_NANOS),
+                Timestamp::from_nanos(ts.as_nanos().saturating_add(CLOSE_LINGER_NANOS)),
                 key,
                 conn.id,
             );
@@ -179,7 +182,7 @@ impl ConnectionTable {
         finished: &mut impl FnMut(ConnectionRecord),
     ) {
         let (arriving_key, src, seg) = arriving;
-        let mut kept = None;
+        let (mut kept, mut kept_attempt) = (None, None);
         while let Some((key, id)) = self.attempts.pop_due(now) {
             let Some(conn) = self.live.get(&key) else {
                 continue;
@@ -189,6 +192,12 @@ impl ConnectionTable {
             }
             if key == arriving_key && conn.is_answer_to_syn(src, seg) {
                 continue; // answered now: no longer an attempt
+            }
+            if key == arriving_key && conn.is_syn_retry(src, seg) {
+                // The same ISN again: the same attempt, however late; waited on
+                // again from this SYN once it is tracked.
+                kept_attempt = Some((key, id));
+                continue;
             }
             let patience = conn.attempt_patience(self.syn_timeout_nanos);
             let quiet_until =
@@ -224,6 +233,10 @@ impl ConnectionTable {
             } else if let Some(conn) = self.live.remove(&key) {
                 finished(conn.into_record());
             }
+        }
+        if let Some((key, id)) = kept_attempt {
+            let due = Timestamp::from_nanos(now.as_nanos().saturating_add(self.syn_timeout_nanos));
+            self.attempts.push(due, key, id);
         }
         if let Some((key, id)) = kept {
             let due = Timestamp::from_nanos(now.as_nanos().saturating_add(CLOSE_LINGER_NANOS));
@@ -962,6 +975,20 @@ mod tests {
     }
 
     #[test]
+    fn phantom_connection_from_a_syn_retried_long_after_the_timeout() {
+        // Nothing else in the capture: the retry is the first packet after the
+        // deadline, and its ISN says it is the same attempt.
+        let conns = track(&[
+            pkt(true, 7, 0.0).syn(),
+            pkt(true, 7, 1.0).syn(),
+            pkt(true, 7, 60.0).syn(),
+            pkt(false, 70, 60.01).syn().ack(8),
+        ]);
+        assert_eq!(conns.len(), 1, "{conns:?}");
+        assert_eq!(conns[0].handshake.as_ref().map(|h| h.syn_retries), Some(2));
+    }
+
+    #[test]
     fn phantom_connection_from_a_late_answer_to_a_syn() {
         // pcapplusplus-pcapng-example.pcapng: the SYN-ACK's time is far after the
         // SYN's (a broken clock), yet it acknowledges the SYN's ISN.
@@ -1000,6 +1027,11 @@ mod tests {
         assert_eq!((hs.synack_packet, hs.ack_packet), (None, Some(2)));
         let json = serde_json::to_value(hs).expect("json");
         assert_eq!(json["completed_off_capture"], true);
+        // The findings are built from that: a reused connection, no failed handshake.
+        let found = crate::findings::diagnose(0, &conns, None, &Default::default());
+        let kinds: Vec<&str> = found.iter().map(|f| f.kind.as_str()).collect();
+        assert!(kinds.contains(&"connection_reused"), "{kinds:?}");
+        assert!(!kinds.contains(&"handshake_failed"), "{kinds:?}");
     }
 
     #[test]
@@ -1045,6 +1077,13 @@ mod tests {
         assert_eq!(c.retransmissions.client, 0, "{:?}", c.tcp_events);
         assert!(c.keepalive.probes.is_empty(), "not keep-alive probes");
         assert_eq!(c.zero_windows.server, 3);
+        let probes: Vec<u64> = c
+            .tcp_events
+            .iter()
+            .filter(|e| e.kind == crate::report::model::TcpEventKind::ZeroWindowProbe)
+            .map(|e| e.packet)
+            .collect();
+        assert_eq!(probes, [8, 10]);
     }
 
     #[test]
@@ -1071,6 +1110,25 @@ mod tests {
         assert_eq!(hs.outcome, HandshakeOutcome::Refused);
         let rtt = hs.rtt_ms.expect("rtt");
         assert!((rtt - 0.5).abs() < 1e-6, "{rtt}");
+    }
+
+    #[test]
+    fn close_at_the_last_representable_time_does_not_overflow() {
+        // pcapplusplus-pcapng-example.pcapng: broken timestamps saturate at the end
+        // of i64 nanoseconds; a close there must not overflow its deadline.
+        let end = 1e12; // seconds: saturates to i64::MAX nanoseconds
+        let conns = track(&[
+            pkt(true, 7, end).syn(),
+            pkt(false, 0, end).rst().ack(8),
+            pkt(true, 9, end)
+                .syn()
+                .between(([10, 0, 0, 1], 40001), ([10, 0, 0, 2], 80)),
+        ]);
+        assert_eq!(conns.len(), 2);
+        assert_eq!(
+            conns[0].handshake.as_ref().map(|h| h.outcome),
+            Some(HandshakeOutcome::Refused)
+        );
     }
 
     #[test]

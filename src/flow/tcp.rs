@@ -2,9 +2,10 @@
 //! keep-alive probes and their answers, retransmissions, zero windows, idle gaps, the
 //! close, and Zeek's state and history (delegated to `zeek`).
 //!
-//! Keep-alive probes, keep-alive ACKs and retransmissions follow Wireshark's
-//! `packet-tcp.c` rules so the counts match what users see there; the handshake and
-//! close follow RFC 9293 §3.5–3.6. Not for payload meaning (`analyzers`).
+//! Keep-alive probes, keep-alive ACKs, zero-window probes, retransmissions and the
+//! initial RTT follow Wireshark's `packet-tcp.c` rules so the figures match what users
+//! see there; the handshake and close follow RFC 9293 §3.5–3.6, and a challenge ACK
+//! answering a SYN (RFC 5961 §4) is set aside. Not for payload meaning (`analyzers`).
 
 use super::key::{Direction, Endpoint, PerSide};
 use super::seq::SeqNumber;
@@ -230,11 +231,9 @@ impl Connection {
         self.packets.client + self.packets.server
     }
 
-    /// Both FINs, or an RST: nothing more is expected but stragglers.
     /// A connection attempt nobody answered yet: SYNs from the client and nothing at
-    /// all from the server (Zeek's `S0`).
-    /// An ACK from the client after its SYN proves the handshake completed off
-    /// capture, so such a connection is no attempt.
+    /// all from the server (Zeek's `S0`). An ACK from the client after its SYN proves
+    /// the handshake completed off capture, so such a connection is no attempt.
     pub fn is_unanswered_attempt(&self) -> bool {
         self.handshake.syn.is_some()
             && self.packets.server == 0
@@ -264,6 +263,15 @@ impl Connection {
             && matches!(self.handshake.syn, Some((_, _, isn)) if SeqNumber(seg.ack) == isn.plus(1))
     }
 
+    /// Whether `seg` from `src` is the client's SYN again with the same ISN: a retry
+    /// of this attempt, not a new connection.
+    pub fn is_syn_retry(&self, src: Endpoint, seg: &Segment<'_>) -> bool {
+        self.direction_of(src) == Direction::Client
+            && seg.flags.syn()
+            && !seg.flags.ack()
+            && matches!(self.handshake.syn, Some((_, _, isn)) if SeqNumber(seg.seq) == isn)
+    }
+
     /// Whether `seg` from `src` is a straggler of this closed connection: no SYN,
     /// and its sequence number inside what that side already sent (a retransmitted
     /// FIN, a late ACK, an RST answering a late segment).
@@ -274,6 +282,7 @@ impl Connection {
             && matches!((side.base_seq, side.next_seq), (Some(base), Some(next)) if seq >= base && seq <= next)
     }
 
+    /// Both FINs, or an RST: nothing more is expected but stragglers.
     pub fn is_closed(&self) -> bool {
         let (c, s) = (&self.wire.client, &self.wire.server);
         (c.seen_fin && s.seen_fin) || c.seen_rst || s.seen_rst
@@ -390,6 +399,9 @@ impl Connection {
         if seg.window == 0 && !control {
             *self.zero_windows.get_mut(dir) += 1;
             self.event(number, ts, dir, TcpEventKind::ZeroWindow);
+        }
+        if is_zero_window_probe {
+            self.event(number, ts, dir, TcpEventKind::ZeroWindowProbe);
         }
         if is_probe {
             self.probes.push(Probe {

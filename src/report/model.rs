@@ -256,6 +256,8 @@ pub struct PacketRef {
 pub enum TcpEventKind {
     Retransmission,
     ZeroWindow,
+    /// Wireshark's `tcp.analysis.zero_window_probe`: 1 byte sent into a zero window.
+    ZeroWindowProbe,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
