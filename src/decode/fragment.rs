@@ -347,3 +347,315 @@ fn merge(ranges: &mut Vec<(usize, usize)>, start: usize, end: usize) {
     let at = ranges.partition_point(|&(s, _)| s < start);
     ranges.insert(at, (start, end));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::LinkType;
+    use crate::decode::{decode, Decoder, Segment, Skip, TunnelKind};
+    use etherparse::{IpFragOffset, IpNumber, Ipv4Header, Ipv6Header, PacketBuilder};
+    use std::collections::BTreeMap;
+
+    /// 100 payload bytes, each its own index, so any misplaced byte shows.
+    fn payload() -> Vec<u8> {
+        (0..100u8).collect()
+    }
+
+    /// A whole IPv4 TCP packet split into its header and the transport bytes
+    /// (20 TCP header + 100 payload = 120) that fragments share out.
+    fn v4_datagram(id: u16) -> (Ipv4Header, Vec<u8>) {
+        let mut out = Vec::new();
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 80, 1000, 65535)
+            .ack(5)
+            .write(&mut out, &payload())
+            .expect("build");
+        let (mut header, rest) = Ipv4Header::from_slice(&out).expect("header");
+        header.identification = id;
+        (header, rest.to_vec())
+    }
+
+    /// Transport bytes `start..end` as one fragment; `bytes` replaces their content.
+    fn v4_fragment(header: &Ipv4Header, bytes: &[u8], start: usize, more: bool) -> Vec<u8> {
+        let mut h = header.clone();
+        h.more_fragments = more;
+        h.fragment_offset = IpFragOffset::try_new((start / 8) as u16).expect("offset");
+        h.total_len = (20 + bytes.len()) as u16;
+        h.header_checksum = h.calc_header_checksum();
+        let mut out = h.to_bytes().to_vec();
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    fn split_v4(id: u16, cuts: &[usize]) -> Vec<Vec<u8>> {
+        let (header, transport) = v4_datagram(id);
+        let mut bounds = vec![0];
+        bounds.extend_from_slice(cuts);
+        bounds.push(transport.len());
+        bounds
+            .windows(2)
+            .map(|w| {
+                let more = w[1] < transport.len();
+                v4_fragment(&header, &transport[w[0]..w[1]], w[0], more)
+            })
+            .collect()
+    }
+
+    fn feed<'a>(d: &'a mut Decoder, packet: &'a [u8], secs: i64) -> Result<Segment<'a>, Skip> {
+        let ts = Timestamp::from_nanos(secs * 1_000_000_000);
+        d.decode(LinkType::RAW, packet, packet.len() as u32, ts)
+    }
+
+    fn assert_whole(seg: Result<Segment<'_>, Skip>) {
+        let seg = seg.expect("reassembled segment");
+        assert_eq!(seg.src, "10.0.0.1:40000".parse().unwrap());
+        assert_eq!(seg.dst, "10.0.0.2:80".parse().unwrap());
+        assert_eq!(seg.seq, 1000);
+        assert_eq!(seg.payload, payload().as_slice());
+        assert_eq!(seg.payload_len, 100);
+    }
+
+    fn given_up(d: &mut Decoder) -> u64 {
+        let mut skipped = BTreeMap::new();
+        d.finish(&mut skipped);
+        skipped
+            .get(&Skip::FragmentsIncomplete)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn in_order_ipv4_fragments_yield_one_segment() {
+        let frags = split_v4(7, &[40, 80]);
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &frags[0], 0), Err(Skip::IpFragment));
+        assert_eq!(feed(&mut d, &frags[1], 0), Err(Skip::IpFragment));
+        assert_whole(feed(&mut d, &frags[2], 0));
+        assert_eq!(given_up(&mut d), 0);
+    }
+
+    #[test]
+    fn out_of_order_ipv4_fragments_fill_the_holes() {
+        let frags = split_v4(7, &[24, 64, 96]);
+        let mut d = Decoder::default();
+        for i in [3, 1, 0] {
+            assert_eq!(feed(&mut d, &frags[i], 0), Err(Skip::IpFragment));
+        }
+        assert_whole(feed(&mut d, &frags[2], 0));
+    }
+
+    #[test]
+    fn overlapping_fragments_keep_the_bytes_that_arrived_first() {
+        let (header, transport) = v4_datagram(9);
+        let first = v4_fragment(&header, &transport[..64], 0, true);
+        // A second copy of 56..120 whose overlapping bytes 56..64 (payload 36..44)
+        // were rewritten: the first arrival's bytes must stay.
+        let mut forged = transport[56..].to_vec();
+        forged[..8].copy_from_slice(b"XXXXXXXX");
+        let second = v4_fragment(&header, &forged, 56, false);
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &first, 0), Err(Skip::IpFragment));
+        assert_whole(feed(&mut d, &second, 0));
+        // The other way round the forged bytes arrived first, and they stay.
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &second, 0), Err(Skip::IpFragment));
+        let seg = feed(&mut d, &first, 0).expect("reassembled");
+        assert_eq!(&seg.payload[36..44], b"XXXXXXXX");
+        assert_eq!(seg.payload[44], 44);
+    }
+
+    #[test]
+    fn duplicate_fragments_change_nothing() {
+        let frags = split_v4(3, &[64]);
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &frags[0], 0), Err(Skip::IpFragment));
+        assert_eq!(feed(&mut d, &frags[0], 0), Err(Skip::IpFragment));
+        assert_whole(feed(&mut d, &frags[1], 0));
+    }
+
+    #[test]
+    fn a_missing_fragment_times_out_and_is_counted() {
+        let frags = split_v4(11, &[40, 80]);
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &frags[0], 0), Err(Skip::IpFragment));
+        assert_eq!(feed(&mut d, &frags[2], 1), Err(Skip::IpFragment));
+        // 31 s after the first fragment its datagram was given up: the late middle
+        // fragment starts a new one, which the end of the input gives up too.
+        assert_eq!(feed(&mut d, &frags[1], 31), Err(Skip::IpFragment));
+        assert_eq!(d.frags.given_up, 1, "the timeout counted one datagram");
+        assert_eq!(given_up(&mut d), 2);
+        // Within the 30 s the same fragments complete it.
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &frags[0], 0), Err(Skip::IpFragment));
+        assert_eq!(feed(&mut d, &frags[2], 1), Err(Skip::IpFragment));
+        assert_whole(feed(&mut d, &frags[1], 29));
+    }
+
+    #[test]
+    fn pending_datagrams_are_bounded_and_the_oldest_go_first() {
+        let mut d = Decoder::default();
+        let extra = 10;
+        for id in 0..(MAX_PENDING + extra) as u16 {
+            let first = &split_v4(id, &[64])[0];
+            assert_eq!(feed(&mut d, first, 0), Err(Skip::IpFragment));
+        }
+        assert_eq!(d.frags.pending.len(), MAX_PENDING);
+        assert_eq!(d.frags.given_up, extra as u64);
+        // Datagram 0 was pushed out; the newest one still completes.
+        let last = split_v4((MAX_PENDING + extra - 1) as u16, &[64]);
+        assert_whole(feed(&mut d, &last[1], 0));
+        let first = split_v4(0, &[64]);
+        assert_eq!(feed(&mut d, &first[1], 0), Err(Skip::IpFragment));
+    }
+
+    #[test]
+    fn a_datagram_longer_than_65535_bytes_is_malformed_not_a_panic() {
+        let (header, _) = v4_datagram(5);
+        let tail = v4_fragment(&header, &[0u8; 64], 65_528, false);
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &tail, 0), Err(Skip::Malformed));
+        assert_eq!(given_up(&mut d), 0);
+    }
+
+    #[test]
+    fn without_a_decoder_fragments_are_still_skipped() {
+        let frags = split_v4(7, &[64]);
+        for f in &frags {
+            assert_eq!(
+                decode(LinkType::RAW, f, f.len() as u32),
+                Err(Skip::IpFragment)
+            );
+        }
+    }
+
+    #[test]
+    fn icmp_fragments_are_not_held() {
+        let (mut header, transport) = v4_datagram(1);
+        header.protocol = IpNumber::ICMP;
+        let f = v4_fragment(&header, &transport[..64], 0, true);
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &f, 0), Err(Skip::NotTcp));
+        assert!(d.frags.pending.is_empty());
+    }
+
+    #[test]
+    fn a_fragment_cut_by_the_snap_length_keeps_the_wire_length() {
+        let frags = split_v4(21, &[64]);
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &frags[0], 0), Err(Skip::IpFragment));
+        let last = &frags[1];
+        let cut = &last[..last.len() - 16];
+        let ts = Timestamp::from_nanos(0);
+        let seg = d
+            .decode(LinkType::RAW, cut, last.len() as u32, ts)
+            .expect("segment");
+        assert_eq!(seg.payload_len, 100);
+        assert_eq!(seg.payload, &payload()[..84]);
+    }
+
+    /// IPv6 with a destination-options header before the fragment header, which the
+    /// rebuilt packet keeps (RFC 8200 §4.5: the unfragmentable part).
+    fn v6_fragments(cut: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv6([0x20; 16], [0x30; 16], 64)
+            .tcp(40000, 80, 1000, 65535)
+            .ack(5)
+            .write(&mut out, &payload())
+            .expect("build");
+        let transport = out[40..].to_vec();
+        let dest_opts = [44u8, 0, 1, 4, 0, 0, 0, 0]; // next: fragment; PadN
+        [(0, cut, true), (cut, transport.len(), false)]
+            .iter()
+            .map(|&(start, end, more)| {
+                let chunk = &transport[start..end];
+                let header = Ipv6Header {
+                    payload_length: (8 + 8 + chunk.len()) as u16,
+                    next_header: IpNumber(60),
+                    hop_limit: 64,
+                    source: [0x20; 16],
+                    destination: [0x30; 16],
+                    ..Default::default()
+                };
+                let mut p = header.to_bytes().to_vec();
+                p.extend_from_slice(&dest_opts);
+                let off = (start as u16) | u16::from(more);
+                p.extend_from_slice(&[6, 0]);
+                p.extend_from_slice(&off.to_be_bytes());
+                p.extend_from_slice(&0xdead_beefu32.to_be_bytes());
+                p.extend_from_slice(chunk);
+                p
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ipv6_fragment_header_fragments_reassemble() {
+        let frags = v6_fragments(56);
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &frags[1], 0), Err(Skip::IpFragment));
+        let seg = feed(&mut d, &frags[0], 0).expect("reassembled");
+        assert_eq!(seg.dst.port(), 80);
+        assert_eq!(seg.payload, payload().as_slice());
+        assert_eq!(seg.payload_len, 100);
+    }
+
+    #[test]
+    fn a_fragmented_tunnel_packet_is_reassembled_then_decapsulated() {
+        // IPv4 in IPv4, the outer packet fragmented.
+        let mut inner = Vec::new();
+        PacketBuilder::ipv4([172, 16, 0, 1], [172, 16, 0, 2], 64)
+            .tcp(40000, 80, 1000, 65535)
+            .write(&mut inner, &payload())
+            .expect("build");
+        let mut outer = Vec::new();
+        PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .write(&mut outer, IpNumber(4), &inner)
+            .expect("build");
+        let (mut header, rest) = Ipv4Header::from_slice(&outer).expect("header");
+        header.identification = 77;
+        let a = v4_fragment(&header, &rest[..72], 0, true);
+        let b = v4_fragment(&header, &rest[72..], 72, false);
+        let mut d = Decoder::default();
+        assert_eq!(feed(&mut d, &b, 0), Err(Skip::IpFragment));
+        let seg = feed(&mut d, &a, 0).expect("inner segment");
+        assert_eq!(seg.payload, payload().as_slice());
+        assert_eq!(seg.tunnel.map(|t| t.kind), Some(TunnelKind::IpInIp));
+    }
+
+    #[test]
+    fn the_finished_buffer_is_reused_across_datagrams() {
+        let mut d = Decoder::default();
+        for id in 0..3 {
+            let frags = split_v4(id, &[64]);
+            assert_eq!(feed(&mut d, &frags[0], 0), Err(Skip::IpFragment));
+            assert_whole(feed(&mut d, &frags[1], 0));
+        }
+        assert!(d.frags.pending.is_empty());
+        assert_eq!(
+            d.frags.spare.len(),
+            1,
+            "one data buffer recycled, not three"
+        );
+    }
+
+    proptest::proptest! {
+        /// Fragments with any offsets, lengths and flags, in any order, never panic
+        /// and never leave more than the bound pending.
+        #[test]
+        fn arbitrary_fragments_never_panic(
+            pieces in proptest::collection::vec(
+                (0u16..8192, 0usize..200, proptest::bool::ANY, 0u16..4), 1..40),
+        ) {
+            let (header, _) = v4_datagram(0);
+            let mut d = Decoder::default();
+            for (i, (offset, len, more, id)) in pieces.into_iter().enumerate() {
+                let mut h = header.clone();
+                h.identification = id;
+                let bytes = vec![i as u8; len];
+                let f = v4_fragment(&h, &bytes, usize::from(offset) * 8, more);
+                let _ = feed(&mut d, &f, i as i64);
+            }
+            proptest::prop_assert!(d.frags.pending.len() <= 4);
+        }
+    }
+}

@@ -1251,4 +1251,62 @@ mod http_tests {
             crate::report::model::HttpEndReason::ServerClosedIdle
         );
     }
+
+    /// `p` inside VXLAN (VNI 7) between two tunnel endpoints.
+    fn in_vxlan(p: &Pkt, from_vtep: [u8; 4], to_vtep: [u8; 4]) -> Vec<u8> {
+        let mut payload = vec![0x08, 0, 0, 0, 0, 0, 7, 0];
+        payload.extend_from_slice(&p.bytes());
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ethernet2([9; 6], [8; 6])
+            .ipv4(from_vtep, to_vtep, 64)
+            .udp(50000, 4789)
+            .write(&mut out, &payload)
+            .expect("build");
+        out
+    }
+
+    #[test]
+    fn tunnelled_connection_is_keyed_by_inner_tuple_with_outer_endpoints_by_role() {
+        let (vtep_client, vtep_server) = ([198, 51, 100, 1], [198, 51, 100, 2]);
+        let hs = handshake(100, 900);
+        // The SYN-ACK arrives first: the server's side of the tunnel sent it, yet the
+        // client's tunnel endpoint is listed first.
+        let frames = [
+            in_vxlan(&hs[1], vtep_server, vtep_client),
+            in_vxlan(&hs[2], vtep_client, vtep_server),
+        ];
+        let mut table = ConnectionTable::new(0, 1);
+        let mut done = Vec::new();
+        for (i, frame) in frames.iter().enumerate() {
+            let seg = decode(LinkType::ETHERNET, frame, frame.len() as u32).expect("inner");
+            let ts = Timestamp::from_nanos(i as i64 * 1_000_000);
+            table.on_segment(&seg, i as u64 + 1, ts, &mut |r| done.push(r));
+        }
+        table.finish_all(&mut |r| done.push(r));
+        assert_eq!(done.len(), 1, "one inner connection");
+        let record = &done[0];
+        assert_eq!(record.client.to_string(), "10.0.0.1:40000");
+        let encapsulation = record.encapsulation.as_ref().expect("encapsulation");
+        assert_eq!(encapsulation.kind, "vxlan");
+        assert_eq!(encapsulation.id, Some(7));
+        assert_eq!(
+            encapsulation.outer,
+            [
+                std::net::IpAddr::from(vtep_client),
+                std::net::IpAddr::from(vtep_server)
+            ]
+        );
+        let json = serde_json::to_value(record).expect("json");
+        assert_eq!(
+            json["encapsulation"],
+            serde_json::json!({"kind": "vxlan", "outer": ["198.51.100.1", "198.51.100.2"], "id": 7, "layers": 1})
+        );
+    }
+
+    #[test]
+    fn untunnelled_record_has_no_encapsulation_key() {
+        let records = track(&handshake(1, 2));
+        let json = serde_json::to_value(&records[0]).expect("json");
+        assert!(json.get("encapsulation").is_none());
+    }
 }
