@@ -244,6 +244,63 @@ struct Interface {
     snaplen: u32,
 }
 
+/// What went wrong with a file's clock, told once per input when reading ends: a
+/// warning per packet would drown the rest, and one is enough to distrust durations.
+#[derive(Default)]
+struct Clock {
+    /// The first packet stamped earlier than the one before it, and by how much (ns).
+    first_backwards: Option<(u64, i64)>,
+    backwards: u64,
+    /// The first packet whose timestamp no clock can mean, its interface, raw value
+    /// and that interface's resolution and offset.
+    first_garbage: Option<(u64, u32, u64, Interface)>,
+    garbage: u64,
+}
+
+impl Clock {
+    fn step(&mut self, number: u64, before: Timestamp, now: Timestamp) {
+        if now < before {
+            self.backwards += 1;
+            let by = before.as_nanos().saturating_sub(now.as_nanos());
+            self.first_backwards.get_or_insert((number, by));
+        }
+    }
+
+    fn garbage(&mut self, number: u64, if_id: u32, raw: u64, iface: Interface) {
+        self.garbage += 1;
+        self.first_garbage
+            .get_or_insert((number, if_id, raw, iface));
+    }
+
+    fn warn(&self, summary: &mut ReadSummary) {
+        if let Some((number, if_id, raw, iface)) = self.first_garbage {
+            summary.warn(
+                Some(number),
+                format!(
+                    "packet {number}: timestamp {raw} on interface {if_id} (units of 1/{} s, \
+                     if_tsoffset {} s) is past what any clock can mean; {} such packets were \
+                     given the time of the packet before",
+                    iface.units_per_sec, iface.offset_secs, self.garbage
+                ),
+            );
+        }
+        if let Some((number, by)) = self.first_backwards {
+            summary.warn(
+                Some(number),
+                format!(
+                    "packet {number}: time goes backwards by {:.6} s; {} in all \
+                     earlier than the one before (durations count to the latest time seen)",
+                    by as f64 / 1e9,
+                    match self.backwards {
+                        1 => "1 packet".to_string(),
+                        n => format!("{n} packets"),
+                    }
+                ),
+            );
+        }
+    }
+}
+
 /// Timestamp units per second from pcapng's `if_tsresol`: 10^n, or 2^n when the high
 /// bit is set. Computed here because pcap-parser 0.17 rejects every binary
 /// resolution (it range-checks the byte with the flag bit still set).
@@ -432,6 +489,10 @@ where
     // pcapng: the interfaces of the current section, by interface id.
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut last_ts = Timestamp::default();
+    let mut clock = Clock::default();
+    // The previous packet's time within this section: a new section (files joined
+    // with `cat`, mergecap's output) may start earlier without anything being wrong.
+    let mut section_ts: Option<Timestamp> = None;
     let mut stalls = 0u32;
 
     loop {
@@ -461,6 +522,7 @@ where
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                         format = "pcapng";
                         interfaces.clear();
+                        section_ts = None;
                         None
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
@@ -488,8 +550,17 @@ where
                             Some(iface) => {
                                 let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                                 let units = iface.units_per_sec.max(1);
-                                let secs = (raw / units) as i64 + iface.offset_secs;
-                                let ts = Timestamp::from_parts(secs, raw % units, units);
+                                let ts = i64::try_from(raw / units)
+                                    .ok()
+                                    .and_then(|secs| secs.checked_add(iface.offset_secs))
+                                    .and_then(|secs| {
+                                        Timestamp::checked_from_parts(secs, raw % units, units)
+                                    });
+                                let ts = ts.unwrap_or_else(|| {
+                                    // Out of range for any clock: keep the time before.
+                                    clock.garbage(next_number, epb.if_id, raw, *iface);
+                                    last_ts
+                                });
                                 Some((*iface, ts, epb.data, epb.origlen))
                             }
                             None => {
@@ -533,9 +604,13 @@ where
                             ),
                         );
                     }
+                    if let Some(before) = section_ts {
+                        clock.step(next_number, before, ts);
+                    }
+                    section_ts = Some(ts);
                     last_ts = ts;
                     summary.first_ts.get_or_insert(ts);
-                    summary.last_ts = Some(ts);
+                    summary.last_ts = Some(summary.last_ts.map_or(ts, |t| t.max(ts)));
                     let raw = RawPacket {
                         number: next_number,
                         ts,
@@ -595,6 +670,7 @@ where
             }
         }
     }
+    clock.warn(&mut summary);
     summary.format = match compression {
         Compression::None => format.to_string(),
         Compression::Gzip => format!("{format}+gzip"),
@@ -863,6 +939,83 @@ mod tests {
         })
         .expect_err("cut");
         assert!(err.to_string().contains("cannot read: lz4: "), "{err}");
+    }
+
+    /// Bug 11: time going backwards gave negative durations and no warning.
+    #[test]
+    fn timestamps_that_go_backwards_warn_once_naming_the_first_packet() {
+        let bytes = classic(
+            false,
+            false,
+            1,
+            &[
+                (10, 0, b"a"),
+                (12, 0, b"b"),
+                (11, 250_000, b"c"),
+                (9, 0, b"d"),
+                (13, 0, b"e"),
+            ],
+        );
+        let (summary, packets) = read_all(&source("backwards.pcap", &bytes));
+        assert_eq!(packets.len(), 5);
+        let messages: Vec<&str> = summary
+            .warnings
+            .iter()
+            .map(|w| w.message.as_str())
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                "packet 3: time goes backwards by 0.750000 s; 2 packets in all earlier than \
+                 the one before (durations count to the latest time seen)"
+            ]
+        );
+        assert_eq!(summary.warnings[0].packet, Some(3));
+        assert_eq!(summary.last_ts, Some(Timestamp::from_nanos(13_000_000_000)));
+    }
+
+    /// An interface description with `if_tsresol` and `if_tsoffset` options.
+    fn interface_with_offset(tsresol: u8, offset_secs: i64) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(&9u16.to_le_bytes()); // if_tsresol
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&[tsresol, 0, 0, 0]);
+        body.extend_from_slice(&14u16.to_le_bytes()); // if_tsoffset
+        body.extend_from_slice(&8u16.to_le_bytes());
+        body.extend_from_slice(&offset_secs.to_le_bytes());
+        body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+        block(1, &body)
+    }
+
+    /// Bug 11: a garbage interface timestamp was silently clamped to 2262.
+    #[test]
+    fn garbage_interface_timestamp_is_not_clamped_to_2262() {
+        let mut bytes = section_header();
+        // Interface 0 says seconds (if_tsresol 0) but its clock counts microseconds;
+        // interface 1 has an offset that overflows any time.
+        bytes.extend(interface_with_offset(6, 0));
+        bytes.extend(interface_with_offset(0, 0));
+        bytes.extend(interface_with_offset(6, i64::MAX - 5));
+        bytes.extend(enhanced(0, 1_700_000_000_000_000, b"good"));
+        bytes.extend(enhanced(1, 1_700_000_001_000_000, b"seconds?"));
+        bytes.extend(enhanced(2, 1_000_000, b"offset"));
+        bytes.extend(enhanced(0, 1_700_000_002_000_000, b"good"));
+        let (summary, packets) = read_all(&source("garbage-ts.pcapng", &bytes));
+        let times: Vec<i64> = packets.iter().map(|p| p.1).collect();
+        let good = 1_700_000_000_000_000_000;
+        assert_eq!(times, vec![good, good, good, good + 2_000_000_000]);
+        assert_eq!(summary.warnings.len(), 1, "{:?}", summary.warnings);
+        assert_eq!(summary.warnings[0].packet, Some(2));
+        assert_eq!(
+            summary.warnings[0].message,
+            "packet 2: timestamp 1700000001000000 on interface 1 (units of 1/1 s, if_tsoffset \
+             0 s) is past what any clock can mean; 2 such packets were given the time of the \
+             packet before"
+        );
+        assert!(summary.last_ts < Some(Timestamp::from_nanos(i64::MAX / 2)));
     }
 
     #[test]
