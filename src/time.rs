@@ -32,6 +32,20 @@ impl Timestamp {
         )
     }
 
+    /// Like [`Timestamp::from_parts`], but `None` when the time falls outside what
+    /// nanoseconds in an i64 can hold (1677–2262) instead of saturating: a garbage
+    /// pcapng timestamp is then told from a real one.
+    pub fn checked_from_parts(secs: i64, frac: u64, units_per_sec: u64) -> Option<Self> {
+        if units_per_sec == 0 {
+            return None;
+        }
+        let frac_nanos =
+            i64::try_from(u128::from(frac) * 1_000_000_000u128 / u128::from(units_per_sec)).ok()?;
+        secs.checked_mul(NANOS_PER_SEC)?
+            .checked_add(frac_nanos)
+            .map(Timestamp)
+    }
+
     pub const fn as_nanos(self) -> i64 {
         self.0
     }
@@ -212,6 +226,21 @@ mod tests {
     fn keeps_nanoseconds_when_present() {
         let ts = Timestamp::from_parts(951_782_400, 123_456_789, 1_000_000_000);
         assert_eq!(ts.rfc3339(), "2000-02-29T00:00:00.123456789Z");
+    }
+
+    #[test]
+    fn garbage_timestamps_are_none_not_2262() {
+        assert_eq!(
+            Timestamp::checked_from_parts(1, 500, 1000),
+            Some(Timestamp::from_nanos(1_500_000_000))
+        );
+        // 2^62 seconds: far past 2262, where from_parts saturates.
+        assert_eq!(Timestamp::checked_from_parts(1 << 62, 0, 1), None);
+        assert_eq!(
+            Timestamp::checked_from_parts(i64::MAX / 1_000_000_000, 999_999_999, 1_000_000_000),
+            None
+        );
+        assert_eq!(Timestamp::checked_from_parts(5, 0, 0), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Reads capture files with `pcap-parser`, in pure Rust: classic pcap (either byte
 //! order, micro- or nanosecond timestamps), pcapng (several sections, several
 //! interfaces each with its own link type, `if_tsresol` and `if_tsoffset`), either one
-//! gzip-compressed (detected by magic bytes, not by name), from a path or from stdin.
+//! compressed with gzip, zstd or lz4 (detected by magic bytes, not by name, as
+//! Wireshark 4.2 does), from a path or from stdin. Decompression is pure Rust
+//! (`flate2`'s miniz backend, `ruzstd`, `lz4_flex`), so no C library is needed.
 //!
 //! Not for decoding packets (that is `decode`). Damage inside a file is not an error:
 //! reading stops at the damage and the [`ReadSummary`] carries a warning naming the
@@ -13,6 +15,7 @@ use crate::time::Timestamp;
 use flate2::bufread::MultiGzDecoder;
 use pcap_parser::pcapng::Block;
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
+use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::fs::File;
@@ -36,6 +39,41 @@ const CAPTURE_MAGICS: [[u8; 4]; 5] = [
     [0x0a, 0x0d, 0x0d, 0x0a],
 ];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// RFC 8878 §3.1.1: a Zstandard frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// The LZ4 frame format's magic number, little-endian 0x184D2204.
+const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
+/// Compressed formats recognised only to say so: decompress them first.
+const OTHER_COMPRESSIONS: [(&[u8], &str, &str); 7] = [
+    (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz", "xz -d"),
+    (b"BZh", "bzip2", "bzip2 -d"),
+    (&[0x02, 0x21, 0x4c, 0x18], "legacy lz4", "lz4 -d"),
+    (&[0x1f, 0x9d], "compress (.Z)", "uncompress"),
+    (b"LZIP", "lzip", "lzip -d"),
+    (&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c], "7-Zip", "7z x"),
+    (&[b'P', b'K', 0x03, 0x04], "zip", "unzip"),
+];
+
+/// How a capture file is compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+    Lz4,
+}
+
+impl Compression {
+    /// Names the decompressor in a read error, whose own words rarely do.
+    fn prefix(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Gzip => "gzip: ",
+            Compression::Zstd => "zstd: ",
+            Compression::Lz4 => "lz4: ",
+        }
+    }
+}
 
 /// A capture to read: a file, or standard input (`-` on the command line).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,11 +107,29 @@ impl fmt::Display for Source {
 /// Why a capture could not be read at all.
 #[derive(Debug)]
 pub enum CaptureError {
-    Open { source: Source, error: io::Error },
-    Empty { source: Source },
-    NotACapture { source: Source },
-    TruncatedHeader { source: Source },
-    Read { source: Source, error: String },
+    Open {
+        source: Source,
+        error: io::Error,
+    },
+    Empty {
+        source: Source,
+    },
+    NotACapture {
+        source: Source,
+    },
+    TruncatedHeader {
+        source: Source,
+    },
+    Read {
+        source: Source,
+        error: String,
+    },
+    /// Compressed with something connscope does not decompress (xz, bzip2, …).
+    UnsupportedCompression {
+        source: Source,
+        format: &'static str,
+        command: &'static str,
+    },
 }
 
 impl fmt::Display for CaptureError {
@@ -90,6 +146,15 @@ impl fmt::Display for CaptureError {
                 "{source}: the file ends inside its pcap or pcapng file header (truncated capture)"
             ),
             CaptureError::Read { source, error } => write!(f, "{source}: cannot read: {error}"),
+            CaptureError::UnsupportedCompression {
+                source,
+                format,
+                command,
+            } => write!(
+                f,
+                "{source}: {format}-compressed; connscope reads gzip, zstd and lz4 captures \
+                 (decompress it first: {command})"
+            ),
         }
     }
 }
@@ -107,7 +172,7 @@ pub struct Warning {
 /// What was learnt about a file while reading it.
 #[derive(Clone, Debug, Default)]
 pub struct ReadSummary {
-    /// `pcap`, `pcap-nsec`, `pcapng`, with `+gzip` when compressed.
+    /// `pcap`, `pcap-nsec`, `pcapng`, with `+gzip`, `+zstd` or `+lz4` when compressed.
     pub format: String,
     pub link_types: BTreeSet<LinkType>,
     pub packets: u64,
@@ -179,6 +244,63 @@ struct Interface {
     snaplen: u32,
 }
 
+/// What went wrong with a file's clock, told once per input when reading ends: a
+/// warning per packet would drown the rest, and one is enough to distrust durations.
+#[derive(Default)]
+struct Clock {
+    /// The first packet stamped earlier than the one before it, and by how much (ns).
+    first_backwards: Option<(u64, i64)>,
+    backwards: u64,
+    /// The first packet whose timestamp no clock can mean, its interface, raw value
+    /// and that interface's resolution and offset.
+    first_garbage: Option<(u64, u32, u64, Interface)>,
+    garbage: u64,
+}
+
+impl Clock {
+    fn step(&mut self, number: u64, before: Timestamp, now: Timestamp) {
+        if now < before {
+            self.backwards += 1;
+            let by = before.as_nanos().saturating_sub(now.as_nanos());
+            self.first_backwards.get_or_insert((number, by));
+        }
+    }
+
+    fn garbage(&mut self, number: u64, if_id: u32, raw: u64, iface: Interface) {
+        self.garbage += 1;
+        self.first_garbage
+            .get_or_insert((number, if_id, raw, iface));
+    }
+
+    fn warn(&self, summary: &mut ReadSummary) {
+        if let Some((number, if_id, raw, iface)) = self.first_garbage {
+            summary.warn(
+                Some(number),
+                format!(
+                    "packet {number}: timestamp {raw} on interface {if_id} (units of 1/{} s, \
+                     if_tsoffset {} s) is past what any clock can mean; {} such packets were \
+                     given the time of the packet before",
+                    iface.units_per_sec, iface.offset_secs, self.garbage
+                ),
+            );
+        }
+        if let Some((number, by)) = self.first_backwards {
+            summary.warn(
+                Some(number),
+                format!(
+                    "packet {number}: time goes backwards by {:.6} s; {} in all \
+                     earlier than the one before (durations count to the latest time seen)",
+                    by as f64 / 1e9,
+                    match self.backwards {
+                        1 => "1 packet".to_string(),
+                        n => format!("{n} packets"),
+                    }
+                ),
+            );
+        }
+    }
+}
+
 /// Timestamp units per second from pcapng's `if_tsresol`: 10^n, or 2^n when the high
 /// bit is set. Computed here because pcap-parser 0.17 rejects every binary
 /// resolution (it range-checks the byte with the flag bit still set).
@@ -191,12 +313,61 @@ fn units_per_sec(tsresol: u8) -> Option<u64> {
     }
 }
 
-/// Opens `source` and returns a reader positioned at its first byte, gunzipping
-/// transparently, plus whether it was compressed.
+/// Zstandard, frame after frame: a file may hold several (RFC 8878 §3.1; `pzstd` and
+/// `zstd -T` write them), where ruzstd's `StreamingDecoder` reads one.
+struct ZstdFrames<R: BufRead> {
+    /// `None` only while one frame's decoder is handed to the next.
+    frame: Option<StreamingDecoder<R, FrameDecoder>>,
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(frame) = self.frame.as_mut() else {
+                return Ok(0);
+            };
+            let n = frame.read(buf)?;
+            if n > 0 || buf.is_empty() || frame.get_mut().fill_buf()?.is_empty() {
+                return Ok(n);
+            }
+            // One frame ended and more bytes follow: the next frame.
+            if let Some(done) = self.frame.take() {
+                let (source, decoder) = done.into_parts();
+                self.frame = Some(
+                    StreamingDecoder::new_with_decoder(source, decoder)
+                        .map_err(io::Error::other)?,
+                );
+            }
+        }
+    }
+}
+
+/// LZ4 frame after frame: `lz4_flex`'s decoder ends each read at a frame's end mark
+/// and starts the next frame only when asked again, which `pcap-parser` takes for the
+/// end of the file.
+struct Lz4Frames<R: BufRead>(lz4_flex::frame::FrameDecoder<R>);
+
+/// Empty frames in a row taken as the end rather than read forever.
+const MAX_EMPTY_FRAMES: usize = 1024;
+
+impl<R: BufRead> Read for Lz4Frames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        for _ in 0..MAX_EMPTY_FRAMES {
+            let n = self.0.read(buf)?;
+            if n > 0 || buf.is_empty() || self.0.get_mut().fill_buf()?.is_empty() {
+                return Ok(n);
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// Opens `source` and returns a reader positioned at its first byte, decompressing
+/// transparently, plus how it was compressed.
 fn open(
     source: &Source,
     bytes_read: Arc<AtomicU64>,
-) -> Result<(Box<dyn Read + Send>, bool), CaptureError> {
+) -> Result<(Box<dyn Read + Send>, Compression), CaptureError> {
     let raw: Box<dyn Read + Send> = match source {
         Source::Path(path) => Box::new(File::open(path).map_err(|error| CaptureError::Open {
             source: source.clone(),
@@ -220,10 +391,31 @@ fn open(
         });
     }
     if head.starts_with(&GZIP_MAGIC) {
-        Ok((Box::new(MultiGzDecoder::new(buffered)), true))
-    } else {
-        Ok((Box::new(buffered), false))
+        return Ok((Box::new(MultiGzDecoder::new(buffered)), Compression::Gzip));
     }
+    if head.starts_with(&LZ4_MAGIC) {
+        let frames = Lz4Frames(lz4_flex::frame::FrameDecoder::new(buffered));
+        return Ok((Box::new(frames), Compression::Lz4));
+    }
+    if head.starts_with(&ZSTD_MAGIC) {
+        let frame = StreamingDecoder::new(buffered).map_err(|e| CaptureError::Read {
+            source: source.clone(),
+            error: format!("zstd: {e}"),
+        })?;
+        let frames = ZstdFrames { frame: Some(frame) };
+        return Ok((Box::new(frames), Compression::Zstd));
+    }
+    if let Some((_, format, command)) = OTHER_COMPRESSIONS
+        .iter()
+        .find(|(magic, _, _)| head.starts_with(magic))
+    {
+        return Err(CaptureError::UnsupportedCompression {
+            source: source.clone(),
+            format,
+            command,
+        });
+    }
+    Ok((Box::new(buffered), Compression::None))
 }
 
 /// Reads every packet of `source` in order and hands each to `visit`, which may stop
@@ -237,14 +429,17 @@ pub fn read_packets<F>(
 where
     F: FnMut(&RawPacket<'_>) -> ControlFlow<()>,
 {
-    let (input, gzip) = open(source, bytes_read)?;
+    let (input, compression) = open(source, bytes_read)?;
     // The first bytes, to tell a capture cut inside its header from something else.
     let mut input = BufReader::with_capacity(4096, input);
-    let starts_like_a_capture = input.fill_buf().is_ok_and(|head| {
-        CAPTURE_MAGICS
-            .iter()
-            .any(|magic| !head.is_empty() && magic.starts_with(&head[..head.len().min(4)]))
-    });
+    // A decompressor that fails on its first block (a cut .lz4 file) fails here.
+    let head = input.fill_buf().map_err(|e| CaptureError::Read {
+        source: source.clone(),
+        error: format!("{}{e}", compression.prefix()),
+    })?;
+    let starts_like_a_capture = CAPTURE_MAGICS
+        .iter()
+        .any(|magic| !head.is_empty() && magic.starts_with(&head[..head.len().min(4)]));
     let last_error = Arc::new(Mutex::new(None));
     let input = ErrorKeepingReader {
         inner: input,
@@ -294,6 +489,10 @@ where
     // pcapng: the interfaces of the current section, by interface id.
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut last_ts = Timestamp::default();
+    let mut clock = Clock::default();
+    // The previous packet's time within this section: a new section (files joined
+    // with `cat`, mergecap's output) may start earlier without anything being wrong.
+    let mut section_ts: Option<Timestamp> = None;
     let mut stalls = 0u32;
 
     loop {
@@ -323,6 +522,7 @@ where
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                         format = "pcapng";
                         interfaces.clear();
+                        section_ts = None;
                         None
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
@@ -350,8 +550,17 @@ where
                             Some(iface) => {
                                 let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                                 let units = iface.units_per_sec.max(1);
-                                let secs = (raw / units) as i64 + iface.offset_secs;
-                                let ts = Timestamp::from_parts(secs, raw % units, units);
+                                let ts = i64::try_from(raw / units)
+                                    .ok()
+                                    .and_then(|secs| secs.checked_add(iface.offset_secs))
+                                    .and_then(|secs| {
+                                        Timestamp::checked_from_parts(secs, raw % units, units)
+                                    });
+                                let ts = ts.unwrap_or_else(|| {
+                                    // Out of range for any clock: keep the time before.
+                                    clock.garbage(next_number, epb.if_id, raw, *iface);
+                                    last_ts
+                                });
                                 Some((*iface, ts, epb.data, epb.origlen))
                             }
                             None => {
@@ -395,9 +604,13 @@ where
                             ),
                         );
                     }
+                    if let Some(before) = section_ts {
+                        clock.step(next_number, before, ts);
+                    }
+                    section_ts = Some(ts);
                     last_ts = ts;
                     summary.first_ts.get_or_insert(ts);
-                    summary.last_ts = Some(ts);
+                    summary.last_ts = Some(summary.last_ts.map_or(ts, |t| t.max(ts)));
                     let raw = RawPacket {
                         number: next_number,
                         ts,
@@ -457,10 +670,12 @@ where
             }
         }
     }
-    summary.format = if gzip {
-        format!("{format}+gzip")
-    } else {
-        format.to_string()
+    clock.warn(&mut summary);
+    summary.format = match compression {
+        Compression::None => format.to_string(),
+        Compression::Gzip => format!("{format}+gzip"),
+        Compression::Zstd => format!("{format}+zstd"),
+        Compression::Lz4 => format!("{format}+lz4"),
     };
     Ok(summary)
 }
@@ -652,6 +867,155 @@ mod tests {
         let (summary, packets) = read_all(&source("compressed.cap", &compressed));
         assert_eq!(summary.format, "pcap+gzip");
         assert_eq!(packets.len(), 1);
+    }
+
+    fn zstd(bytes: &[u8]) -> Vec<u8> {
+        ruzstd::encoding::compress_to_vec(bytes, ruzstd::encoding::CompressionLevel::Fastest)
+    }
+
+    fn lz4(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        encoder.write_all(bytes).expect("lz4");
+        encoder.finish().expect("lz4")
+    }
+
+    #[test]
+    fn zstd_and_lz4_read_the_same_packets_as_the_plain_file() {
+        let records: Vec<(u32, u32, Vec<u8>)> = (0..300u32)
+            .map(|i| (i, i * 7, vec![i as u8; 40 + (i as usize % 90)]))
+            .collect();
+        let borrowed: Vec<(u32, u32, &[u8])> =
+            records.iter().map(|(s, f, d)| (*s, *f, &d[..])).collect();
+        let bytes = classic(false, false, 1, &borrowed);
+        let (plain_summary, plain) = read_all(&source("plain.pcap", &bytes));
+        assert_eq!(plain.len(), 300);
+        // Several frames one after another, as `pzstd` writes and `cat a.zst b.zst`
+        // makes: all of them are read, not just the first.
+        let (head, tail) = bytes.split_at(5000);
+        for (name, compressed, format) in [
+            ("one.zst", zstd(&bytes), "pcap+zstd"),
+            ("frames.zst", [zstd(head), zstd(tail)].concat(), "pcap+zstd"),
+            ("one.lz4", lz4(&bytes), "pcap+lz4"),
+            ("frames.lz4", [lz4(head), lz4(tail)].concat(), "pcap+lz4"),
+        ] {
+            let (summary, packets) = read_all(&source(name, &compressed));
+            assert_eq!(summary.format, format, "{name}");
+            // Compared compactly: a failure prints counts, not every byte.
+            assert_eq!(packets.len(), plain.len(), "{name}: {:?}", summary.warnings);
+            assert!(packets == plain, "{name}: packets differ");
+            assert_eq!(summary.warnings, plain_summary.warnings, "{name}");
+        }
+    }
+
+    #[test]
+    fn other_compressions_are_named_as_errors() {
+        for (name, head, said) in [
+            ("c.pcap.xz", &b"\xfd7zXZ\x00rest"[..], "xz-compressed"),
+            ("c.pcap.bz2", &b"BZh91AY&SY"[..], "bzip2-compressed"),
+            (
+                "c.pcap.lz4",
+                &[0x02, 0x21, 0x4c, 0x18, 0, 0][..],
+                "legacy lz4-compressed",
+            ),
+        ] {
+            let src = source(name, head);
+            let err = read_packets(&src, Arc::new(AtomicU64::new(0)), |_| {
+                ControlFlow::Continue(())
+            })
+            .expect_err(name);
+            assert!(matches!(err, CaptureError::UnsupportedCompression { .. }));
+            let text = err.to_string();
+            assert!(text.starts_with(&format!("{src}: {said};")), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_compressed_file_cut_in_its_first_block_is_a_read_error_not_empty() {
+        let bytes = classic(false, false, 1, &[(1, 0, &[9u8; 3000])]);
+        let compressed = lz4(&bytes);
+        let cut = &compressed[..compressed.len() / 2];
+        let err = read_packets(&source("cut.lz4", cut), Arc::new(AtomicU64::new(0)), |_| {
+            ControlFlow::Continue(())
+        })
+        .expect_err("cut");
+        assert!(err.to_string().contains("cannot read: lz4: "), "{err}");
+    }
+
+    /// Bug 11: time going backwards gave negative durations and no warning.
+    #[test]
+    fn timestamps_that_go_backwards_warn_once_naming_the_first_packet() {
+        let bytes = classic(
+            false,
+            false,
+            1,
+            &[
+                (10, 0, b"a"),
+                (12, 0, b"b"),
+                (11, 250_000, b"c"),
+                (9, 0, b"d"),
+                (13, 0, b"e"),
+            ],
+        );
+        let (summary, packets) = read_all(&source("backwards.pcap", &bytes));
+        assert_eq!(packets.len(), 5);
+        let messages: Vec<&str> = summary
+            .warnings
+            .iter()
+            .map(|w| w.message.as_str())
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                "packet 3: time goes backwards by 0.750000 s; 2 packets in all earlier than \
+                 the one before (durations count to the latest time seen)"
+            ]
+        );
+        assert_eq!(summary.warnings[0].packet, Some(3));
+        assert_eq!(summary.last_ts, Some(Timestamp::from_nanos(13_000_000_000)));
+    }
+
+    /// An interface description with `if_tsresol` and `if_tsoffset` options.
+    fn interface_with_offset(tsresol: u8, offset_secs: i64) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(&9u16.to_le_bytes()); // if_tsresol
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&[tsresol, 0, 0, 0]);
+        body.extend_from_slice(&14u16.to_le_bytes()); // if_tsoffset
+        body.extend_from_slice(&8u16.to_le_bytes());
+        body.extend_from_slice(&offset_secs.to_le_bytes());
+        body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+        block(1, &body)
+    }
+
+    /// Bug 11: a garbage interface timestamp was silently clamped to 2262.
+    #[test]
+    fn garbage_interface_timestamp_is_not_clamped_to_2262() {
+        let mut bytes = section_header();
+        // Interface 0 says seconds (if_tsresol 0) but its clock counts microseconds;
+        // interface 1 has an offset that overflows any time.
+        bytes.extend(interface_with_offset(6, 0));
+        bytes.extend(interface_with_offset(0, 0));
+        bytes.extend(interface_with_offset(6, i64::MAX - 5));
+        bytes.extend(enhanced(0, 1_700_000_000_000_000, b"good"));
+        bytes.extend(enhanced(1, 1_700_000_001_000_000, b"seconds?"));
+        bytes.extend(enhanced(2, 1_000_000, b"offset"));
+        bytes.extend(enhanced(0, 1_700_000_002_000_000, b"good"));
+        let (summary, packets) = read_all(&source("garbage-ts.pcapng", &bytes));
+        let times: Vec<i64> = packets.iter().map(|p| p.1).collect();
+        let good = 1_700_000_000_000_000_000;
+        assert_eq!(times, vec![good, good, good, good + 2_000_000_000]);
+        assert_eq!(summary.warnings.len(), 1, "{:?}", summary.warnings);
+        assert_eq!(summary.warnings[0].packet, Some(2));
+        assert_eq!(
+            summary.warnings[0].message,
+            "packet 2: timestamp 1700000001000000 on interface 1 (units of 1/1 s, if_tsoffset \
+             0 s) is past what any clock can mean; 2 such packets were given the time of the \
+             packet before"
+        );
+        assert!(summary.last_ts < Some(Timestamp::from_nanos(i64::MAX / 2)));
     }
 
     #[test]

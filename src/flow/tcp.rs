@@ -300,7 +300,9 @@ impl Connection {
     pub fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, number: u64, ts: Timestamp) {
         self.last_gap = ts.as_nanos().saturating_sub(self.last_ts.as_nanos());
         self.last_packet = number;
-        self.last_ts = ts;
+        // The latest time seen, not the last packet's: in a capture whose clock steps
+        // back (the reader warns) a duration must not go negative (bug 11).
+        self.last_ts = self.last_ts.max(ts);
         *self.packets.get_mut(dir) += 1;
         *self.payload_bytes.get_mut(dir) += u64::from(seg.payload_len);
 
@@ -769,5 +771,27 @@ impl Connection {
             process: None,
             timed_out: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::flow::table::tests_support::*;
+
+    /// Bug 11: a capture whose clock steps back gave a negative `duration_s`.
+    #[test]
+    fn timestamps_that_go_backwards_never_give_a_negative_duration() {
+        let conns = track(&[
+            pkt(true, 100, 10.0).syn(),
+            pkt(false, 500, 10.5).syn().ack(101),
+            pkt(true, 101, 11.0).ack(501),
+            // The clock steps back 5 s (an NTP jump, interfaces merged out of order).
+            pkt(true, 101, 6.0).ack(501).data(b"GET / HTTP/1.1\r\n\r\n"),
+        ]);
+        assert_eq!(conns.len(), 1);
+        let c = &conns[0];
+        assert!(c.duration_s >= 0.0, "duration {}", c.duration_s);
+        assert_eq!(c.duration_s, 1.0, "first packet to the latest time seen");
+        assert_eq!(c.end.as_nanos(), 11_000_000_000);
     }
 }
