@@ -205,7 +205,7 @@ impl Connection {
             idle: None,
             close: None,
             zeek: ZeekConn::new(flipped),
-            streams: Streams::default(),
+            streams: Streams::new(roles != RoleSource::Ports),
             encapsulation,
         }
     }
@@ -480,8 +480,46 @@ impl Connection {
 
         self.zeek
             .on_segment(dir, flags, seg.seq, seg.window, seg.payload_len);
+        if flags.syn() {
+            self.streams.fix_roles();
+        }
         self.streams
             .on_segment(dir, seg, Origin { packet: number, ts });
+        if self.streams.take_role_reversal() {
+            self.swap_roles();
+        }
+    }
+
+    /// The payload showed the port guess backwards (requests came from the side taken
+    /// for the server): client and server trade places, and with them every figure kept
+    /// per direction, so the record reads as if the roles had been known from the
+    /// first packet. Only for connections without a SYN (the streams never ask
+    /// otherwise).
+    fn swap_roles(&mut self) {
+        fn swap<T>(pair: &mut PerSide<T>) {
+            std::mem::swap(&mut pair.client, &mut pair.server);
+        }
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.roles = RoleSource::Payload;
+        swap(&mut self.packets);
+        swap(&mut self.payload_bytes);
+        swap(&mut self.wire);
+        swap(&mut self.open_probe);
+        swap(&mut self.retransmissions);
+        swap(&mut self.zero_windows);
+        for probe in &mut self.probes {
+            probe.from = probe.from.other();
+        }
+        for event in &mut self.tcp_events {
+            event.from = event.from.other();
+        }
+        if let Some(close) = &mut self.close {
+            close.by = close.by.map(Direction::other);
+        }
+        self.zeek.flip_roles();
+        if let Some(tunnel) = &mut self.encapsulation {
+            tunnel.outer.swap(0, 1);
+        }
     }
 
     /// Wireshark's `tcp.analysis.initial_rtt`: from the most recent SYN (without
@@ -646,7 +684,13 @@ impl Connection {
     }
 
     /// The finished connection as the report shows it.
-    pub fn into_record(self) -> ConnectionRecord {
+    pub fn into_record(mut self) -> ConnectionRecord {
+        // Bytes still held may be the first to show who the client is.
+        let mut streams = std::mem::take(&mut self.streams);
+        streams.flush();
+        if streams.take_role_reversal() {
+            self.swap_roles();
+        }
         let handshake = self.handshake_record();
         let mut close = self.close.unwrap_or(Close {
             how: CloseHow::Open,
@@ -659,7 +703,7 @@ impl Connection {
         close.both_fins = self.wire.client.seen_fin && self.wire.server.seen_fin;
         close.completed = self.wire.client.fin_acked && self.wire.server.fin_acked;
         let community_id = super::community_id::community_id(self.client, self.server);
-        let streams = self.streams.finish();
+        let streams = streams.finish();
         let http_end = streams
             .http
             .as_ref()

@@ -166,6 +166,9 @@ pub enum RoleSource {
     SynAck,
     /// No handshake seen: decided by port numbers (see docs/design.md).
     Ports,
+    /// No handshake seen: it sent HTTP requests, or the other side responses
+    /// (overriding the port guess).
+    Payload,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
