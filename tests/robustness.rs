@@ -95,7 +95,11 @@ fn cut_captures_report_what_came_before() {
         let samples = if bytes.len() > 100_000 { 4 } else { 40 };
         let step = (starts.len() / samples).max(1);
         for (i, &at) in starts.iter().enumerate().step_by(step) {
-            let (packets, warnings, ok) = analyse(&name, bytes[..at].to_vec());
+            let (packets, mut warnings, ok) = analyse(&name, bytes[..at].to_vec());
+            // Warnings about the packets themselves (clocks going backwards, a datagram
+            // whose later fragments the cut left out) are not about the file's damage.
+            warnings
+                .retain(|w| !w.contains("time goes backwards") && !w.contains("never reassembled"));
             variants += 1;
             assert!(ok, "{name} cut at {at}");
             assert_eq!(packets, i as u64, "{name} cut at record {}", i + 1);

@@ -148,7 +148,12 @@ impl Skip {
             | Skip::UnsupportedAmsdu
             | Skip::TunnelTooDeep => Some(format!("{count} packets skipped: {self}")),
             Skip::FragmentsIncomplete => Some(format!(
-                "{count} IP datagrams were never reassembled: fragments missing from the capture"
+                "{count} IP {} never reassembled: fragments missing from the capture",
+                if count == 1 {
+                    "datagram was"
+                } else {
+                    "datagrams were"
+                }
             )),
             Skip::NotIp
             | Skip::NotTcp
