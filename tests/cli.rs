@@ -47,6 +47,7 @@ const FIXTURES: &[&str] = &[
     "tls12-bad-cert.pcap",
     "vxlan-frag.pcap",
     "vxlan6.pcap",
+    "curl-one-direction.pcap",
 ];
 
 /// The four seed scenarios, whose timelines are golden too.
