@@ -160,7 +160,7 @@ impl ConnectionTable {
         conn.on_segment(dir, seg, number, ts);
         if !was_closed && conn.is_closed() {
             self.closing.push(
-                Timestamp::from_nanos(ts.as_nanos() + CLOSE_LINGER_NANOS),
+                Timestamp::from_nanos(ts.as_nanos().saturating_add(CLOSE_LINGER_NANOS)),
                 key,
                 conn.id,
             );
@@ -196,7 +196,8 @@ impl ConnectionTable {
             if conn.id != id {
                 continue; // already replaced by a reuse of the 4-tuple
             }
-            let quiet_until = Timestamp::from_nanos(conn.last_ts().as_nanos() + CLOSE_LINGER_NANOS);
+            let quiet_until =
+                Timestamp::from_nanos(conn.last_ts().as_nanos().saturating_add(CLOSE_LINGER_NANOS));
             if quiet_until > now {
                 // Stragglers arrived: wait again from the last one.
                 self.closing.push(quiet_until, key, id);
@@ -638,6 +639,28 @@ mod tests {
         let c = &track(&p)[0];
         assert!(c.keepalive.probes.is_empty());
         assert_eq!(c.retransmissions.server, 1);
+    }
+
+    #[test]
+    fn close_linger_deadline_at_the_end_of_time_does_not_overflow() {
+        // A damaged capture's timestamp near i64::MAX nanoseconds (year 2262): the
+        // linger deadline after the close saturates instead of overflowing (which
+        // panicked in debug builds on pcapplusplus-pcapng-example.pcapng).
+        let late = 9_223_372_030.0;
+        let mut p: Vec<Pkt> = handshake(100, 900)
+            .into_iter()
+            .map(|mut x| {
+                x.at += late;
+                x
+            })
+            .collect();
+        p.push(pkt(true, 101, late + 0.1).ack(901).fin());
+        p.push(pkt(false, 901, late + 0.2).ack(102).fin());
+        p.push(pkt(true, 102, late + 0.3).ack(902));
+        p.push(pkt(true, 102, late + 0.4).ack(902));
+        let records = track(&p);
+        assert_eq!(records.len(), 1);
+        assert!(records[0].close.both_fins);
     }
 
     #[test]
