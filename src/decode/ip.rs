@@ -271,5 +271,7 @@ fn ipv6_fragment<'a>(
             _ => break,
         }
     }
-    Err(Skip::Malformed)
+    // etherparse saw a fragment header behind headers not walked here (mobility,
+    // ESP, …): a fragment, but not one this code can rebuild.
+    Err(Skip::IpFragment)
 }
