@@ -5,10 +5,10 @@
 //! Fragments may arrive in any order; where two overlap, the bytes that arrived first
 //! are kept (Linux and Zeek behave alike; RFC 5722 has IPv6 overlaps dropped, but a
 //! capture analyser should show what the receiver most likely saw). At most
-//! [`MAX_PENDING`] datagrams wait at once, each for at most [`TIMEOUT_NANOS`] of capture
-//! time from its first fragment (Linux's `ipfrag_time`); a datagram given up — timed
-//! out, pushed out by a newer one, contradictory, or unfinished at the end of the
-//! input — is counted, never an error.
+//! [`MAX_PENDING`] datagrams holding at most [`MAX_HELD_BYTES`] wait at once, each for
+//! at most [`TIMEOUT_NANOS`] of capture time from its first fragment (Linux's
+//! `ipfrag_time`); a datagram given up — timed out, pushed out by newer ones,
+//! contradictory, or unfinished at the end of the input — is counted, never an error.
 //!
 //! Why not etherparse's `defrag::IpDefragPool`: it lets a later fragment overwrite an
 //! earlier one (last wins), has no cap on pending datagrams, and hands back only the
@@ -23,6 +23,10 @@ use std::net::IpAddr;
 
 /// Datagrams waiting for fragments at once; a new one beyond this pushes out the oldest.
 pub const MAX_PENDING: usize = 1024;
+/// Bytes of data all pending datagrams may hold together; beyond it the oldest go.
+/// Without it, 1024 datagrams each stretched to 64 KiB by one far fragment would
+/// hold 64 MiB.
+pub const MAX_HELD_BYTES: usize = 8 << 20;
 /// How long a datagram waits for its missing fragments, from its first one.
 pub const TIMEOUT_NANOS: i64 = 30_000_000_000;
 /// The largest IP datagram: IPv4's total length and IPv6's payload length are 16 bits.
@@ -104,6 +108,8 @@ pub struct Reassembler {
     done: Vec<u8>,
     spare: Vec<Vec<u8>>,
     given_up: u64,
+    /// Data bytes the pending datagrams hold, bounded by [`MAX_HELD_BYTES`].
+    held: usize,
 }
 
 impl Reassembler {
@@ -113,11 +119,14 @@ impl Reassembler {
             return;
         }
         let before = self.pending.len();
-        let spare = &mut self.spare;
+        let (spare, held) = (&mut self.spare, &mut self.held);
         self.pending.retain(|_, p| {
             let alive = p.first_ts.as_nanos().saturating_add(TIMEOUT_NANOS) > now.as_nanos();
-            if !alive && spare.len() < MAX_SPARE {
-                spare.push(std::mem::take(&mut p.data));
+            if !alive {
+                *held -= p.data.len();
+                if spare.len() < MAX_SPARE {
+                    spare.push(std::mem::take(&mut p.data));
+                }
             }
             alive
         });
@@ -130,6 +139,7 @@ impl Reassembler {
     pub fn finish(&mut self) -> u64 {
         self.given_up += self.pending.len() as u64;
         self.pending.clear();
+        self.held = 0;
         std::mem::take(&mut self.given_up)
     }
 
@@ -179,17 +189,19 @@ impl Reassembler {
         let Some(p) = self.pending.get_mut(&frag.key) else {
             return Outcome::Pending;
         };
-        match p.insert(frag) {
-            Insert::Ok => {}
-            Insert::Malformed => {
-                self.give_up(&frag.key);
-                return Outcome::Malformed;
-            }
+        let before = p.data.len();
+        let inserted = p.insert(frag);
+        let (grown, complete) = (p.data.len() - before, p.is_complete());
+        self.held += grown;
+        if let Insert::Malformed = inserted {
+            self.give_up(&frag.key);
+            return Outcome::Malformed;
         }
-        if !p.is_complete() {
+        while self.held > MAX_HELD_BYTES && self.evict_oldest() != Some(frag.key) {}
+        if !complete {
             return Outcome::Pending;
         }
-        let Some(mut p) = self.pending.remove(&frag.key) else {
+        let Some(mut p) = self.remove(&frag.key) else {
             return Outcome::Pending;
         };
         let missing = p.rebuild(&mut self.done);
@@ -206,22 +218,28 @@ impl Reassembler {
         }
     }
 
+    fn remove(&mut self, key: &FragKey) -> Option<Pending> {
+        let p = self.pending.remove(key)?;
+        self.held -= p.data.len();
+        Some(p)
+    }
+
     fn give_up(&mut self, key: &FragKey) {
-        if self.pending.remove(key).is_some() {
+        if self.remove(key).is_some() {
             self.given_up += 1;
         }
     }
 
     /// Makes room: the datagram that started first goes (ties: the one seen first).
-    fn evict_oldest(&mut self) {
+    /// Returns its key, None when nothing was pending.
+    fn evict_oldest(&mut self) -> Option<FragKey> {
         let oldest = self
             .pending
             .iter()
             .min_by_key(|(_, p)| (p.first_ts, p.seq))
-            .map(|(k, _)| *k);
-        if let Some(key) = oldest {
-            self.give_up(&key);
-        }
+            .map(|(k, _)| *k)?;
+        self.give_up(&oldest);
+        Some(oldest)
     }
 }
 
@@ -509,6 +527,33 @@ mod tests {
     }
 
     #[test]
+    fn far_fragments_cannot_hold_more_than_the_byte_budget() {
+        // Each datagram's only fragment sits near the 64 KiB end, so each would hold
+        // ~64 KiB of buffer: the byte budget, not the datagram count, pushes out the
+        // oldest.
+        let mut d = Decoder::default();
+        let (header, _) = v4_datagram(0);
+        for id in 0..300u16 {
+            let mut h = header.clone();
+            h.identification = id;
+            let far = v4_fragment(&h, &[1u8; 8], 65_000, true);
+            assert_eq!(feed(&mut d, &far, 0), Err(Skip::IpFragment));
+            assert!(d.frags.held <= MAX_HELD_BYTES);
+        }
+        let pending = d.frags.pending.len();
+        assert!(pending < 300 && pending > 100, "{pending} pending");
+        assert_eq!(d.frags.given_up, 300 - pending as u64);
+        assert_eq!(
+            d.frags.held,
+            d.frags
+                .pending
+                .values()
+                .map(|p| p.data.len())
+                .sum::<usize>()
+        );
+    }
+
+    #[test]
     fn a_datagram_longer_than_65535_bytes_is_malformed_not_a_panic() {
         let (header, _) = v4_datagram(5);
         let tail = v4_fragment(&header, &[0u8; 64], 65_528, false);
@@ -656,6 +701,8 @@ mod tests {
                 let _ = feed(&mut d, &f, i as i64);
             }
             proptest::prop_assert!(d.frags.pending.len() <= 4);
+            let held: usize = d.frags.pending.values().map(|p| p.data.len()).sum();
+            proptest::prop_assert_eq!(d.frags.held, held);
         }
     }
 }

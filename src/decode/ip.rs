@@ -171,7 +171,10 @@ fn fixed_header_only<'a>(
 /// Protocols whose fragments are worth reassembling: TCP, and what may carry TCP
 /// (IP in IP, GRE, UDP for VXLAN/Geneve). Others stay skipped without costing memory.
 fn worth_reassembling(protocol: u8) -> bool {
-    matches!(protocol, 4 | 6 | 17 | 41 | 47)
+    matches!(
+        IpNumber(protocol),
+        IpNumber::IPV4 | IpNumber::TCP | IpNumber::UDP | IpNumber::IPV6 | IpNumber::GRE
+    )
 }
 
 /// Hands a fragment to the reassembler; when it completes its datagram, decodes the
@@ -227,11 +230,11 @@ fn ipv6_fragment<'a>(
     bytes: &'a [u8],
     uncaptured: usize,
 ) -> Result<Fragment<'a>, Skip> {
-    const HOP_BY_HOP: u8 = 0;
-    const ROUTING: u8 = 43;
-    const FRAGMENT: u8 = 44;
-    const AUTH: u8 = 51;
-    const DEST_OPTS: u8 = 60;
+    const HOP_BY_HOP: u8 = IpNumber::IPV6_HEADER_HOP_BY_HOP.0;
+    const ROUTING: u8 = IpNumber::IPV6_ROUTE_HEADER.0;
+    const FRAGMENT: u8 = IpNumber::IPV6_FRAGMENTATION_HEADER.0;
+    const AUTH: u8 = IpNumber::AUTHENTICATION_HEADER.0;
+    const DEST_OPTS: u8 = IpNumber::IPV6_DESTINATION_OPTIONS.0;
     let fixed = bytes.get(..40).ok_or(Skip::Truncated)?;
     let end = 40 + usize::from(u16::from_be_bytes([fixed[4], fixed[5]]));
     let (mut next, mut next_at, mut at) = (fixed[6], 6usize, 40usize);
@@ -271,5 +274,7 @@ fn ipv6_fragment<'a>(
             _ => break,
         }
     }
-    Err(Skip::Malformed)
+    // etherparse saw a fragment header behind headers not walked here (mobility,
+    // ESP, …): a fragment, but not one this code can rebuild.
+    Err(Skip::IpFragment)
 }

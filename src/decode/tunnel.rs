@@ -11,6 +11,7 @@
 //! (the caller in `ip` counts layers).
 
 use super::Skip;
+use etherparse::IpNumber;
 use std::net::IpAddr;
 
 /// The kind of encapsulation around a connection's packets.
@@ -68,10 +69,10 @@ pub(super) struct Layer<'a> {
     pub inner: Inner<'a>,
 }
 
-const PROTO_IPV4: u8 = 4;
-const PROTO_UDP: u8 = 17;
-const PROTO_IPV6: u8 = 41;
-const PROTO_GRE: u8 = 47;
+const PROTO_IPV4: u8 = IpNumber::IPV4.0;
+const PROTO_UDP: u8 = IpNumber::UDP.0;
+const PROTO_IPV6: u8 = IpNumber::IPV6.0;
+const PROTO_GRE: u8 = IpNumber::GRE.0;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;

@@ -683,6 +683,28 @@ mod tests {
     }
 
     #[test]
+    fn close_linger_deadline_at_the_end_of_time_does_not_overflow() {
+        // A damaged capture's timestamp near i64::MAX nanoseconds (year 2262): the
+        // linger deadline after the close saturates instead of overflowing (which
+        // panicked in debug builds on pcapplusplus-pcapng-example.pcapng).
+        let late = 9_223_372_030.0;
+        let mut p: Vec<Pkt> = handshake(100, 900)
+            .into_iter()
+            .map(|mut x| {
+                x.at += late;
+                x
+            })
+            .collect();
+        p.push(pkt(true, 101, late + 0.1).ack(901).fin());
+        p.push(pkt(false, 901, late + 0.2).ack(102).fin());
+        p.push(pkt(true, 102, late + 0.3).ack(902));
+        p.push(pkt(true, 102, late + 0.4).ack(902));
+        let records = track(&p);
+        assert_eq!(records.len(), 1);
+        assert!(records[0].close.both_fins);
+    }
+
+    #[test]
     fn fin_close_by_server_then_client_rst_is_fin_by_server() {
         let mut p = exchange();
         p.push(pkt(false, 520, 1.0).ack(119).fin());
