@@ -99,10 +99,12 @@ fn cut_captures_report_what_came_before() {
             variants += 1;
             assert!(ok, "{name} cut at {at}");
             assert_eq!(packets, i as u64, "{name} cut at record {}", i + 1);
-            assert!(
-                warnings.is_empty(),
-                "{name} cut at a boundary: {warnings:?}"
-            );
+            // A clock that steps back is a fact about the packets, not the cut.
+            let damage: Vec<&String> = warnings
+                .iter()
+                .filter(|w| !w.contains("time goes backwards"))
+                .collect();
+            assert!(damage.is_empty(), "{name} cut at a boundary: {damage:?}");
             // Inside the record: the records before it, and a warning naming this one.
             let inside = at + 9.min(bytes.len() - at - 1);
             if inside > at {

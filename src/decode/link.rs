@@ -35,12 +35,13 @@ const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 /// Ethertypes of protocols that never carry IP (ARP, RARP, LLDP, 802.1X, LACP, PPPoE
 /// discovery, Ethernet loopback, IPX, AppleTalk/AARP, PTP, flow control, IEEE 1905,
-/// the two local-experimental values, DEC MOP/DECnet). A frame of one of these is
-/// plain `NotIp`; any other non-IP ethertype is reported by number, since it may be
-/// an encapsulation connscope cannot look inside.
-const NOT_IP_ETHERTYPES: [u16; 17] = [
+/// the two local-experimental values, DEC MOP, Realtek's switch protocols, 802.11
+/// TDLS action frames). A frame of one of these is plain `NotIp`; any other non-IP
+/// ethertype is reported by number, since it may be an encapsulation connscope
+/// cannot look inside.
+const NOT_IP_ETHERTYPES: [u16; 19] = [
     0x0806, 0x8035, 0x88cc, 0x888e, 0x8809, 0x8863, 0x9000, 0x8137, 0x8138, 0x809b, 0x80f3, 0x88f7,
-    0x8808, 0x893a, 0x88b5, 0x88b6, 0x6002,
+    0x8808, 0x893a, 0x88b5, 0x88b6, 0x6002, 0x8899, 0x890d,
 ];
 /// More tags than this is not a real frame.
 const MAX_TAGS: usize = 8;
