@@ -803,6 +803,56 @@ mod tests {
         );
     }
 
+    /// Bad input is never a panic: every link type, on every prefix of noise and of
+    /// frames that are nearly right.
+    #[test]
+    fn no_link_type_panics_on_any_bytes() {
+        let link_types = [
+            0u32, 1, 9, 12, 14, 50, 51, 101, 104, 105, 108, 113, 119, 127, 163, 166, 192, 228, 229,
+            239, 258, 276,
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut noise = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u8
+        };
+        let ip = ipv4_tcp(b"x");
+        let mut seeds: Vec<Vec<u8>> = vec![
+            wifi(0x83, true, &ip),
+            [
+                vec![0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                wifi(0x01, true, &ip),
+            ]
+            .concat(),
+            [
+                sll_v1(772, 0x8864),
+                vec![0x11, 0, 0, 1, 0, 30, 0, 0x21],
+                ip.clone(),
+            ]
+            .concat(),
+            [
+                vec![0, 0, 8, 0, 1, 0, 0, 0],
+                vec![0; 12],
+                vec![0x88, 0x64],
+                ip.clone(),
+            ]
+            .concat(),
+        ];
+        for _ in 0..200 {
+            let len = usize::from(noise()) % 120;
+            seeds.push((0..len).map(|_| noise()).collect());
+        }
+        for seed in &seeds {
+            for cut in 0..=seed.len() {
+                for &lt in &link_types {
+                    let _ = strip(LinkType(lt), &seed[..cut]);
+                }
+            }
+        }
+    }
+
     #[test]
     fn pppd_direction_byte_then_ppp() {
         let ip = ipv4_tcp(b"hi");
