@@ -95,16 +95,18 @@ fn cut_captures_report_what_came_before() {
         let samples = if bytes.len() > 100_000 { 4 } else { 40 };
         let step = (starts.len() / samples).max(1);
         for (i, &at) in starts.iter().enumerate().step_by(step) {
-            let (packets, warnings, ok) = analyse(&name, bytes[..at].to_vec());
+            let (packets, mut warnings, ok) = analyse(&name, bytes[..at].to_vec());
+            // Warnings about the packets themselves (clocks going backwards, a datagram
+            // whose later fragments the cut left out) are not about the file's damage.
+            warnings
+                .retain(|w| !w.contains("time goes backwards") && !w.contains("never reassembled"));
             variants += 1;
             assert!(ok, "{name} cut at {at}");
             assert_eq!(packets, i as u64, "{name} cut at record {}", i + 1);
-            // A clock that steps back is a fact about the packets, not the cut.
-            let damage: Vec<&String> = warnings
-                .iter()
-                .filter(|w| !w.contains("time goes backwards"))
-                .collect();
-            assert!(damage.is_empty(), "{name} cut at a boundary: {damage:?}");
+            assert!(
+                warnings.is_empty(),
+                "{name} cut at a boundary: {warnings:?}"
+            );
             // Inside the record: the records before it, and a warning naming this one.
             let inside = at + 9.min(bytes.len() - at - 1);
             if inside > at {
