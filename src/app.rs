@@ -8,7 +8,7 @@ use crate::cli::{
     nanos, CheckArgs, Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, TrackingArgs,
     ViewFormat,
 };
-use crate::decode::{decode, Skip};
+use crate::decode::{Decoder, Skip};
 use crate::findings::{self, Digest, Digests};
 use crate::flow::table::ConnectionTable;
 use crate::report::model::{
@@ -138,6 +138,7 @@ pub fn analyze_input(
     let bytes_read = Arc::new(AtomicU64::new(0));
     let progress = show_progress.then(|| progress_bar(source)).flatten();
     let mut skipped: BTreeMap<Skip, u64> = BTreeMap::new();
+    let mut decoder = Decoder::default();
     let mut tcp_packets = 0u64;
     let mut connections = 0u64;
     let stopped = std::cell::Cell::new(false);
@@ -161,7 +162,7 @@ pub fn analyze_input(
                 ControlFlow::Continue(())
             };
         }
-        match decode(packet.link_type, packet.data, packet.orig_len) {
+        match decoder.decode(packet.link_type, packet.data, packet.orig_len, packet.ts) {
             Ok(segment) => {
                 tcp_packets += 1;
                 table.on_segment(&segment, packet.number, packet.ts, &mut finished);
@@ -177,6 +178,7 @@ pub fn analyze_input(
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    decoder.finish(&mut skipped);
     let next_id = table.next_id();
     table.finish_all(&mut finished);
     let (summary, error) = match result {

@@ -7,7 +7,7 @@
 use crate::app::{EXIT_ERROR, EXIT_OK};
 use crate::capture::live::{Live, LiveOptions, Next};
 use crate::cli::{LiveArgs, LiveFormat};
-use crate::decode::{decode, Skip};
+use crate::decode::{Decoder, Skip};
 use crate::findings;
 use crate::flow::key::Endpoint;
 use crate::flow::table::{ConnectionTable, LiveRow};
@@ -135,6 +135,7 @@ pub fn run(args: &LiveArgs) -> u8 {
     let mut owners = Owners::new();
     let mut records: Vec<ConnectionRecord> = Vec::new();
     let mut skipped: BTreeMap<Skip, u64> = BTreeMap::new();
+    let mut decoder = Decoder::default();
     let mut tcp_packets = 0u64;
     let (mut first_ts, mut last_ts) = (None, None);
     let mut warnings = Vec::new();
@@ -165,7 +166,7 @@ pub fn run(args: &LiveArgs) -> u8 {
             Next::Packet(packet) => {
                 first_ts.get_or_insert(packet.ts);
                 last_ts = Some(packet.ts);
-                match decode(packet.link_type, packet.data, packet.orig_len) {
+                match decoder.decode(packet.link_type, packet.data, packet.orig_len, packet.ts) {
                     Ok(segment) => {
                         tcp_packets += 1;
                         let before = table.next_id();
@@ -227,6 +228,7 @@ pub fn run(args: &LiveArgs) -> u8 {
         }
     }
 
+    decoder.finish(&mut skipped);
     let mut rest = Vec::new();
     table.finish_all(&mut |r| rest.push(r));
     for mut record in rest {

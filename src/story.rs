@@ -90,6 +90,9 @@ fn handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
         ),
     };
     let text = match h.outcome {
+        HandshakeOutcome::Completed if h.completed_off_capture => {
+            format!("TCP handshake completed (SYN-ACK not captured){retries}")
+        }
         HandshakeOutcome::Completed => format!(
             "TCP handshake (SYN, SYN-ACK, ACK){retries}, RTT {}",
             h.rtt_ms.map_or("-".into(), |ms| format!("{ms:.3} ms"))

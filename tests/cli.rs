@@ -45,6 +45,9 @@ const FIXTURES: &[&str] = &[
     "tls13-h2.pcap",
     "tls12-resume.pcap",
     "tls12-bad-cert.pcap",
+    "vxlan-frag.pcap",
+    "vxlan6.pcap",
+    "curl-one-direction.pcap",
 ];
 
 /// The four seed scenarios, whose timelines are golden too.

@@ -153,6 +153,31 @@ fn compare(ours: &Value, truth: &Value) -> Vec<String> {
     problems
 }
 
+/// The three headline figures for one capture: does the number of connections
+/// agree, do the HTTP requests of every connection where tshark dissected HTTP agree,
+/// and does every connection's SNI agree.
+fn headline(ours: &Value, truth: &Value) -> [bool; 3] {
+    let conns = ours["connections"].as_array().cloned().unwrap_or_default();
+    let by_first: BTreeMap<u64, &Value> = conns
+        .iter()
+        .map(|c| (count(c, "first_packet"), c))
+        .collect();
+    let theirs = truth["connections"].as_array().cloned().unwrap_or_default();
+    let count_agrees = conns.len() as u64 == count(truth, "tcp_connections");
+    let mut requests_agree = true;
+    let mut sni_agrees = true;
+    for t in &theirs {
+        let c = by_first.get(&count(t, "first_frame"));
+        if count(t, "http_requests") + count(t, "http_responses") > 0 {
+            requests_agree &= c.is_some_and(|c| count(c, "requests") == count(t, "http_requests"));
+        }
+        sni_agrees &= c.map_or(t["sni"].is_null(), |c| {
+            c["tls"]["sni"].as_str() == t["sni"].as_str()
+        });
+    }
+    [count_agrees, requests_agree, sni_agrees]
+}
+
 /// Runs the comparison over every capture under `captures/<set>` that has a truth
 /// file in `captures/<truth>`; fails on a difference docs/conformance.md does not explain.
 fn conform(set: &str, truth_dir: &str) {
@@ -173,6 +198,7 @@ fn conform(set: &str, truth_dir: &str) {
     let mut total = 0;
     let mut undocumented = Vec::new();
     let mut explained = Vec::new();
+    let mut headlines = [0usize; 3];
     for file in &files {
         let rel = file
             .strip_prefix(&root)
@@ -193,7 +219,12 @@ fn conform(set: &str, truth_dir: &str) {
             .output()
             .expect("run connscope");
         let problems = match serde_json::from_slice::<Value>(&output.stdout) {
-            Ok(ours) => compare(&ours, &truth),
+            Ok(ours) => {
+                for (n, agrees) in headlines.iter_mut().zip(headline(&ours, &truth)) {
+                    *n += usize::from(agrees);
+                }
+                compare(&ours, &truth)
+            }
             Err(e) => vec![format!(
                 "no JSON report (exit {:?}: {e}; stderr: {})",
                 output.status.code(),
@@ -217,6 +248,10 @@ fn conform(set: &str, truth_dir: &str) {
         }
     }
     println!("conformance ({set}): {agree} of {total} captures agree with tshark");
+    println!(
+        "conformance ({set}): connection counts agree on {} of {total}, HTTP requests per connection on {}, SNI on {}",
+        headlines[0], headlines[1], headlines[2]
+    );
     for line in &explained {
         println!("  differs (documented) {line}");
     }

@@ -1082,24 +1082,44 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
-/// The first position where a request line (client) or status line (server) begins
-/// at the start of a line.
+/// The first position where a request line (client) or status line (server) begins.
+/// At the start of a line a method or `HTTP/1.` is enough; elsewhere — right after a
+/// binary body whose last byte is not a line end (a JPEG ends `FF D9`) — only a whole
+/// status line start (`HTTP/1.x NNN `) or a whole request line of a known method and
+/// an HTTP/1.x version counts, so text inside a body is not taken for a message.
 fn find_message_start(buf: &[u8], dir: Direction) -> Option<usize> {
     (0..buf.len()).find(|&i| {
+        let rest = &buf[i..];
         let at_line_start = i == 0 || buf[i - 1] == b'\n';
-        at_line_start && {
-            let rest = &buf[i..];
-            match dir {
-                Direction::Client => {
-                    METHODS.iter().any(|m| rest.starts_with(m))
-                        || first_line(rest)
-                            .and_then(parse_request_line)
-                            .is_some_and(|r| r.version != LineVersion::Http09)
-                }
-                Direction::Server => rest.starts_with(b"HTTP/1."),
+        match dir {
+            Direction::Client if at_line_start => {
+                METHODS.iter().any(|m| rest.starts_with(m))
+                    || first_line(rest)
+                        .and_then(parse_request_line)
+                        .is_some_and(|r| r.version != LineVersion::Http09)
             }
+            Direction::Client => {
+                METHODS.iter().any(|m| rest.starts_with(m))
+                    && first_line(rest)
+                        .and_then(parse_request_line)
+                        .is_some_and(|r| matches!(r.version, LineVersion::Http1(_)))
+            }
+            Direction::Server if at_line_start => rest.starts_with(b"HTTP/1."),
+            Direction::Server => is_status_line_start(rest),
         }
     })
+}
+
+/// `HTTP/1.x NNN` followed by a space or line end.
+fn is_status_line_start(bytes: &[u8]) -> bool {
+    match bytes {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor, b' ', a, b, c, end, ..] => {
+            minor.is_ascii_digit()
+                && [a, b, c].iter().all(|d| d.is_ascii_digit())
+                && matches!(end, b' ' | b'\r' | b'\n')
+        }
+        _ => false,
+    }
 }
 
 /// Who ended the HTTP conversation, and why (see `HttpEndReason`).

@@ -6,6 +6,12 @@
 //! record (`16 03 0x`) makes it TLS. A capture that
 //! starts mid-connection is given a few chunks to show a message start before the
 //! connection is called `unknown`.
+//!
+//! Where no SYN said who the client is, the payload may say it instead: a request
+//! line from the side taken for the server, or a status line from the side taken for
+//! the client, means the port guess was wrong. [`Streams`] then reads the directions
+//! the other way round and asks its connection to swap roles
+//! ([`Streams::take_role_reversal`]).
 
 pub mod http;
 pub mod reassembly;
@@ -19,6 +25,10 @@ use tls::{looks_like_tls, TlsAnalyzer, TlsSummary};
 
 /// Data chunks per direction inspected before giving up on recognising a protocol.
 const DETECT_CHUNKS: u32 = 4;
+
+/// A message start must be at least this long (`HTTP/1.1`) to reverse roles: a byte
+/// or two (`P`, `HT`) could begin either a request or a response.
+const MIN_REVERSING_BYTES: usize = 8;
 
 /// What a connection carries, as far as the analyzers can tell.
 #[derive(Debug)]
@@ -43,6 +53,20 @@ enum App {
 pub struct Streams {
     reassembly: PerSide<Reassembler>,
     app: App,
+    roles: Roles,
+}
+
+/// Whether the payload may still decide who is client.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Roles {
+    /// Guessed from ports: the first message start seen may reverse them.
+    #[default]
+    Guessed,
+    /// A SYN or SYN-ACK said who is client; the payload never overrides it.
+    Fixed,
+    /// The payload showed the guess was backwards: directions are read reversed until
+    /// the connection swaps its roles.
+    Reversed,
 }
 
 impl Default for Streams {
@@ -53,6 +77,7 @@ impl Default for Streams {
                 chunks: PerSide::default(),
                 first: None,
             },
+            roles: Roles::Guessed,
         }
     }
 }
@@ -69,18 +94,51 @@ pub struct StreamSummary {
 }
 
 impl Streams {
+    /// Streams of a connection whose roles a SYN or SYN-ACK decided (`fixed`), or
+    /// ports only.
+    pub fn new(fixed: bool) -> Self {
+        Streams {
+            roles: if fixed { Roles::Fixed } else { Roles::Guessed },
+            ..Streams::default()
+        }
+    }
+
+    /// A SYN went by: it, not the payload, says who is client.
+    pub fn fix_roles(&mut self) {
+        if self.roles == Roles::Guessed {
+            self.roles = Roles::Fixed;
+        }
+    }
+
+    /// Whether the payload showed the roles reversed. When it returns true the caller
+    /// must swap every per-direction figure it holds; the streams have swapped theirs.
+    pub fn take_role_reversal(&mut self) -> bool {
+        if self.roles != Roles::Reversed {
+            return false;
+        }
+        let PerSide { client, server } = &mut self.reassembly;
+        std::mem::swap(client, server);
+        // Decided once: the payload does not flip the roles back and forth.
+        self.roles = Roles::Fixed;
+        true
+    }
+
     /// Feeds one segment sent by `dir`. RST payloads are not stream data.
     pub fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, origin: Origin) {
         if seg.flags.rst() || matches!(self.app, App::Unknown { .. }) {
             return;
         }
-        let Streams { reassembly, app } = self;
+        let Streams {
+            reassembly,
+            app,
+            roles,
+        } = self;
         if seg.flags.ack() {
             let other = dir.other();
             reassembly
                 .get_mut(other)
                 .on_peer_ack(seg.ack, &mut |chunk, origin| {
-                    deliver(app, other, chunk, origin)
+                    deliver(app, roles, other, chunk, origin)
                 });
         }
         reassembly.get_mut(dir).segment(
@@ -90,18 +148,28 @@ impl Streams {
             seg.payload,
             seg.payload_len,
             origin,
-            &mut |chunk, origin| deliver(app, dir, chunk, origin),
+            &mut |chunk, origin| deliver(app, roles, dir, chunk, origin),
         );
+    }
+
+    /// The connection ended: flushes what reassembly still holds. May reverse the
+    /// roles (see [`Streams::take_role_reversal`]); call before [`Streams::finish`].
+    pub fn flush(&mut self) {
+        for dir in [Direction::Client, Direction::Server] {
+            let Streams {
+                reassembly,
+                app,
+                roles,
+            } = self;
+            reassembly
+                .get_mut(dir)
+                .finish(&mut |chunk, origin| deliver(app, roles, dir, chunk, origin));
+        }
     }
 
     /// The connection ended: flush what reassembly still holds, then summarise.
     pub fn finish(mut self) -> StreamSummary {
-        for dir in [Direction::Client, Direction::Server] {
-            let Streams { reassembly, app } = &mut self;
-            reassembly
-                .get_mut(dir)
-                .finish(&mut |chunk, origin| deliver(app, dir, chunk, origin));
-        }
+        self.flush();
         match self.app {
             App::Undecided { chunks, .. } if chunks.client + chunks.server == 0 => StreamSummary {
                 protocol: "none",
@@ -128,7 +196,13 @@ impl Streams {
     }
 }
 
-fn deliver(app: &mut App, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
+fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
+    // Until the connection swaps its roles, it still names directions the old way.
+    let mut dir = if *roles == Roles::Reversed {
+        dir.other()
+    } else {
+        dir
+    };
     if let App::Undecided { chunks, first } = app {
         let Chunk::Data(bytes) = chunk else { return };
         first.get_or_insert(origin.packet);
@@ -149,11 +223,23 @@ fn deliver(app: &mut App, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
             }
             return;
         }
-        let is_start = match dir {
-            Direction::Client => looks_like_request(bytes),
-            Direction::Server => looks_like_response(bytes),
+        let (is_start, is_reversed_start) = match dir {
+            Direction::Client => (looks_like_request(bytes), looks_like_response(bytes)),
+            Direction::Server => (looks_like_response(bytes), looks_like_request(bytes)),
         };
-        if is_start {
+        // Requests come from the client: when the side taken for the server sends one
+        // (or the other side a response), the port guess was backwards.
+        let reverse = !is_start
+            && is_reversed_start
+            && *roles == Roles::Guessed
+            && bytes.len() >= MIN_REVERSING_BYTES;
+        if reverse {
+            *roles = Roles::Reversed;
+            let PerSide { client, server } = chunks;
+            std::mem::swap(client, server);
+            dir = dir.other();
+        }
+        if is_start || reverse {
             let mut analyzer = HttpAnalyzer::default();
             // The other direction may already have sent data we did not parse.
             if *chunks.get(dir.other()) > 0 {

@@ -137,7 +137,7 @@ fn strip_inner(link_type: LinkType, frame: &[u8]) -> Result<Network<'_>, Skip> {
     }
 }
 
-fn ethernet(frame: &[u8]) -> Result<Network<'_>, Skip> {
+pub fn ethernet(frame: &[u8]) -> Result<Network<'_>, Skip> {
     let eth = Ethernet2HeaderSlice::from_slice(frame).map_err(|_| Skip::Truncated)?;
     let mut ether_type = eth.ether_type();
     let mut rest = &frame[eth.slice().len()..];

@@ -6,10 +6,17 @@
 //! RFC 791 (IPv4), RFC 8200 (IPv6 and its extension headers), RFC 9293 (TCP header).
 //! Not for TCP semantics (`flow`) or payload meaning (`analyzers`).
 
+mod fragment;
 mod ip;
 mod link;
+mod tunnel;
+
+pub use ip::MAX_TUNNEL_DEPTH;
+pub use tunnel::{Tunnel, TunnelKind};
 
 use crate::capture::LinkType;
+use crate::time::Timestamp;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -55,6 +62,8 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
     /// Payload length according to the IP header: what was on the wire.
     pub payload_len: u32,
+    /// The encapsulation the segment arrived in, if it was tunnelled.
+    pub tunnel: Option<Tunnel>,
 }
 
 /// Why a packet carries no TCP segment we can use. Counted per input, never an error.
@@ -81,7 +90,8 @@ pub enum Skip {
     NotIp,
     /// IP carrying something other than TCP (UDP, ICMP, …).
     NotTcp,
-    /// A non-first IP fragment, or a first fragment (no reassembly of IP fragments).
+    /// An IP fragment held for reassembly (the one completing its datagram yields
+    /// the segment instead), or any fragment when decoding without reassembly.
     IpFragment,
     /// The capture cut the packet before the end of its headers.
     Truncated,
@@ -89,6 +99,13 @@ pub enum Skip {
     Malformed,
     /// Left out by `analyze --filter`.
     Filtered,
+    // Tunnels and fragment reassembly.
+    /// More encapsulation layers than [`MAX_TUNNEL_DEPTH`].
+    TunnelTooDeep,
+    /// An IP datagram whose fragments never all arrived (timed out, pushed out by
+    /// newer ones, or unfinished at the end of the input). Counts datagrams, not
+    /// packets: each of its fragments was already counted as `IpFragment`.
+    FragmentsIncomplete,
 }
 
 impl Skip {
@@ -107,6 +124,8 @@ impl Skip {
             Skip::Truncated => "truncated".into(),
             Skip::Malformed => "malformed".into(),
             Skip::Filtered => "filtered".into(),
+            Skip::TunnelTooDeep => "tunnel_too_deep".into(),
+            Skip::FragmentsIncomplete => "ip_fragments_incomplete".into(),
         }
     }
 }
@@ -126,7 +145,16 @@ impl Skip {
             | Skip::UnsupportedEthertype(_)
             | Skip::UnsupportedPppProtocol(_)
             | Skip::Encrypted80211
-            | Skip::UnsupportedAmsdu => Some(format!("{count} packets skipped: {self}")),
+            | Skip::UnsupportedAmsdu
+            | Skip::TunnelTooDeep => Some(format!("{count} packets skipped: {self}")),
+            Skip::FragmentsIncomplete => Some(format!(
+                "{count} IP {} never reassembled: fragments missing from the capture",
+                if count == 1 {
+                    "datagram was"
+                } else {
+                    "datagrams were"
+                }
+            )),
             Skip::NotIp
             | Skip::NotTcp
             | Skip::IpFragment
@@ -156,16 +184,56 @@ impl fmt::Display for Skip {
             Skip::Truncated => f.write_str("truncated headers"),
             Skip::Malformed => f.write_str("malformed headers"),
             Skip::Filtered => f.write_str("filtered out"),
+            Skip::TunnelTooDeep => f.write_str("tunnels nested too deep"),
+            Skip::FragmentsIncomplete => f.write_str("IP datagram with fragments missing"),
         }
     }
 }
 
-/// Decodes one captured frame of the given link type down to its TCP segment.
+/// Decodes one captured frame of the given link type down to its TCP segment, without
+/// fragment reassembly (fragments are `Skip::IpFragment`); see [`Decoder`].
 /// `orig_len` is the frame's length on the wire, of which `frame` may be a prefix.
 pub fn decode(link_type: LinkType, frame: &[u8], orig_len: u32) -> Result<Segment<'_>, Skip> {
-    let network = link::strip(link_type, frame)?;
+    let link::Network::Ip(network) = link::strip(link_type, frame)?;
     let uncaptured = (orig_len as usize).saturating_sub(frame.len());
-    ip::decode_ip(network, uncaptured)
+    ip::decode_ip(network, uncaptured, &mut ip::Ctx::stateless())
+}
+
+/// Decoding with state across packets: IP fragments are reassembled, and the segment
+/// of a completed datagram borrows the decoder until the next packet.
+#[derive(Default)]
+pub struct Decoder {
+    frags: fragment::Reassembler,
+}
+
+impl Decoder {
+    /// Decodes one frame captured at `ts` (see [`decode`]).
+    pub fn decode<'a>(
+        &'a mut self,
+        link_type: LinkType,
+        frame: &'a [u8],
+        orig_len: u32,
+        ts: Timestamp,
+    ) -> Result<Segment<'a>, Skip> {
+        self.frags.expire(ts);
+        let link::Network::Ip(network) = link::strip(link_type, frame)?;
+        let uncaptured = (orig_len as usize).saturating_sub(frame.len());
+        let mut ctx = ip::Ctx {
+            frags: Some(&mut self.frags),
+            ts,
+            tunnel: None,
+        };
+        ip::decode_ip(network, uncaptured, &mut ctx)
+    }
+
+    /// The input ended: adds the datagrams given up (including those still
+    /// incomplete) to `skipped`.
+    pub fn finish(&mut self, skipped: &mut BTreeMap<Skip, u64>) {
+        let given_up = self.frags.finish();
+        if given_up > 0 {
+            *skipped.entry(Skip::FragmentsIncomplete).or_default() += given_up;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! The live connections of one input. A connection leaves the table — handed to the
 //! caller as a finished record — when it has been closed (both FINs, or an RST) and
-//! quiet for [`CLOSE_LINGER`] of capture time, when a new SYN reuses its 4-tuple, or
-//! at the end of the input. Memory therefore grows with connections alive at once,
-//! never with the length of the capture.
+//! quiet for [`CLOSE_LINGER_NANOS`] of capture time (longer while a side keeps
+//! retransmitting with back-off), when a new SYN reuses its 4-tuple, or at the end
+//! of the input. Only a SYN with a new ISN, or that quiet time, starts a new
+//! connection on a 4-tuple: stray packets of a closed connection belong to it.
+//! Memory therefore grows with connections alive at once, never with the length of
+//! the capture.
 
 use super::key::{Endpoint, FlowKey};
 use super::tcp::Connection;
@@ -124,10 +127,10 @@ impl ConnectionTable {
         ts: Timestamp,
         finished: &mut impl FnMut(ConnectionRecord),
     ) {
-        self.expire(ts, finished);
         let src = Endpoint::from(seg.src);
         let dst = Endpoint::from(seg.dst);
         let (key, _) = FlowKey::new(src, dst);
+        self.expire(ts, (key, src, seg), finished);
         let fresh = |id: u64, attempts: &mut Deadlines| {
             if seg.flags.syn() && !seg.flags.ack() {
                 let due =
@@ -160,7 +163,7 @@ impl ConnectionTable {
         conn.on_segment(dir, seg, number, ts);
         if !was_closed && conn.is_closed() {
             self.closing.push(
-                Timestamp::from_nanos(ts.as_nanos() + CLOSE_LINGER_NANOS),
+                Timestamp::from_nanos(ts.as_nanos().saturating_add(CLOSE_LINGER_NANOS)),
                 key,
                 conn.id,
             );
@@ -168,14 +171,33 @@ impl ConnectionTable {
     }
 
     /// Finishes closed connections whose linger has passed at capture time `now`, and
-    /// connection attempts nobody answered within the SYN timeout.
-    fn expire(&mut self, now: Timestamp, finished: &mut impl FnMut(ConnectionRecord)) {
+    /// connection attempts nobody answered within the SYN timeout. `arriving` is the
+    /// packet about to be tracked: however late, it does not let its own connection
+    /// expire if it answers that connection's SYN or is a straggler of its close (a
+    /// new connection would guess its roles and report a phantom).
+    fn expire(
+        &mut self,
+        now: Timestamp,
+        arriving: (FlowKey, Endpoint, &Segment<'_>),
+        finished: &mut impl FnMut(ConnectionRecord),
+    ) {
+        let (arriving_key, src, seg) = arriving;
+        let (mut kept, mut kept_attempt) = (None, None);
         while let Some((key, id)) = self.attempts.pop_due(now) {
             let Some(conn) = self.live.get(&key) else {
                 continue;
             };
             if conn.id != id || !conn.is_unanswered_attempt() {
                 continue; // replaced, or answered: no longer an attempt
+            }
+            if key == arriving_key && conn.is_answer_to_syn(src, seg) {
+                continue; // answered now: no longer an attempt
+            }
+            if key == arriving_key && conn.is_syn_retry(src, seg) {
+                // The same ISN again: the same attempt, however late; waited on
+                // again from this SYN once it is tracked.
+                kept_attempt = Some((key, id));
+                continue;
             }
             let patience = conn.attempt_patience(self.syn_timeout_nanos);
             let quiet_until =
@@ -196,13 +218,29 @@ impl ConnectionTable {
             if conn.id != id {
                 continue; // already replaced by a reuse of the 4-tuple
             }
-            let quiet_until = Timestamp::from_nanos(conn.last_ts().as_nanos() + CLOSE_LINGER_NANOS);
+            if key == arriving_key && conn.is_straggler(src, seg) {
+                // Looked at again after the straggler (pushing it now would pop it
+                // again in this loop).
+                kept = Some((key, id));
+                continue;
+            }
+            let patience = conn.linger_patience(CLOSE_LINGER_NANOS);
+            let quiet_until =
+                Timestamp::from_nanos(conn.last_ts().as_nanos().saturating_add(patience));
             if quiet_until > now {
                 // Stragglers arrived: wait again from the last one.
                 self.closing.push(quiet_until, key, id);
             } else if let Some(conn) = self.live.remove(&key) {
                 finished(conn.into_record());
             }
+        }
+        if let Some((key, id)) = kept_attempt {
+            let due = Timestamp::from_nanos(now.as_nanos().saturating_add(self.syn_timeout_nanos));
+            self.attempts.push(due, key, id);
+        }
+        if let Some((key, id)) = kept {
+            let due = Timestamp::from_nanos(now.as_nanos().saturating_add(CLOSE_LINGER_NANOS));
+            self.closing.push(due, key, id);
         }
     }
 
@@ -319,6 +357,10 @@ pub(crate) mod tests_support {
         }
         pub fn rst(mut self) -> Self {
             self.rst = true;
+            self
+        }
+        pub fn window(mut self, window: u16) -> Self {
+            self.window = window;
             self
         }
         pub fn data(mut self, payload: &[u8]) -> Self {
@@ -805,6 +847,291 @@ mod tests {
     }
 
     #[test]
+    fn challenge_ack_reconnect_does_not_poison_sequence_tracking() {
+        // The server still holds an old connection on this 4-tuple: it answers the
+        // SYN with a bare ACK of the old numbers (RFC 5961 §4), the client resets
+        // that with seq = its ACK number, then retries the SYN with the same ISN.
+        let mut p = vec![
+            pkt(true, 100, 0.0).syn(),
+            pkt(false, 3_000_000_000, 0.001).ack(2_000_000_000),
+            pkt(true, 2_000_000_000, 0.002).rst(),
+            pkt(true, 100, 1.0).syn(),
+            pkt(false, 500, 1.001).syn().ack(101),
+            pkt(true, 101, 1.002).ack(501),
+        ];
+        p.push(pkt(true, 101, 1.1).ack(501).data(b"GET / HTTP/1.1\r\n\r\n"));
+        p.push(
+            pkt(false, 501, 1.2)
+                .ack(119)
+                .data(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        );
+        p.push(pkt(true, 119, 1.3).ack(539));
+        let conns = track(&p);
+        assert_eq!(conns.len(), 1, "{conns:?}");
+        let c = &conns[0];
+        let hs = c.handshake.as_ref().expect("handshake");
+        assert_eq!(hs.outcome, HandshakeOutcome::Completed);
+        assert_eq!(hs.syn_retries, 1);
+        assert_eq!((c.history.as_str(), c.conn_state), ("ShADd", "S1"));
+        assert_eq!(c.retransmissions.client, 1, "only the retried SYN");
+        assert_eq!(c.retransmissions.server, 0);
+        assert_eq!(c.close.how, CloseHow::Open, "the RST was the challenge's");
+        assert_eq!(c.flags.rst, 1);
+        assert_eq!((c.missed_bytes.client, c.missed_bytes.server), (0, 0));
+        assert_eq!(c.requests, 1);
+        assert_eq!(c.http[0].status, Some(200));
+    }
+
+    #[test]
+    fn challenge_ack_without_a_retry_is_a_reset_attempt_as_zeek_says() {
+        // Zeek's syn-then-ack-then-rst.pcap: no SYN follows, so the client's RST
+        // ends the attempt; Zeek's history keeps the challenge ACK and the RST.
+        let conns = track(&[
+            pkt(true, 0, 0.0).syn(),
+            pkt(false, 0, 0.0003).ack(0),
+            pkt(true, 0, 0.0005).rst(),
+        ]);
+        assert_eq!(conns.len(), 1);
+        let c = &conns[0];
+        assert_eq!(
+            (c.close.how, c.close.by),
+            (CloseHow::Rst, Some(Direction::Client))
+        );
+        assert_eq!((c.history.as_str(), c.conn_state), ("SaR", "RSTOS0"));
+    }
+
+    /// Packets of another connection, to move capture time on as a busy capture does.
+    fn background(from: f64, to: f64) -> Vec<Pkt> {
+        let mut c = Conv::open(50_000, from);
+        let mut at = from + 1.0;
+        while at < to {
+            c.request(at, "x");
+            at += 1.0;
+        }
+        c.packets
+    }
+
+    fn in_time_order(mut p: Vec<Pkt>) -> Vec<Pkt> {
+        p.sort_by(|a, b| a.at.total_cmp(&b.at));
+        p
+    }
+
+    fn on_port(records: &[ConnectionRecord], port: u16) -> Vec<&ConnectionRecord> {
+        records.iter().filter(|r| r.client.port == port).collect()
+    }
+
+    #[test]
+    fn phantom_connection_from_fins_retransmitted_with_backoff() {
+        // The server closes; the client's FIN is never acknowledged and is resent
+        // 1, 2, 4, 8, 16 and 32 s apart (ndpi-wechat.pcap's connection 43).
+        let mut c = Conv::open(40_000, 0.0);
+        c.request(0.1, "GET / HTTP/1.1\r\n\r\n");
+        let mut p = c.packets;
+        p.push(pkt(false, 500_001, 1.0).ack(40_000_019).fin());
+        p.push(pkt(true, 40_000_019, 1.001).ack(500_002));
+        for at in [2.0, 3.0, 5.0, 9.0, 17.0, 33.0, 65.0] {
+            p.push(pkt(true, 40_000_019, at).ack(500_002).fin());
+        }
+        p.extend(background(0.5, 80.0));
+        let all = track(&in_time_order(p));
+        let ours = on_port(&all, 40_000);
+        assert_eq!(ours.len(), 1, "{ours:?}");
+        assert_eq!(ours[0].packets.client, 11);
+        assert!(ours[0].close.both_fins);
+        assert_eq!(ours[0].roles, RoleSource::Syn);
+    }
+
+    #[test]
+    fn phantom_connection_from_a_straggler_after_an_early_rst() {
+        // The client resets; a segment the server had in flight comes 30 s later,
+        // the only packet in the capture by then.
+        let mut p = exchange();
+        p.push(pkt(true, 119, 1.0).ack(520).rst());
+        p.push(pkt(false, 520, 31.0).ack(119).data(b"late"));
+        let conns = track(&p);
+        assert_eq!(conns.len(), 1, "{conns:?}");
+        assert_eq!(conns[0].packets.server, 3);
+        assert_eq!(conns[0].close.how, CloseHow::Rst);
+    }
+
+    #[test]
+    fn phantom_connection_from_a_syn_retried_after_a_long_backoff() {
+        // ndpi-sites.pcapng: the sixth retry comes 33.5 s after the fifth, more than
+        // twice the 16.1 s before it; the SYN-ACK then answers it.
+        let mut p: Vec<Pkt> = [0.0, 1.0, 3.1, 7.1, 15.3, 31.4, 64.9]
+            .iter()
+            .map(|&at| pkt(true, 7, at).syn())
+            .collect();
+        p.push(pkt(false, 70, 65.0).syn().ack(8));
+        p.push(pkt(true, 8, 65.001).ack(71));
+        p.extend(background(0.5, 70.0));
+        let all = track(&in_time_order(p));
+        let ours = on_port(&all, 40_000);
+        assert_eq!(ours.len(), 1, "{ours:?}");
+        let hs = ours[0].handshake.as_ref().expect("handshake");
+        assert_eq!(hs.outcome, HandshakeOutcome::Completed);
+        assert_eq!(hs.syn_retries, 6);
+        assert!(!ours[0].timed_out);
+    }
+
+    #[test]
+    fn phantom_connection_from_a_syn_retried_long_after_the_timeout() {
+        // Nothing else in the capture: the retry is the first packet after the
+        // deadline, and its ISN says it is the same attempt.
+        let conns = track(&[
+            pkt(true, 7, 0.0).syn(),
+            pkt(true, 7, 1.0).syn(),
+            pkt(true, 7, 60.0).syn(),
+            pkt(false, 70, 60.01).syn().ack(8),
+        ]);
+        assert_eq!(conns.len(), 1, "{conns:?}");
+        assert_eq!(conns[0].handshake.as_ref().map(|h| h.syn_retries), Some(2));
+    }
+
+    #[test]
+    fn phantom_connection_from_a_late_answer_to_a_syn() {
+        // pcapplusplus-pcapng-example.pcapng: the SYN-ACK's time is far after the
+        // SYN's (a broken clock), yet it acknowledges the SYN's ISN.
+        let conns = track(&[
+            pkt(true, 7, 0.0).syn(),
+            pkt(false, 70, 500.0).syn().ack(8),
+            pkt(true, 8, 500.001).ack(71),
+        ]);
+        assert_eq!(conns.len(), 1, "{conns:?}");
+        assert_eq!(conns[0].roles, RoleSource::Syn);
+        assert_eq!(
+            conns[0].handshake.as_ref().map(|h| h.outcome),
+            Some(HandshakeOutcome::Completed)
+        );
+    }
+
+    #[test]
+    fn one_direction_capture_completes_the_handshake_off_capture() {
+        // Only the client's side was captured: SYN, its ACK, requests past the
+        // SYN timeout.
+        let mut p = vec![pkt(true, 100, 0.0).syn(), pkt(true, 101, 0.02).ack(501)];
+        let mut seq = 101;
+        for at in [0.1, 12.0, 25.0] {
+            let req = b"GET / HTTP/1.1\r\n\r\n";
+            p.push(pkt(true, seq, at).ack(501).data(req));
+            seq += req.len() as u32;
+        }
+        let conns = track(&p);
+        assert_eq!(conns.len(), 1, "{conns:?}");
+        let c = &conns[0];
+        assert!(!c.timed_out);
+        assert_eq!(c.requests, 3);
+        let hs = c.handshake.as_ref().expect("handshake");
+        assert_eq!(hs.outcome, HandshakeOutcome::Completed);
+        assert!(hs.completed_off_capture);
+        assert_eq!((hs.synack_packet, hs.ack_packet), (None, Some(2)));
+        let json = serde_json::to_value(hs).expect("json");
+        assert_eq!(json["completed_off_capture"], true);
+        // The findings are built from that: a reused connection, no failed handshake.
+        let found = crate::findings::diagnose(0, &conns, None, &Default::default());
+        let kinds: Vec<&str> = found.iter().map(|f| f.kind.as_str()).collect();
+        assert!(kinds.contains(&"connection_reused"), "{kinds:?}");
+        assert!(!kinds.contains(&"handshake_failed"), "{kinds:?}");
+    }
+
+    #[test]
+    fn one_direction_capture_server_side_proves_the_handshake() {
+        // The client's SYN, then only the server's side: its SYN-ACK is missing but
+        // its data acknowledges the SYN.
+        let conns = track(&[
+            pkt(true, 100, 0.0).syn(),
+            pkt(false, 501, 0.2)
+                .ack(119)
+                .data(b"HTTP/1.1 200 OK\r\n\r\n"),
+        ]);
+        let hs = conns[0].handshake.as_ref().expect("handshake");
+        assert_eq!(hs.outcome, HandshakeOutcome::Completed);
+        assert!(hs.completed_off_capture);
+        assert_eq!(hs.ack_packet, None);
+    }
+
+    #[test]
+    fn complete_handshake_is_not_marked_off_capture() {
+        let conns = track(&handshake(100, 500));
+        let hs = conns[0].handshake.as_ref().expect("handshake");
+        assert!(!hs.completed_off_capture);
+        let json = serde_json::to_value(hs).expect("json");
+        assert!(json.get("completed_off_capture").is_none());
+    }
+
+    #[test]
+    fn zero_window_probe_is_not_followed_by_a_false_retransmission() {
+        let mut p = exchange();
+        p.push(pkt(false, 520, 0.4).ack(119).window(0)); // the server's window closes
+        p.push(pkt(true, 119, 0.6).ack(520).data(b"G")); // zero-window probe
+        p.push(pkt(false, 520, 0.6001).ack(119).window(0)); // not accepted
+        p.push(pkt(true, 119, 1.0).ack(520).data(b"G")); // probe again
+        p.push(pkt(false, 520, 1.0001).ack(119).window(0));
+        p.push(pkt(false, 520, 1.5).ack(119)); // window opens
+        p.push(
+            pkt(true, 119, 1.6)
+                .ack(520)
+                .data(b"GET /2 HTTP/1.1\r\n\r\n"),
+        );
+        let c = &track(&p)[0];
+        assert_eq!(c.retransmissions.client, 0, "{:?}", c.tcp_events);
+        assert!(c.keepalive.probes.is_empty(), "not keep-alive probes");
+        assert_eq!(c.zero_windows.server, 3);
+        let probes: Vec<u64> = c
+            .tcp_events
+            .iter()
+            .filter(|e| e.kind == crate::report::model::TcpEventKind::ZeroWindowProbe)
+            .map(|e| e.packet)
+            .collect();
+        assert_eq!(probes, [8, 10]);
+    }
+
+    #[test]
+    fn initial_rtt_is_from_the_syn_resent_after_the_synack() {
+        // The first SYN-ACK is lost on its way; the SYN is resent 2 s later and
+        // answered at once (Wireshark: 2.19 ms, from the most recent SYN).
+        let conns = track(&[
+            pkt(true, 7, 0.0).syn(),
+            pkt(false, 70, 0.0011).syn().ack(8),
+            pkt(true, 7, 2.0).syn(),
+            pkt(false, 70, 2.0011).syn().ack(8),
+            pkt(true, 8, 2.00219).ack(71),
+        ]);
+        let hs = conns[0].handshake.as_ref().expect("handshake");
+        let rtt = hs.rtt_ms.expect("rtt");
+        assert!((rtt - 2.19).abs() < 1e-3, "{rtt}");
+    }
+
+    #[test]
+    fn initial_rtt_of_a_refused_syn() {
+        // Wireshark times the RST-ACK: the first segment with ACK after the SYN.
+        let conns = track(&[pkt(true, 7, 0.0).syn(), pkt(false, 0, 0.0005).rst().ack(8)]);
+        let hs = conns[0].handshake.as_ref().expect("handshake");
+        assert_eq!(hs.outcome, HandshakeOutcome::Refused);
+        let rtt = hs.rtt_ms.expect("rtt");
+        assert!((rtt - 0.5).abs() < 1e-6, "{rtt}");
+    }
+
+    #[test]
+    fn close_at_the_last_representable_time_does_not_overflow() {
+        // pcapplusplus-pcapng-example.pcapng: broken timestamps saturate at the end
+        // of i64 nanoseconds; a close there must not overflow its deadline.
+        let end = 1e12; // seconds: saturates to i64::MAX nanoseconds
+        let conns = track(&[
+            pkt(true, 7, end).syn(),
+            pkt(false, 0, end).rst().ack(8),
+            pkt(true, 9, end)
+                .syn()
+                .between(([10, 0, 0, 1], 40001), ([10, 0, 0, 2], 80)),
+        ]);
+        assert_eq!(conns.len(), 2);
+        assert_eq!(
+            conns[0].handshake.as_ref().map(|h| h.outcome),
+            Some(HandshakeOutcome::Refused)
+        );
+    }
+
+    #[test]
     fn closed_connections_leave_the_table_after_the_linger() {
         let mut table = ConnectionTable::new(0, 1);
         let mut p = exchange();
@@ -923,5 +1250,63 @@ mod http_tests {
             end.reason,
             crate::report::model::HttpEndReason::ServerClosedIdle
         );
+    }
+
+    /// `p` inside VXLAN (VNI 7) between two tunnel endpoints.
+    fn in_vxlan(p: &Pkt, from_vtep: [u8; 4], to_vtep: [u8; 4]) -> Vec<u8> {
+        let mut payload = vec![0x08, 0, 0, 0, 0, 0, 7, 0];
+        payload.extend_from_slice(&p.bytes());
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ethernet2([9; 6], [8; 6])
+            .ipv4(from_vtep, to_vtep, 64)
+            .udp(50000, 4789)
+            .write(&mut out, &payload)
+            .expect("build");
+        out
+    }
+
+    #[test]
+    fn tunnelled_connection_is_keyed_by_inner_tuple_with_outer_endpoints_by_role() {
+        let (vtep_client, vtep_server) = ([198, 51, 100, 1], [198, 51, 100, 2]);
+        let hs = handshake(100, 900);
+        // The SYN-ACK arrives first: the server's side of the tunnel sent it, yet the
+        // client's tunnel endpoint is listed first.
+        let frames = [
+            in_vxlan(&hs[1], vtep_server, vtep_client),
+            in_vxlan(&hs[2], vtep_client, vtep_server),
+        ];
+        let mut table = ConnectionTable::new(0, 1);
+        let mut done = Vec::new();
+        for (i, frame) in frames.iter().enumerate() {
+            let seg = decode(LinkType::ETHERNET, frame, frame.len() as u32).expect("inner");
+            let ts = Timestamp::from_nanos(i as i64 * 1_000_000);
+            table.on_segment(&seg, i as u64 + 1, ts, &mut |r| done.push(r));
+        }
+        table.finish_all(&mut |r| done.push(r));
+        assert_eq!(done.len(), 1, "one inner connection");
+        let record = &done[0];
+        assert_eq!(record.client.to_string(), "10.0.0.1:40000");
+        let encapsulation = record.encapsulation.as_ref().expect("encapsulation");
+        assert_eq!(encapsulation.kind, "vxlan");
+        assert_eq!(encapsulation.id, Some(7));
+        assert_eq!(
+            encapsulation.outer,
+            [
+                std::net::IpAddr::from(vtep_client),
+                std::net::IpAddr::from(vtep_server)
+            ]
+        );
+        let json = serde_json::to_value(record).expect("json");
+        assert_eq!(
+            json["encapsulation"],
+            serde_json::json!({"kind": "vxlan", "outer": ["198.51.100.1", "198.51.100.2"], "id": 7, "layers": 1})
+        );
+    }
+
+    #[test]
+    fn untunnelled_record_has_no_encapsulation_key() {
+        let records = track(&handshake(1, 2));
+        let json = serde_json::to_value(&records[0]).expect("json");
+        assert!(json.get("encapsulation").is_none());
     }
 }

@@ -2,9 +2,10 @@
 //! keep-alive probes and their answers, retransmissions, zero windows, idle gaps, the
 //! close, and Zeek's state and history (delegated to `zeek`).
 //!
-//! Keep-alive probes, keep-alive ACKs and retransmissions follow Wireshark's
-//! `packet-tcp.c` rules so the counts match what users see there; the handshake and
-//! close follow RFC 9293 §3.5–3.6. Not for payload meaning (`analyzers`).
+//! Keep-alive probes, keep-alive ACKs, zero-window probes, retransmissions and the
+//! initial RTT follow Wireshark's `packet-tcp.c` rules so the figures match what users
+//! see there; the handshake and close follow RFC 9293 §3.5–3.6, and a challenge ACK
+//! answering a SYN (RFC 5961 §4) is set aside. Not for payload meaning (`analyzers`).
 
 use super::key::{Direction, Endpoint, PerSide};
 use super::seq::SeqNumber;
@@ -13,8 +14,8 @@ use crate::analyzers::reassembly::Origin;
 use crate::analyzers::{http, Streams};
 use crate::decode::Segment;
 use crate::report::model::{
-    Close, CloseHow, ConnectionRecord, FlagCounts, Handshake, HandshakeOutcome, Idle, IdlePeriod,
-    KeepAlive, PacketRef, Probe, RoleSource, TcpEvent, TcpEventKind,
+    Close, CloseHow, ConnectionRecord, Encapsulation, FlagCounts, Handshake, HandshakeOutcome,
+    Idle, IdlePeriod, KeepAlive, PacketRef, Probe, RoleSource, TcpEvent, TcpEventKind,
 };
 use crate::time::Timestamp;
 
@@ -31,6 +32,13 @@ const IDLE_PERIOD_MIN_S: f64 = 1.0;
 const MAX_TCP_EVENTS: usize = 64;
 /// At most this many idle periods are kept per connection; the rest are counted.
 const MAX_IDLE_PERIODS: usize = 100;
+
+/// `base`, or three times the last gap between retransmissions if longer: a sender
+/// backing off doubles its wait (RFC 6298 §5.5), and the third covers timer slack
+/// and jitter (Linux's SYN retries come 1, 2, 4, 8, 16, 32 s apart, give or take).
+fn backoff_patience(base: i64, last_gap: i64) -> i64 {
+    base.max(last_gap.saturating_mul(3))
+}
 
 fn likely_server_port(port: u16) -> bool {
     port < 1024 || LIKELY_SERVER_PORTS.contains(&port)
@@ -95,6 +103,18 @@ struct HandshakeTrack {
     synack_retries: u32,
     ack: Option<(u64, Timestamp)>,
     refused_by: Option<u64>,
+    /// The ACK number of the server's answer to the SYN that acknowledged something
+    /// else: an RFC 5961 §4 challenge ACK from an older connection's state.
+    challenge_ack: Option<u32>,
+    /// The close recorded is the client's RST answering the challenge ACK.
+    challenge_reset: bool,
+    /// The first packet proving the handshake completed though its SYN-ACK was not
+    /// captured (a one-direction capture), and whether the client sent it.
+    off_capture: Option<(u64, Direction)>,
+    /// The most recent SYN without ACK (Wireshark's `ts_mru_syn`).
+    mru_syn: Option<Timestamp>,
+    /// Wireshark's `tcp.analysis.initial_rtt`, once known.
+    initial_rtt_ms: Option<f64>,
 }
 
 /// Ports where HTTP or TLS is expected.
@@ -112,6 +132,9 @@ pub struct Connection {
     last_packet: u64,
     start: Timestamp,
     last_ts: Timestamp,
+    /// Time between the last two packets, in nanoseconds: a peer retransmitting with
+    /// back-off (a FIN nobody acknowledges) is waited on for a multiple of it.
+    last_gap: i64,
     packets: PerSide<u64>,
     payload_bytes: PerSide<u64>,
     wire: PerSide<WireSide>,
@@ -130,6 +153,8 @@ pub struct Connection {
     close: Option<Close>,
     zeek: ZeekConn,
     streams: Streams,
+    /// The tunnel the first packet came in, if any.
+    encapsulation: Option<Encapsulation>,
 }
 
 impl Connection {
@@ -143,6 +168,16 @@ impl Connection {
         ts: Timestamp,
     ) -> Self {
         let (client, server, roles, flipped) = assign_roles(src, dst, seg);
+        let encapsulation = seg.tunnel.map(|t| Encapsulation {
+            kind: t.kind.name(),
+            outer: if flipped {
+                [t.outer_dst, t.outer_src]
+            } else {
+                [t.outer_src, t.outer_dst]
+            },
+            id: t.id,
+            layers: t.layers,
+        });
         Connection {
             id,
             input,
@@ -153,6 +188,7 @@ impl Connection {
             last_packet: number,
             start: ts,
             last_ts: ts,
+            last_gap: 0,
             packets: PerSide::default(),
             payload_bytes: PerSide::default(),
             wire: PerSide::default(),
@@ -169,7 +205,8 @@ impl Connection {
             idle: None,
             close: None,
             zeek: ZeekConn::new(flipped),
-            streams: Streams::default(),
+            streams: Streams::new(roles != RoleSource::Ports),
+            encapsulation,
         }
     }
 
@@ -194,25 +231,58 @@ impl Connection {
         self.packets.client + self.packets.server
     }
 
-    /// Both FINs, or an RST: nothing more is expected but stragglers.
     /// A connection attempt nobody answered yet: SYNs from the client and nothing at
-    /// all from the server (Zeek's `S0`).
+    /// all from the server (Zeek's `S0`). An ACK from the client after its SYN proves
+    /// the handshake completed off capture, so such a connection is no attempt.
     pub fn is_unanswered_attempt(&self) -> bool {
-        self.handshake.syn.is_some() && self.packets.server == 0
+        self.handshake.syn.is_some()
+            && self.packets.server == 0
+            && self.handshake.off_capture.is_none()
     }
 
     /// How long after its last SYN an unanswered attempt is given up: `base`, or
     /// longer for a client that is still retrying. TCP doubles the wait before each
-    /// retry (RFC 6298 §5.5), so the next SYN is due about twice the last gap later.
+    /// retry (RFC 6298 §5.5), so the next SYN is due about twice the last gap later;
+    /// [`backoff_patience`] allows for timer slack.
     pub fn attempt_patience(&self, base: i64) -> i64 {
-        base.max(
-            self.handshake
-                .last_syn_gap
-                .saturating_mul(2)
-                .saturating_add(1_000_000_000),
-        )
+        backoff_patience(base, self.handshake.last_syn_gap)
     }
 
+    /// How long after its last packet a closed connection waits for stragglers:
+    /// `base`, or longer while a side keeps retransmitting (a FIN nobody
+    /// acknowledges is resent with the same doubling back-off as a SYN).
+    pub fn linger_patience(&self, base: i64) -> i64 {
+        backoff_patience(base, self.last_gap)
+    }
+
+    /// Whether `seg` from `src` answers this connection's SYN (a SYN-ACK or RST
+    /// acknowledging its ISN): it continues the attempt however late it comes.
+    pub fn is_answer_to_syn(&self, src: Endpoint, seg: &Segment<'_>) -> bool {
+        self.direction_of(src) == Direction::Server
+            && seg.flags.ack()
+            && matches!(self.handshake.syn, Some((_, _, isn)) if SeqNumber(seg.ack) == isn.plus(1))
+    }
+
+    /// Whether `seg` from `src` is the client's SYN again with the same ISN: a retry
+    /// of this attempt, not a new connection.
+    pub fn is_syn_retry(&self, src: Endpoint, seg: &Segment<'_>) -> bool {
+        self.direction_of(src) == Direction::Client
+            && seg.flags.syn()
+            && !seg.flags.ack()
+            && matches!(self.handshake.syn, Some((_, _, isn)) if SeqNumber(seg.seq) == isn)
+    }
+
+    /// Whether `seg` from `src` is a straggler of this closed connection: no SYN,
+    /// and its sequence number inside what that side already sent (a retransmitted
+    /// FIN, a late ACK, an RST answering a late segment).
+    pub fn is_straggler(&self, src: Endpoint, seg: &Segment<'_>) -> bool {
+        let side = self.wire.get(self.direction_of(src));
+        let seq = SeqNumber(seg.seq);
+        !seg.flags.syn()
+            && matches!((side.base_seq, side.next_seq), (Some(base), Some(next)) if seq >= base && seq <= next)
+    }
+
+    /// Both FINs, or an RST: nothing more is expected but stragglers.
     pub fn is_closed(&self) -> bool {
         let (c, s) = (&self.wire.client, &self.wire.server);
         (c.seen_fin && s.seen_fin) || c.seen_rst || s.seen_rst
@@ -228,6 +298,7 @@ impl Connection {
     }
 
     pub fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, number: u64, ts: Timestamp) {
+        self.last_gap = ts.as_nanos().saturating_sub(self.last_ts.as_nanos());
         self.last_packet = number;
         // The latest time seen, not the last packet's: in a capture whose clock steps
         // back (the reader warns) a duration must not go negative (bug 11).
@@ -240,15 +311,55 @@ impl Connection {
         self.flags.synack += u64::from(flags.syn() && flags.ack());
         self.flags.fin += u64::from(flags.fin());
         self.flags.rst += u64::from(flags.rst());
+        self.time_initial_rtt(dir, seg, ts);
+        if self.is_challenge_exchange(dir, seg) {
+            // Neither packet belongs to this attempt's sequence space: kept out of
+            // sequence tracking and reassembly, so a retried SYN continues the attempt
+            // as if they had not happened. Zeek's history still shows them, as Zeek's.
+            if flags.rst() && self.close.is_none() {
+                // The attempt ends here, unless the client retries its SYN.
+                self.close = Some(Close {
+                    how: CloseHow::Rst,
+                    by: Some(dir),
+                    packet: Some(number),
+                    time: Some(ts),
+                    both_fins: false,
+                    completed: false,
+                });
+                self.handshake.challenge_reset = true;
+            }
+            self.zeek
+                .on_segment(dir, flags, seg.seq, seg.window, seg.payload_len);
+            return;
+        }
+        if self.handshake.challenge_reset && dir == Direction::Client && flags.syn() {
+            // The retried SYN: the reset only cleared the server's stale state. Zeek
+            // would log the retry as a new connection (its `IsReuse`); its state
+            // starts again here so conn_state and history describe the session.
+            self.handshake.challenge_reset = false;
+            self.close = None;
+            self.zeek = ZeekConn::new(false);
+        }
         let seq = SeqNumber(seg.seq);
         let control = flags.syn() || flags.fin() || flags.rst();
         let peer_last_was_probe = self.wire.get(dir.other()).last_was_probe;
+        // The peer advertised a zero window (it has sent, so its window is known).
+        let peer_window_zero = {
+            let peer = self.wire.get(dir.other());
+            peer.next_seq.is_some() && peer.last_window == 0
+        };
         let side = self.wire.get_mut(dir);
         side.base_seq.get_or_insert(seq);
 
         // Keep-alive probe: 0 or 1 byte at one before the next expected sequence number.
         let is_probe =
             !control && seg.payload_len <= 1 && side.next_seq.map(|n| n.minus(1)) == Some(seq);
+        // Zero-window probe (Wireshark's `tcp.analysis.zero_window_probe`): 1 byte at
+        // the next expected sequence number into the peer's zero window. The receiver
+        // does not accept the byte, so it does not advance the sequence: the next
+        // real segment sends it again and is no retransmission.
+        let is_zero_window_probe =
+            !control && seg.payload_len == 1 && peer_window_zero && side.next_seq == Some(seq);
         // Keep-alive ACK: repeats this side's previous ACK and window right after the
         // peer's probe.
         let is_probe_ack = !control
@@ -265,7 +376,7 @@ impl Connection {
             occupies && !is_probe && matches!(side.next_seq, Some(n) if seq < n);
         let seg_len = seg.payload_len + u32::from(flags.syn()) + u32::from(flags.fin());
         let end = seq.plus(seg_len);
-        if side.next_seq.is_none_or(|n| end > n) {
+        if !is_zero_window_probe && side.next_seq.is_none_or(|n| end > n) {
             side.next_seq = Some(end);
         }
         side.last_ack = seg.ack;
@@ -290,6 +401,9 @@ impl Connection {
         if seg.window == 0 && !control {
             *self.zero_windows.get_mut(dir) += 1;
             self.event(number, ts, dir, TcpEventKind::ZeroWindow);
+        }
+        if is_zero_window_probe {
+            self.event(number, ts, dir, TcpEventKind::ZeroWindowProbe);
         }
         if is_probe {
             self.probes.push(Probe {
@@ -366,8 +480,93 @@ impl Connection {
 
         self.zeek
             .on_segment(dir, flags, seg.seq, seg.window, seg.payload_len);
+        if flags.syn() {
+            self.streams.fix_roles();
+        }
         self.streams
             .on_segment(dir, seg, Origin { packet: number, ts });
+        if self.streams.take_role_reversal() {
+            self.swap_roles();
+        }
+    }
+
+    /// The payload showed the port guess backwards (requests came from the side taken
+    /// for the server): client and server trade places, and with them every figure kept
+    /// per direction, so the record reads as if the roles had been known from the
+    /// first packet. Only for connections without a SYN (the streams never ask
+    /// otherwise).
+    fn swap_roles(&mut self) {
+        fn swap<T>(pair: &mut PerSide<T>) {
+            std::mem::swap(&mut pair.client, &mut pair.server);
+        }
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.roles = RoleSource::Payload;
+        swap(&mut self.packets);
+        swap(&mut self.payload_bytes);
+        swap(&mut self.wire);
+        swap(&mut self.open_probe);
+        swap(&mut self.retransmissions);
+        swap(&mut self.zero_windows);
+        for probe in &mut self.probes {
+            probe.from = probe.from.other();
+        }
+        for event in &mut self.tcp_events {
+            event.from = event.from.other();
+        }
+        if let Some(close) = &mut self.close {
+            close.by = close.by.map(Direction::other);
+        }
+        self.zeek.flip_roles();
+        if let Some(tunnel) = &mut self.encapsulation {
+            tunnel.outer.swap(0, 1);
+        }
+    }
+
+    /// Wireshark's `tcp.analysis.initial_rtt`: from the most recent SYN (without
+    /// ACK) to the first segment after it with ACK and without SYN, in either
+    /// direction — the client's ACK completing the handshake, or the server's RST-ACK
+    /// refusing it. Set once per connection. One departure: the client's own RST
+    /// giving up an unanswered attempt is no round trip (Wireshark computes one but
+    /// shows it only on later packets, of which there are none).
+    fn time_initial_rtt(&mut self, dir: Direction, seg: &Segment<'_>, ts: Timestamp) {
+        let hs = &mut self.handshake;
+        let own_reset = seg.flags.rst() && dir == Direction::Client;
+        if seg.flags.syn() && !seg.flags.ack() {
+            hs.mru_syn = Some(ts);
+        } else if seg.flags.ack() && !seg.flags.syn() && !own_reset && hs.initial_rtt_ms.is_none() {
+            hs.initial_rtt_ms = hs.mru_syn.map(|syn| ts.millis_since(syn));
+        }
+    }
+
+    /// Whether `seg` is half of a challenge-ACK exchange answering the client's SYN
+    /// (RFC 5961 §4; RFC 9293 §3.10.7.3): the server still holds an older connection
+    /// on this 4-tuple and answers the SYN with a bare ACK of that connection's
+    /// numbers; the client, in SYN-SENT, resets that with `seq` = the ACK number and
+    /// then sends its SYN again. Records the challenge when it sees one.
+    fn is_challenge_exchange(&mut self, dir: Direction, seg: &Segment<'_>) -> bool {
+        let flags = seg.flags;
+        let hs = &mut self.handshake;
+        let Some((_, _, isn)) = hs.syn else {
+            return false;
+        };
+        if hs.synack.is_some() || hs.ack.is_some() || hs.off_capture.is_some() {
+            return false;
+        }
+        match dir {
+            Direction::Server => {
+                let challenge = flags.ack()
+                    && !flags.syn()
+                    && !flags.rst()
+                    && !flags.fin()
+                    && seg.payload_len == 0
+                    && SeqNumber(seg.ack) != isn.plus(1);
+                if challenge {
+                    hs.challenge_ack = Some(seg.ack);
+                }
+                challenge
+            }
+            Direction::Client => flags.rst() && hs.challenge_ack == Some(seg.seq),
+        }
     }
 
     fn event(&mut self, packet: u64, time: Timestamp, from: Direction, kind: TcpEventKind) {
@@ -408,10 +607,24 @@ impl Connection {
                 Some(_) => {}
             },
             // The client's first ACK of the server's ISN completes the handshake.
-            (Direction::Client, false, true, false) => {
-                if let (None, Some((_, _, isn))) = (hs.ack, hs.synack) {
-                    if SeqNumber(seg.ack) == isn.plus(1) {
-                        hs.ack = Some((number, ts));
+            // Without a captured SYN-ACK, any ACK from the client after its SYN
+            // proves the SYN-ACK came (RFC 9293 §3.10.7.3: SYN-SENT answers nothing
+            // else with a bare ACK).
+            (Direction::Client, false, true, false) => match (hs.ack, hs.synack) {
+                (None, Some((_, _, isn))) if SeqNumber(seg.ack) == isn.plus(1) => {
+                    hs.ack = Some((number, ts));
+                }
+                (_, None) if hs.syn.is_some() && hs.refused_by.is_none() => {
+                    hs.off_capture.get_or_insert((number, Direction::Client));
+                }
+                _ => {}
+            },
+            // A server segment acknowledging the SYN, other than a SYN-ACK or RST,
+            // means the handshake completed with its SYN-ACK off capture.
+            (Direction::Server, false, true, false) => {
+                if let (Some((_, _, isn)), None) = (hs.syn, hs.synack) {
+                    if SeqNumber(seg.ack) > isn {
+                        hs.off_capture.get_or_insert((number, Direction::Server));
                     }
                 }
             }
@@ -443,7 +656,7 @@ impl Connection {
         };
         let outcome = if hs.syn.is_none() {
             HandshakeOutcome::SynMissed
-        } else if hs.ack.is_some() {
+        } else if hs.ack.is_some() || hs.off_capture.is_some() {
             HandshakeOutcome::Completed
         } else if hs.refused_by.is_some() {
             HandshakeOutcome::Refused
@@ -455,22 +668,29 @@ impl Connection {
         Some(Handshake {
             syn_packet: hs.syn.map(|(n, _, _)| n),
             synack_packet: hs.synack.map(|(n, _, _)| n),
-            ack_packet: hs.ack.map(|(n, _)| n),
-            rtt_ms: match (syn_to_synack_ms, synack_to_ack_ms) {
-                (Some(a), Some(b)) => Some(a + b),
+            ack_packet: hs.ack.map(|(n, _)| n).or(match hs.off_capture {
+                Some((n, Direction::Client)) => Some(n),
                 _ => None,
-            },
+            }),
+            rtt_ms: hs.initial_rtt_ms,
             syn_to_synack_ms,
             synack_to_ack_ms,
             syn_retries: hs.syn_retries,
             synack_retries: hs.synack_retries,
             refused_packet: hs.refused_by,
             outcome,
+            completed_off_capture: hs.synack.is_none() && hs.off_capture.is_some(),
         })
     }
 
     /// The finished connection as the report shows it.
-    pub fn into_record(self) -> ConnectionRecord {
+    pub fn into_record(mut self) -> ConnectionRecord {
+        // Bytes still held may be the first to show who the client is.
+        let mut streams = std::mem::take(&mut self.streams);
+        streams.flush();
+        if streams.take_role_reversal() {
+            self.swap_roles();
+        }
         let handshake = self.handshake_record();
         let mut close = self.close.unwrap_or(Close {
             how: CloseHow::Open,
@@ -483,7 +703,7 @@ impl Connection {
         close.both_fins = self.wire.client.seen_fin && self.wire.server.seen_fin;
         close.completed = self.wire.client.fin_acked && self.wire.server.fin_acked;
         let community_id = super::community_id::community_id(self.client, self.server);
-        let streams = self.streams.finish();
+        let streams = streams.finish();
         let http_end = streams
             .http
             .as_ref()
@@ -583,6 +803,7 @@ impl Connection {
             http_end,
             max_request_gap_s,
             tunnel: http.tunnel,
+            encapsulation: self.encapsulation,
             requests_inferred: streams.protocol == "tls",
             tls: tls.map(|t| t.info),
             missed_bytes: PerSide {

@@ -109,6 +109,33 @@ impl ZeekConn {
         &self.history
     }
 
+    /// The roles were backwards (the payload said so): orig and resp trade places, as
+    /// in Zeek's `Connection::FlipRoles`. The history is rewritten as if the roles had
+    /// been known from the start: letters change case, and the leading `^` (the first
+    /// packet came from the responder) is set or cleared to match.
+    pub fn flip_roles(&mut self) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.seen.swap(0, 1);
+        let was_flipped = self.history.starts_with('^');
+        let letters: String = self
+            .history
+            .chars()
+            .filter(|&c| c != '^')
+            .map(|c| {
+                if c.is_ascii_uppercase() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect();
+        self.history.clear();
+        if !was_flipped {
+            self.history.push('^');
+        }
+        self.history.push_str(&letters);
+    }
+
     fn add_letter(&mut self, dir: Direction, letter: char) {
         self.history.push(match dir {
             Direction::Client => letter.to_ascii_uppercase(),

@@ -167,6 +167,9 @@ pub enum RoleSource {
     SynAck,
     /// No handshake seen: decided by port numbers (see docs/design.md).
     Ports,
+    /// No handshake seen: it sent HTTP requests, or the other side responses
+    /// (overriding the port guess).
+    Payload,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -200,6 +203,10 @@ pub struct Handshake {
     pub synack_retries: u32,
     pub refused_packet: Option<u64>,
     pub outcome: HandshakeOutcome,
+    /// The handshake completed but its SYN-ACK was not captured (a one-direction
+    /// capture): the client's ACK or the server's packets prove it. Omitted when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub completed_off_capture: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -253,6 +260,8 @@ pub struct PacketRef {
 pub enum TcpEventKind {
     Retransmission,
     ZeroWindow,
+    /// Wireshark's `tcp.analysis.zero_window_probe`: 1 byte sent into a zero window.
+    ZeroWindowProbe,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -350,6 +359,9 @@ pub struct ConnectionRecord {
     pub max_request_gap_s: Option<f64>,
     /// Set when the connection became a tunnel (101 Switching Protocols, CONNECT).
     pub tunnel: Option<Tunnel>,
+    /// The network tunnel the packets came in; left out when there was none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encapsulation: Option<Encapsulation>,
     /// `requests` counts exchanges inferred from encrypted traffic (TLS), not parsed requests.
     pub requests_inferred: bool,
     /// TLS handshake and inferred exchanges; null for connections that are not TLS.
@@ -465,6 +477,21 @@ pub struct Tunnel {
     pub kind: &'static str,
     /// The `Upgrade` header of a 101, e.g. `websocket`.
     pub protocol: Option<String>,
+}
+
+/// The network tunnel (IP in IP, GRE, ERSPAN, VXLAN, Geneve) a connection's packets
+/// were carried in, as its first packet showed; the connection itself is the inner one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Encapsulation {
+    /// `ip_in_ip`, `gre`, `erspan`, `vxlan` or `geneve`: the outermost layer.
+    pub kind: &'static str,
+    /// The outermost IP header's addresses, the client side's tunnel endpoint first.
+    pub outer: [std::net::IpAddr; 2],
+    /// VXLAN/Geneve VNI, GRE key or ERSPAN session id, when the header has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+    /// Encapsulation layers around the connection's packets (1 unless nested).
+    pub layers: u8,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
