@@ -34,7 +34,15 @@ impl LinkType {
     pub const IEEE802_11: LinkType = LinkType(105);
     pub const LOOP: LinkType = LinkType(108);
     pub const LINUX_SLL: LinkType = LinkType(113);
+    /// 802.11 behind a Prism monitor-mode header (or an AVS header, told by its magic).
+    pub const IEEE802_11_PRISM: LinkType = LinkType(119);
     pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
+    /// 802.11 behind an AVS monitor-mode header.
+    pub const IEEE802_11_AVS: LinkType = LinkType(163);
+    /// pppd's PPP in HDLC-like framing, after a direction byte.
+    pub const PPP_PPPD: LinkType = LinkType(166);
+    /// Per-Packet Information: a header naming the link type that follows.
+    pub const PPI: LinkType = LinkType(192);
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
     pub const NFLOG: LinkType = LinkType(239);
@@ -61,6 +69,10 @@ impl LinkType {
             LinkType::IEEE802_11 => "IEEE802_11",
             LinkType::IEEE802_11_RADIOTAP => "IEEE802_11_RADIOTAP",
             LinkType::PKTAP => "PKTAP",
+            LinkType::IEEE802_11_PRISM => "IEEE802_11_PRISM",
+            LinkType::IEEE802_11_AVS => "IEEE802_11_AVS",
+            LinkType::PPP_PPPD => "PPP_PPPD",
+            LinkType::PPI => "PPI",
             LinkType(other) => return format!("LINKTYPE_{other}"),
         };
         known.to_string()

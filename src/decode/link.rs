@@ -6,8 +6,8 @@
 //! few fixed bytes: Linux cooked v1/v2 (SLL/SLL2, `tcpdump -i any`), BSD loopback
 //! NULL/LOOP (a 4-byte address family), NFLOG (a TLV list), MPLS label stacks, PPP
 //! (RFC 1661, in HDLC-like framing RFC 1662, over Ethernet RFC 2516), Cisco HDLC,
-//! 802.11 data frames (IEEE 802.11-2020 §9.2, bare or behind radiotap) and Apple's
-//! PKTAP wrapper. Not for IP or anything above it (`ip.rs`).
+//! 802.11 data frames (IEEE 802.11-2020 §9.2, bare or behind radiotap, Prism or AVS
+//! headers) and the wrappers that name an inner link type (Apple's PKTAP, PPI). Not for IP or anything above it (`ip.rs`).
 //! Formats: <https://www.tcpdump.org/linktypes.html>.
 //!
 //! Every frame that is not decoded gets a precise [`Skip`]: `Truncated` only when the
@@ -35,12 +35,13 @@ const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 /// Ethertypes of protocols that never carry IP (ARP, RARP, LLDP, 802.1X, LACP, PPPoE
 /// discovery, Ethernet loopback, IPX, AppleTalk/AARP, PTP, flow control, IEEE 1905,
-/// the two local-experimental values, DEC MOP/DECnet). A frame of one of these is
-/// plain `NotIp`; any other non-IP ethertype is reported by number, since it may be
-/// an encapsulation connscope cannot look inside.
-const NOT_IP_ETHERTYPES: [u16; 17] = [
+/// the two local-experimental values, DEC MOP, Realtek's switch protocols, 802.11
+/// TDLS action frames). A frame of one of these is plain `NotIp`; any other non-IP
+/// ethertype is reported by number, since it may be an encapsulation connscope
+/// cannot look inside.
+const NOT_IP_ETHERTYPES: [u16; 19] = [
     0x0806, 0x8035, 0x88cc, 0x888e, 0x8809, 0x8863, 0x9000, 0x8137, 0x8138, 0x809b, 0x80f3, 0x88f7,
-    0x8808, 0x893a, 0x88b5, 0x88b6, 0x6002,
+    0x8808, 0x893a, 0x88b5, 0x88b6, 0x6002, 0x8899, 0x890d,
 ];
 /// More tags than this is not a real frame.
 const MAX_TAGS: usize = 8;
@@ -87,11 +88,13 @@ const PKTAP_REC_PACKET: u32 = 1;
 pub fn strip(link_type: LinkType, frame: &[u8]) -> Result<Network<'_>, Skip> {
     match link_type {
         LinkType::PKTAP => pktap(frame),
+        LinkType::PPI => ppi(frame),
         other => strip_inner(other, frame),
     }
 }
 
-/// Every link type but PKTAP, which wraps one of these and must not nest.
+/// Every link type but the wrappers (PKTAP, PPI), which hold one of these and must
+/// not nest.
 fn strip_inner(link_type: LinkType, frame: &[u8]) -> Result<Network<'_>, Skip> {
     match link_type {
         LinkType::ETHERNET => ethernet(frame),
@@ -127,6 +130,9 @@ fn strip_inner(link_type: LinkType, frame: &[u8]) -> Result<Network<'_>, Skip> {
         LinkType::C_HDLC => cisco_hdlc(frame),
         LinkType::IEEE802_11 => ieee802_11(frame),
         LinkType::IEEE802_11_RADIOTAP => radiotap(frame),
+        LinkType::IEEE802_11_PRISM | LinkType::IEEE802_11_AVS => prism_or_avs(frame),
+        // A direction byte (0 sent, 1 received), then PPP as above.
+        LinkType::PPP_PPPD => ppp(frame.get(1..).ok_or(Skip::Truncated)?),
         other => Err(Skip::UnsupportedLinkType(other)),
     }
 }
@@ -321,6 +327,41 @@ fn radiotap(frame: &[u8]) -> Result<Network<'_>, Skip> {
     ieee802_11(frame.get(len..).ok_or(Skip::Truncated)?)
 }
 
+/// Monitor-mode headers older than radiotap: AVS (big-endian magic 0x8021100x, then
+/// its big-endian length) and Prism (message code, then its little-endian length).
+/// Drivers wrote either under either link type, so the magic decides.
+fn prism_or_avs(frame: &[u8]) -> Result<Network<'_>, Skip> {
+    let header = frame.get(..8).ok_or(Skip::Truncated)?;
+    let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    let len = if magic & 0xffff_fff0 == 0x8021_1000 {
+        u32::from_be_bytes([header[4], header[5], header[6], header[7]])
+    } else {
+        u32::from_le_bytes([header[4], header[5], header[6], header[7]])
+    };
+    let len = usize::try_from(len).map_err(|_| Skip::Malformed)?;
+    if len < 8 {
+        return Err(Skip::Malformed);
+    }
+    ieee802_11(frame.get(len..).ok_or(Skip::Truncated)?)
+}
+
+/// PPI (CACE's Per-Packet Information, used by Kismet and airodump): version,
+/// flags, little-endian header length and data link type, then fields and the frame.
+fn ppi(frame: &[u8]) -> Result<Network<'_>, Skip> {
+    let header = frame.get(..8).ok_or(Skip::Truncated)?;
+    if header[0] != 0 {
+        return Err(Skip::Malformed);
+    }
+    let len = usize::from(u16::from_le_bytes([header[2], header[3]]));
+    let inner = LinkType(u32::from_le_bytes([
+        header[4], header[5], header[6], header[7],
+    ]));
+    if len < 8 || inner == LinkType::PPI || inner == LinkType::PKTAP {
+        return Err(Skip::Malformed);
+    }
+    strip_inner(inner, frame.get(len..).ok_or(Skip::Truncated)?)
+}
+
 /// Apple PKTAP (macOS `tcpdump -i pktap`, `-k`): a header whose first fields are its
 /// own length, a record type and the link type of the frame that follows, in the
 /// writing host's byte order — little-endian on every Mac.
@@ -334,7 +375,7 @@ fn pktap(frame: &[u8]) -> Result<Network<'_>, Skip> {
         return Err(Skip::NotIp);
     }
     let len = usize::try_from(len).map_err(|_| Skip::Malformed)?;
-    if len < 12 || inner == LinkType::PKTAP {
+    if len < 12 || inner == LinkType::PKTAP || inner == LinkType::PPI {
         return Err(Skip::Malformed);
     }
     strip_inner(inner, frame.get(len..).ok_or(Skip::Truncated)?)
@@ -727,6 +768,97 @@ mod tests {
             strip(LinkType::IEEE802_11_RADIOTAP, &bad_version),
             Err(Skip::Malformed)
         );
+    }
+
+    #[test]
+    fn ppi_prism_and_avs_headers_before_802_11() {
+        let ip = ipv4_tcp(b"wifi");
+        let wifi_frame = wifi(0x01, true, &ip);
+        // PPI: version 0, flags 0, length 8 + one 12-byte field, DLT 105 (802.11).
+        let mut ppi_frame = vec![0, 0, 20, 0, 105, 0, 0, 0];
+        ppi_frame.extend_from_slice(&[2, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        ppi_frame.extend_from_slice(&wifi_frame);
+        assert_eq!(strip(LinkType::PPI, &ppi_frame), Ok(Network::Ip(&ip[..])));
+        let mut nested = ppi_frame.clone();
+        nested[4] = 192;
+        assert_eq!(strip(LinkType::PPI, &nested), Err(Skip::Malformed));
+        // Prism: message code 0x44, little-endian length 144.
+        let mut prism = vec![0x44, 0, 0, 0, 144, 0, 0, 0];
+        prism.resize(144, 0);
+        let prism_frame = [prism, wifi_frame.clone()].concat();
+        assert_eq!(
+            strip(LinkType::IEEE802_11_PRISM, &prism_frame),
+            Ok(Network::Ip(&ip[..]))
+        );
+        // AVS: magic 0x80211001, big-endian length 64; found under either link type.
+        let mut avs = vec![0x80, 0x21, 0x10, 0x01, 0, 0, 0, 64];
+        avs.resize(64, 0);
+        let avs_frame = [avs, wifi_frame].concat();
+        for lt in [LinkType::IEEE802_11_AVS, LinkType::IEEE802_11_PRISM] {
+            assert_eq!(strip(lt, &avs_frame), Ok(Network::Ip(&ip[..])));
+        }
+        assert_eq!(
+            strip(LinkType::IEEE802_11_AVS, &avs_frame[..40]),
+            Err(Skip::Truncated)
+        );
+    }
+
+    /// Bad input is never a panic: every link type, on every prefix of noise and of
+    /// frames that are nearly right.
+    #[test]
+    fn no_link_type_panics_on_any_bytes() {
+        let link_types = [
+            0u32, 1, 9, 12, 14, 50, 51, 101, 104, 105, 108, 113, 119, 127, 163, 166, 192, 228, 229,
+            239, 258, 276,
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut noise = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u8
+        };
+        let ip = ipv4_tcp(b"x");
+        let mut seeds: Vec<Vec<u8>> = vec![
+            wifi(0x83, true, &ip),
+            [
+                vec![0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                wifi(0x01, true, &ip),
+            ]
+            .concat(),
+            [
+                sll_v1(772, 0x8864),
+                vec![0x11, 0, 0, 1, 0, 30, 0, 0x21],
+                ip.clone(),
+            ]
+            .concat(),
+            [
+                vec![0, 0, 8, 0, 1, 0, 0, 0],
+                vec![0; 12],
+                vec![0x88, 0x64],
+                ip.clone(),
+            ]
+            .concat(),
+        ];
+        for _ in 0..200 {
+            let len = usize::from(noise()) % 120;
+            seeds.push((0..len).map(|_| noise()).collect());
+        }
+        for seed in &seeds {
+            for cut in 0..=seed.len() {
+                for &lt in &link_types {
+                    let _ = strip(LinkType(lt), &seed[..cut]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pppd_direction_byte_then_ppp() {
+        let ip = ipv4_tcp(b"hi");
+        let frame = [vec![1, 0xff, 0x03, 0x00, 0x21], ip.clone()].concat();
+        assert_eq!(strip(LinkType::PPP_PPPD, &frame), Ok(Network::Ip(&ip[..])));
+        assert_eq!(strip(LinkType::PPP_PPPD, &[]), Err(Skip::Truncated));
     }
 
     #[test]

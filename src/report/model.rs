@@ -134,7 +134,8 @@ pub struct ServerSummary {
 #[derive(Clone, Debug, Serialize)]
 pub struct InputReport {
     pub path: String,
-    /// `pcap`, `pcap-nsec`, `pcapng`, with `+gzip`; null when the file was unreadable.
+    /// `pcap`, `pcap-nsec`, `pcapng`, with `+gzip`, `+zstd` or `+lz4`; null when the
+    /// file was unreadable.
     pub format: Option<String>,
     pub link_types: Vec<String>,
     pub packets: u64,
