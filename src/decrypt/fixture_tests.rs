@@ -1,0 +1,377 @@
+//! The decryptor against real captures: the HTTPS fixtures recorded from Go clients on
+//! loopback with the key logs those clients wrote (fixtures/README.md). Each test
+//! reads the capture with the crate's own reader and decoder, puts each direction's
+//! TCP payload back in order (loopback, nothing lost: ordering by sequence number is
+//! enough), cuts it into records, finds the randoms and suite in the hellos, decrypts
+//! every record and compares the requests inside with what tshark decrypts
+//! (fixtures/decrypted-requests.json, made by fixtures/decrypt-truth.py).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use super::*;
+use crate::capture::file::{read_packets, Source};
+
+/// One TCP connection's payload, each direction in order.
+#[derive(Default)]
+struct Conn {
+    client: Vec<u8>,
+    server: Vec<u8>,
+}
+
+/// Reads `path` and returns its connections in order of their SYN.
+fn connections(path: &str) -> Vec<Conn> {
+    type Key = (SocketAddr, SocketAddr);
+    // (client, server) → per direction: initial seq and (seq, payload) segments.
+    let mut order: Vec<Key> = Vec::new();
+    let mut segments: BTreeMap<(Key, bool), (u32, Vec<(u32, Vec<u8>)>)> = BTreeMap::new();
+    read_packets(&Source::from_arg(path), Arc::new(AtomicU64::new(0)), |p| {
+        let Ok(seg) = crate::decode::decode(p.link_type, p.data, p.orig_len) else {
+            return ControlFlow::Continue(());
+        };
+        if seg.flags.syn() {
+            let from_client = !seg.flags.ack();
+            let key = if from_client {
+                (seg.src, seg.dst)
+            } else {
+                (seg.dst, seg.src)
+            };
+            if from_client && !order.contains(&key) {
+                order.push(key);
+            }
+            segments.entry((key, from_client)).or_default().0 = seg.seq.wrapping_add(1);
+        } else if !seg.payload.is_empty() {
+            let (key, from_client) = if order.contains(&(seg.src, seg.dst)) {
+                ((seg.src, seg.dst), true)
+            } else {
+                ((seg.dst, seg.src), false)
+            };
+            let entry = segments.entry((key, from_client)).or_default();
+            entry.1.push((seg.seq, seg.payload.to_vec()));
+        }
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    let mut stream = |key: Key, from_client: bool| {
+        let (isn, mut segs) = segments.remove(&(key, from_client)).unwrap_or_default();
+        segs.sort_by_key(|(seq, _)| seq.wrapping_sub(isn));
+        let mut out = Vec::new();
+        for (seq, payload) in segs {
+            // Skip what a retransmission repeats.
+            let at = seq.wrapping_sub(isn) as usize;
+            if let Some(new) = payload.get(out.len().saturating_sub(at)..) {
+                if at <= out.len() {
+                    out.extend_from_slice(new);
+                }
+            }
+        }
+        out
+    };
+    order
+        .clone()
+        .into_iter()
+        .map(|key| Conn {
+            client: stream(key, true),
+            server: stream(key, false),
+        })
+        .collect()
+}
+
+/// Cuts a stream into TLS records: (type, version, body).
+fn records(stream: &[u8]) -> Vec<(ContentType, u16, &[u8])> {
+    let mut out = Vec::new();
+    let mut rest = stream;
+    while rest.len() >= 5 {
+        let len = u16::from_be_bytes([rest[3], rest[4]]) as usize;
+        assert!(rest.len() >= 5 + len, "stream ends inside a record");
+        out.push((
+            ContentType(rest[0]),
+            u16::from_be_bytes([rest[1], rest[2]]),
+            &rest[5..5 + len],
+        ));
+        rest = &rest[5 + len..];
+    }
+    assert!(rest.is_empty(), "stream ends inside a record header");
+    out
+}
+
+/// Client random, server random and suite from the first record of each direction
+/// (the hellos; RFC 8446 §4.1.2–4.1.3: type, length, version, random, session id,
+/// then the server's suite).
+fn negotiated(conn: &Conn) -> Negotiated {
+    let ch = records(&conn.client)[0].2;
+    let sh = records(&conn.server)[0].2;
+    assert_eq!((ch[0], sh[0]), (1, 2), "hellos first");
+    let sid_len = sh[38] as usize;
+    let suite = u16::from_be_bytes([sh[39 + sid_len], sh[40 + sid_len]]);
+    Negotiated {
+        client_random: ClientRandom(ch[6..38].try_into().unwrap()),
+        server_random: sh[6..38].try_into().unwrap(),
+        suite: CipherSuite(suite),
+    }
+}
+
+/// Everything one direction decrypted to.
+#[derive(Default, Debug)]
+struct Decrypted {
+    /// Application data, concatenated in order.
+    application: Vec<u8>,
+    /// Records opened with keys, by epoch.
+    by_epoch: BTreeMap<String, u64>,
+    /// Alerts (level, description), plaintext or decrypted.
+    alerts: Vec<(u8, u8)>,
+    error: Option<DecryptError>,
+}
+
+fn decrypt_direction(
+    stream: &[u8],
+    hello: &Negotiated,
+    log: &KeyLog,
+    direction: Direction,
+) -> Decrypted {
+    let secrets = log.get(&hello.client_random).expect("key log has this connection");
+    let mut dec = RecordDecryptor::new(hello, secrets, direction).unwrap();
+    let mut out = Decrypted::default();
+    for (t, v, body) in records(stream) {
+        match dec.decrypt(t, v, body) {
+            Ok(record) => {
+                if record.seq.is_some() {
+                    *out.by_epoch.entry(format!("{:?}", record.epoch)).or_default() += 1;
+                }
+                match record.content_type {
+                    ContentType::APPLICATION_DATA => out.application.extend(record.data),
+                    ContentType::ALERT => {
+                        out.alerts.push((record.data[0], record.data[1]));
+                    }
+                    _ => {}
+                }
+            }
+            Err(e) => {
+                out.error = Some(e);
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn key_log(name: &str) -> KeyLog {
+    let mut log = KeyLog::new();
+    let summary = log.add_text(&std::fs::read(format!("fixtures/{name}.keylog")).unwrap());
+    assert_eq!(summary.garbage, 0);
+    log
+}
+
+/// tshark's count of decrypted HTTP requests per connection, from the fixture truth.
+fn truth(name: &str) -> Vec<usize> {
+    let text = std::fs::read_to_string("fixtures/decrypted-requests.json").unwrap();
+    let all: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let per_conn = all[format!("{name}.pcap")].as_object().unwrap();
+    let mut counts: Vec<(u64, usize)> = per_conn
+        .iter()
+        .map(|(k, v)| (k.parse().unwrap(), v.as_u64().unwrap() as usize))
+        .collect();
+    counts.sort();
+    counts.into_iter().map(|(_, n)| n).collect()
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+/// HTTP/1.1 request lines in a decrypted client stream.
+fn http1_requests(data: &[u8]) -> usize {
+    ["GET ", "POST ", "PUT ", "HEAD ", "DELETE "]
+        .iter()
+        .map(|m| {
+            data.split(|&b| b == b'\n')
+                .filter(|line| line.starts_with(m.as_bytes()) && line.ends_with(b" HTTP/1.1\r"))
+                .count()
+        })
+        .sum()
+}
+
+/// Decrypts every connection of an HTTP/1.1 fixture and checks the request count per
+/// connection against tshark's; returns the decrypted directions.
+fn check_http1(name: &str) -> Vec<(Decrypted, Decrypted)> {
+    let log = key_log(name);
+    let conns = connections(&format!("fixtures/{name}.pcap"));
+    let mut per_conn = Vec::new();
+    let mut results = Vec::new();
+    for conn in &conns {
+        let hello = negotiated(conn);
+        let client = decrypt_direction(&conn.client, &hello, &log, Direction::ClientToServer);
+        let server = decrypt_direction(&conn.server, &hello, &log, Direction::ServerToClient);
+        assert_eq!(client.error, None, "{name} client");
+        assert_eq!(server.error, None, "{name} server");
+        per_conn.push(http1_requests(&client.application));
+        assert_eq!(
+            count(&server.application, b"HTTP/1.1 200 OK\r\n"),
+            http1_requests(&client.application),
+            "{name}: one response per request"
+        );
+        results.push((client, server));
+    }
+    let expected: Vec<usize> = truth(name).into_iter().filter(|&n| n > 0).collect();
+    assert_eq!(per_conn, expected, "{name}: requests per connection vs tshark");
+    results
+}
+
+#[test]
+fn test_tls13_reuse_decrypts_three_requests() {
+    let conns = connections("fixtures/tls13-reuse.pcap");
+    assert_eq!(conns.len(), 1);
+    assert_eq!(negotiated(&conns[0]).suite, CipherSuite::TLS_AES_128_GCM_SHA256);
+    let results = check_http1("tls13-reuse");
+    let (client, server) = &results[0];
+    assert_eq!(http1_requests(&client.application), 3);
+    // Both directions used handshake keys, then switched after their Finished.
+    assert!(client.by_epoch["Handshake"] >= 1 && client.by_epoch["Application(0)"] >= 3);
+    assert!(server.by_epoch["Handshake"] >= 1 && server.by_epoch["Application(0)"] >= 3);
+}
+
+#[test]
+fn test_tls12_reuse_decrypts_three_requests() {
+    let conns = connections("fixtures/tls12-reuse.pcap");
+    assert_eq!(
+        negotiated(&conns[0]).suite,
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    );
+    let results = check_http1("tls12-reuse");
+    assert_eq!(results.len(), 1);
+    // Finished + 3 requests at least, all under the one TLS 1.2 key.
+    assert!(results[0].0.by_epoch["Application(0)"] >= 4);
+}
+
+#[test]
+fn test_tls12_resume_decrypts_both_connections() {
+    // The second connection resumes the first's session: an abbreviated handshake in
+    // which the server sends ChangeCipherSpec first; its CLIENT_RANDOM line carries
+    // the same master secret under the new client random.
+    let results = check_http1("tls12-resume");
+    assert_eq!(results.len(), 2);
+}
+
+#[test]
+fn test_tls12_bad_cert_plaintext_alert_no_requests() {
+    let log = key_log("tls12-bad-cert");
+    let conns = connections("fixtures/tls12-bad-cert.pcap");
+    assert_eq!(conns.len(), 1);
+    let hello = negotiated(&conns[0]);
+    let client = decrypt_direction(&conns[0].client, &hello, &log, Direction::ClientToServer);
+    // The client gave up before its ChangeCipherSpec: nothing was encrypted, and the
+    // fatal bad_certificate alert (RFC 5246 §7.2.2: 2, 42) went in the clear.
+    assert_eq!(client.error, None);
+    assert!(client.by_epoch.is_empty());
+    assert_eq!(client.alerts, [(2, 42)]);
+    assert_eq!(http1_requests(&client.application), 0);
+    assert!(truth("tls12-bad-cert").iter().all(|&n| n == 0));
+}
+
+#[test]
+fn test_tls13_h2_decrypts_preface_and_three_requests() {
+    let log = key_log("tls13-h2");
+    let conns = connections("fixtures/tls13-h2.pcap");
+    assert_eq!(conns.len(), 1);
+    let hello = negotiated(&conns[0]);
+    let client = decrypt_direction(&conns[0].client, &hello, &log, Direction::ClientToServer);
+    assert_eq!(client.error, None);
+    let data = &client.application;
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    assert!(data.starts_with(preface));
+    // RFC 9113 §4.1 frames: 3-byte length, type, flags, stream id. Count HEADERS (1)
+    // frames that open client streams: tshark counts 3 requests.
+    let mut rest = &data[preface.len()..];
+    let mut streams = Vec::new();
+    while rest.len() >= 9 {
+        let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+        let stream = u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]]) & 0x7fff_ffff;
+        if rest[3] == 1 {
+            streams.push(stream);
+        }
+        rest = &rest[9 + len..];
+    }
+    assert!(rest.is_empty());
+    assert_eq!(streams, [1, 3, 5]);
+    assert_eq!(vec![streams.len()], truth("tls13-h2"));
+}
+
+#[test]
+fn test_wrong_key_fails_on_first_encrypted_record() {
+    for name in ["tls13-reuse", "tls12-reuse"] {
+        let conns = connections(&format!("fixtures/{name}.pcap"));
+        let hello = negotiated(&conns[0]);
+        // The right key log with every secret's first byte flipped.
+        let text = std::fs::read_to_string(format!("fixtures/{name}.keylog")).unwrap();
+        let flipped: String = text
+            .lines()
+            .map(|l| {
+                let (head, secret) = l.rsplit_once(' ').unwrap();
+                let first = if secret.starts_with('0') { '1' } else { '0' };
+                format!("{head} {first}{}\n", &secret[1..])
+            })
+            .collect();
+        let mut log = KeyLog::new();
+        log.add_text(flipped.as_bytes());
+        for (stream, direction) in [
+            (&conns[0].client, Direction::ClientToServer),
+            (&conns[0].server, Direction::ServerToClient),
+        ] {
+            let out = decrypt_direction(stream, &hello, &log, direction);
+            let epoch = if name == "tls13-reuse" {
+                Epoch::Handshake
+            } else {
+                Epoch::Application(0)
+            };
+            assert_eq!(
+                out.error,
+                Some(DecryptError::AuthenticationFailed { seq: 0, epoch }),
+                "{name} {direction:?}"
+            );
+            assert!(out.application.is_empty());
+        }
+    }
+}
+
+#[test]
+fn test_pcapng_decryption_secrets_block_decrypts() {
+    // fixtures/inject-secrets.sh: editcap put tls13-reuse.keylog into a DSB.
+    let file = std::fs::read("fixtures/tls13-reuse-dsb.pcapng").unwrap();
+    // pcapng blocks: type, total length, body, total length (RFC draft §3.1); the
+    // Section Header's byte-order magic says the section's endianness.
+    let big_endian = file[8..12] == [0x1a, 0x2b, 0x3c, 0x4d];
+    let word = |at: usize| {
+        let b: [u8; 4] = file[at..at + 4].try_into().unwrap();
+        if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    };
+    let mut log = KeyLog::new();
+    let mut blocks = 0;
+    let mut at = 0;
+    while at + 12 <= file.len() {
+        let (kind, len) = (word(at), word(at + 4) as usize);
+        if kind == keylog::BLOCK_TYPE_DSB {
+            let summary = log.add_dsb_body(&file[at + 8..at + len - 4], big_endian).unwrap();
+            assert_eq!(summary.garbage, 0);
+            let lines = std::fs::read_to_string("fixtures/tls13-reuse.keylog").unwrap();
+            assert_eq!(summary.secrets, lines.lines().count() as u64);
+            blocks += 1;
+        }
+        at += len;
+    }
+    assert_eq!(blocks, 1);
+    let from_file = key_log("tls13-reuse");
+    assert_eq!(log.len(), from_file.len());
+    // The embedded secrets decrypt the capture the pcapng carries.
+    let conns = connections("fixtures/tls13-reuse-dsb.pcapng");
+    let hello = negotiated(&conns[0]);
+    let client = decrypt_direction(&conns[0].client, &hello, &log, Direction::ClientToServer);
+    assert_eq!(client.error, None);
+    assert_eq!(http1_requests(&client.application), 3);
+}
