@@ -375,3 +375,29 @@ fn test_pcapng_decryption_secrets_block_decrypts() {
     assert_eq!(client.error, None);
     assert_eq!(http1_requests(&client.application), 3);
 }
+
+#[test]
+fn test_openssl_suites_chacha20_and_aes256() {
+    // fixtures/record-suites.sh: one request per suite, OpenSSL s_client → s_server
+    // -www; tshark decrypts one `GET / HTTP/1.1` in each.
+    for (name, suite) in [
+        ("tls13-chacha", CipherSuite::TLS_CHACHA20_POLY1305_SHA256),
+        ("tls13-aes256", CipherSuite::TLS_AES_256_GCM_SHA384),
+        ("tls12-chacha", CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256),
+        ("tls12-aes256", CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384),
+    ] {
+        let log = key_log(name);
+        let conns = connections(&format!("fixtures/{name}.pcap"));
+        assert_eq!(conns.len(), 1, "{name}");
+        let hello = negotiated(&conns[0]);
+        assert_eq!(hello.suite, suite, "{name}");
+        let client = decrypt_direction(&conns[0].client, &hello, &log, Direction::ClientToServer);
+        let server = decrypt_direction(&conns[0].server, &hello, &log, Direction::ServerToClient);
+        assert_eq!((client.error, server.error), (None, None), "{name}");
+        assert_eq!(http1_requests(&client.application), 1, "{name}");
+        assert!(client.application.starts_with(b"GET / HTTP/1.1\r\nHost: localhost\r\n"));
+        assert!(server.application.starts_with(b"HTTP/1.0 200 ok\r\n"), "{name}");
+        // The client's close_notify (warning, 0) came encrypted.
+        assert_eq!(client.alerts, [(1, 0)], "{name}");
+    }
+}
