@@ -98,20 +98,95 @@ fn records(stream: &[u8]) -> Vec<(ContentType, u16, &[u8])> {
     out
 }
 
-/// Client random, server random and suite from the first record of each direction
-/// (the hellos; RFC 8446 §4.1.2–4.1.3: type, length, version, random, session id,
-/// then the server's suite).
-fn negotiated(conn: &Conn) -> Negotiated {
+/// What the hellos say: RFC 5246 §7.4.1.2–7.4.1.3 / RFC 8446 §4.1.2–4.1.3 (type,
+/// length, version, random, session id, then the client's suites, compression and
+/// extensions or the server's suite).
+struct Hellos {
+    negotiated: Negotiated,
+    client_session_id: Vec<u8>,
+    /// The ClientHello's session_ticket extension (RFC 5077 §3.2), if any.
+    client_ticket: Option<Vec<u8>>,
+    server_session_id: Vec<u8>,
+}
+
+fn hellos(conn: &Conn) -> Hellos {
     let ch = records(&conn.client)[0].2;
     let sh = records(&conn.server)[0].2;
     assert_eq!((ch[0], sh[0]), (1, 2), "hellos first");
     let sid_len = sh[38] as usize;
     let suite = u16::from_be_bytes([sh[39 + sid_len], sh[40 + sid_len]]);
-    Negotiated {
-        client_random: ClientRandom(ch[6..38].try_into().unwrap()),
-        server_random: sh[6..38].try_into().unwrap(),
-        suite: CipherSuite(suite),
+    let csid_len = ch[38] as usize;
+    let mut at = 39 + csid_len;
+    at += 2 + u16::from_be_bytes([ch[at], ch[at + 1]]) as usize; // cipher suites
+    at += 1 + ch[at] as usize; // compression methods
+    let ext_end = at + 2 + u16::from_be_bytes([ch[at], ch[at + 1]]) as usize;
+    at += 2;
+    let mut client_ticket = None;
+    while at + 4 <= ext_end {
+        let kind = u16::from_be_bytes([ch[at], ch[at + 1]]);
+        let len = u16::from_be_bytes([ch[at + 2], ch[at + 3]]) as usize;
+        if kind == 0x0023 {
+            client_ticket = Some(ch[at + 4..at + 4 + len].to_vec());
+        }
+        at += 4 + len;
     }
+    Hellos {
+        negotiated: Negotiated {
+            client_random: ClientRandom(ch[6..38].try_into().unwrap()),
+            server_random: sh[6..38].try_into().unwrap(),
+            suite: CipherSuite(suite),
+        },
+        client_session_id: ch[39..39 + csid_len].to_vec(),
+        client_ticket,
+        server_session_id: sh[39..39 + sid_len].to_vec(),
+    }
+}
+
+fn negotiated(conn: &Conn) -> Negotiated {
+    hellos(conn).negotiated
+}
+
+/// The tickets of the server's plaintext NewSessionTicket messages (TLS 1.2 sends it
+/// before its ChangeCipherSpec; RFC 5077 §3.3: lifetime(4), ticket length(2), ticket).
+fn plaintext_tickets(server: &[u8]) -> Vec<Vec<u8>> {
+    let mut handshake = Vec::new();
+    for (t, _, body) in records(server) {
+        match t {
+            ContentType::HANDSHAKE => handshake.extend_from_slice(body),
+            ContentType::CHANGE_CIPHER_SPEC => break,
+            _ => {}
+        }
+    }
+    let mut tickets = Vec::new();
+    let mut rest = &handshake[..];
+    while rest.len() >= 4 {
+        let len = u32::from_be_bytes([0, rest[1], rest[2], rest[3]]) as usize;
+        if rest[0] == 4 {
+            let n = u16::from_be_bytes([rest[8], rest[9]]) as usize;
+            tickets.push(rest[10..10 + n].to_vec());
+        }
+        rest = &rest[4 + len..];
+    }
+    tickets
+}
+
+/// The secrets for one connection: from the key log, or for a resumed TLS 1.2
+/// session from the cache its full handshake filled.
+fn secrets_for(conn: &Conn, log: &KeyLog, cache: &mut ResumptionCache) -> Option<SessionSecrets> {
+    let h = hellos(conn);
+    if let Some(secrets) = log.get(&h.negotiated.client_random) {
+        if let Some(master) = secrets.get(Label::ClientRandom) {
+            cache.remember_session_id(&h.server_session_id, master);
+            for ticket in plaintext_tickets(&conn.server) {
+                cache.remember_ticket(&ticket, master);
+            }
+        }
+        return Some(*secrets);
+    }
+    let resumed = !h.server_session_id.is_empty() && h.server_session_id == h.client_session_id;
+    resumed
+        .then(|| cache.resumed(&h.client_session_id, h.client_ticket.as_deref()))
+        .flatten()
 }
 
 /// Everything one direction decrypted to.
@@ -129,10 +204,9 @@ struct Decrypted {
 fn decrypt_direction(
     stream: &[u8],
     hello: &Negotiated,
-    log: &KeyLog,
+    secrets: &SessionSecrets,
     direction: Direction,
 ) -> Decrypted {
-    let secrets = log.get(&hello.client_random).expect("key log has this connection");
     let mut dec = RecordDecryptor::new(hello, secrets, direction).unwrap();
     let mut out = Decrypted::default();
     for (t, v, body) in records(stream) {
@@ -156,6 +230,10 @@ fn decrypt_direction(
         }
     }
     out
+}
+
+fn secrets(log: &KeyLog, hello: &Negotiated) -> SessionSecrets {
+    *log.get(&hello.client_random).expect("key log has this connection")
 }
 
 fn key_log(name: &str) -> KeyLog {
@@ -199,12 +277,14 @@ fn http1_requests(data: &[u8]) -> usize {
 fn check_http1(name: &str) -> Vec<(Decrypted, Decrypted)> {
     let log = key_log(name);
     let conns = connections(&format!("fixtures/{name}.pcap"));
+    let mut cache = ResumptionCache::new();
     let mut per_conn = Vec::new();
     let mut results = Vec::new();
     for conn in &conns {
         let hello = negotiated(conn);
-        let client = decrypt_direction(&conn.client, &hello, &log, Direction::ClientToServer);
-        let server = decrypt_direction(&conn.server, &hello, &log, Direction::ServerToClient);
+        let secrets = secrets_for(conn, &log, &mut cache).expect("secrets for every connection");
+        let client = decrypt_direction(&conn.client, &hello, &secrets, Direction::ClientToServer);
+        let server = decrypt_direction(&conn.server, &hello, &secrets, Direction::ServerToClient);
         assert_eq!(client.error, None, "{name} client");
         assert_eq!(server.error, None, "{name} server");
         per_conn.push(http1_requests(&client.application));
@@ -251,24 +331,43 @@ fn test_tls12_resume_decrypts_both_connections() {
     // The second connection resumes the first's session: an abbreviated handshake in
     // which the server sends ChangeCipherSpec first; its CLIENT_RANDOM line carries
     // the same master secret under the new client random.
+    // Go logs no line for the resumed one (1 line for 2 connections), so its master
+    // secret comes from the ResumptionCache, found by the ticket it offers.
+    assert_eq!(key_log("tls12-resume").len(), 1);
+    let conns = connections("fixtures/tls12-resume.pcap");
+    let second = hellos(&conns[1]);
+    assert!(second.client_ticket.as_ref().is_some_and(|t| !t.is_empty()));
+    assert_eq!(second.server_session_id, second.client_session_id);
     let results = check_http1("tls12-resume");
     assert_eq!(results.len(), 2);
+    // The abbreviated handshake: the server's ChangeCipherSpec and Finished come first.
+    let server_records = records(&conns[1].server);
+    assert_eq!(server_records[1].0, ContentType::CHANGE_CIPHER_SPEC);
 }
 
 #[test]
 fn test_tls12_bad_cert_plaintext_alert_no_requests() {
+    // The client rejected the certificate before computing a master secret, so Go
+    // logged nothing, and nothing was encrypted: the fatal bad_certificate alert
+    // (RFC 5246 §7.2.2: level 2, description 42) went in the clear.
     let log = key_log("tls12-bad-cert");
+    assert!(log.is_empty());
     let conns = connections("fixtures/tls12-bad-cert.pcap");
     assert_eq!(conns.len(), 1);
     let hello = negotiated(&conns[0]);
-    let client = decrypt_direction(&conns[0].client, &hello, &log, Direction::ClientToServer);
-    // The client gave up before its ChangeCipherSpec: nothing was encrypted, and the
-    // fatal bad_certificate alert (RFC 5246 §7.2.2: 2, 42) went in the clear.
-    assert_eq!(client.error, None);
-    assert!(client.by_epoch.is_empty());
-    assert_eq!(client.alerts, [(2, 42)]);
-    assert_eq!(http1_requests(&client.application), 0);
-    assert!(truth("tls12-bad-cert").iter().all(|&n| n == 0));
+    assert_eq!(
+        RecordDecryptor::new(&hello, &SessionSecrets::default(), Direction::ClientToServer)
+            .map(|_| ()),
+        Err(DecryptError::MissingSecret(Label::ClientRandom))
+    );
+    let alerts: Vec<&[u8]> = records(&conns[0].client)
+        .into_iter()
+        .filter(|r| r.0 == ContentType::ALERT)
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(alerts, [&[2u8, 42][..]]);
+    assert!(records(&conns[0].client).iter().all(|r| r.0 != ContentType::APPLICATION_DATA));
+    assert!(truth("tls12-bad-cert").is_empty());
 }
 
 #[test]
@@ -277,7 +376,7 @@ fn test_tls13_h2_decrypts_preface_and_three_requests() {
     let conns = connections("fixtures/tls13-h2.pcap");
     assert_eq!(conns.len(), 1);
     let hello = negotiated(&conns[0]);
-    let client = decrypt_direction(&conns[0].client, &hello, &log, Direction::ClientToServer);
+    let client = decrypt_direction(&conns[0].client, &hello, &secrets(&log, &hello), Direction::ClientToServer);
     assert_eq!(client.error, None);
     let data = &client.application;
     let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -320,7 +419,7 @@ fn test_wrong_key_fails_on_first_encrypted_record() {
             (&conns[0].client, Direction::ClientToServer),
             (&conns[0].server, Direction::ServerToClient),
         ] {
-            let out = decrypt_direction(stream, &hello, &log, direction);
+            let out = decrypt_direction(stream, &hello, &secrets(&log, &hello), direction);
             let epoch = if name == "tls13-reuse" {
                 Epoch::Handshake
             } else {
@@ -371,7 +470,7 @@ fn test_pcapng_decryption_secrets_block_decrypts() {
     // The embedded secrets decrypt the capture the pcapng carries.
     let conns = connections("fixtures/tls13-reuse-dsb.pcapng");
     let hello = negotiated(&conns[0]);
-    let client = decrypt_direction(&conns[0].client, &hello, &log, Direction::ClientToServer);
+    let client = decrypt_direction(&conns[0].client, &hello, &secrets(&log, &hello), Direction::ClientToServer);
     assert_eq!(client.error, None);
     assert_eq!(http1_requests(&client.application), 3);
 }
@@ -391,8 +490,8 @@ fn test_openssl_suites_chacha20_and_aes256() {
         assert_eq!(conns.len(), 1, "{name}");
         let hello = negotiated(&conns[0]);
         assert_eq!(hello.suite, suite, "{name}");
-        let client = decrypt_direction(&conns[0].client, &hello, &log, Direction::ClientToServer);
-        let server = decrypt_direction(&conns[0].server, &hello, &log, Direction::ServerToClient);
+        let client = decrypt_direction(&conns[0].client, &hello, &secrets(&log, &hello), Direction::ClientToServer);
+        let server = decrypt_direction(&conns[0].server, &hello, &secrets(&log, &hello), Direction::ServerToClient);
         assert_eq!((client.error, server.error), (None, None), "{name}");
         assert_eq!(http1_requests(&client.application), 1, "{name}");
         assert!(client.application.starts_with(b"GET / HTTP/1.1\r\nHost: localhost\r\n"));

@@ -10,11 +10,14 @@
 //! Use: parse key logs into one [`KeyLog`]; when a connection's ServerHello is seen,
 //! look its client random up and build one [`RecordDecryptor`] per direction; feed it
 //! every record of that direction; application data comes back as
-//! [`Record`]s with content type 23.
+//! [`Record`]s with content type 23. A resumed TLS 1.2 session has no key log line of
+//! its own: its master secret comes from the [`ResumptionCache`] filled by the full
+//! handshake that created the session.
 
 pub mod keylog;
 pub mod keys;
 pub mod record;
+pub mod resume;
 #[cfg(test)]
 mod rfc8448;
 #[cfg(test)]
@@ -22,4 +25,5 @@ mod fixture_tests;
 
 pub use keylog::{ClientRandom, KeyLog, Label, ParseSummary, SessionSecrets};
 pub use keys::CipherSuite;
+pub use resume::ResumptionCache;
 pub use record::{ContentType, DecryptError, Direction, Epoch, Negotiated, Record, RecordDecryptor};

@@ -406,14 +406,14 @@ impl RecordDecryptor {
     }
 
     /// Takes the next record of this direction: its header's content type and version
-    /// and its body (the `length` bytes after the header). Returns the plaintext, which
-    /// borrows the decryptor until the next call.
-    pub fn decrypt(
-        &mut self,
+    /// and its body (the `length` bytes after the header). Returns the plaintext: a
+    /// plaintext record's own body, or the decryptor's buffer until the next call.
+    pub fn decrypt<'a>(
+        &'a mut self,
         content_type: ContentType,
         version: u16,
-        body: &[u8],
-    ) -> Result<Record<'_>, DecryptError> {
+        body: &'a [u8],
+    ) -> Result<Record<'a>, DecryptError> {
         let max = match self.params.version {
             ProtocolVersion::Tls13 => MAX_CIPHERTEXT_TLS13,
             ProtocolVersion::Tls12 => MAX_CIPHERTEXT_TLS12,
@@ -668,10 +668,7 @@ mod tests {
 
     #[test]
     fn test_missing_and_unsupported() {
-        let mut secrets = rfc8448_secrets();
-        secrets = SessionSecrets {
-            ..secrets
-        };
+        let secrets = rfc8448_secrets();
         let mut only_handshake = SessionSecrets::default();
         only_handshake.set(
             Label::ClientHandshakeTrafficSecret,
