@@ -25,9 +25,11 @@ struct Conn {
 /// Reads `path` and returns its connections in order of their SYN.
 fn connections(path: &str) -> Vec<Conn> {
     type Key = (SocketAddr, SocketAddr);
-    // (client, server) → per direction: initial seq and (seq, payload) segments.
+    /// One direction: initial sequence number and the (seq, payload) segments.
+    type Half = (u32, Vec<(u32, Vec<u8>)>);
+    // (client, server, from client) → that direction's segments.
     let mut order: Vec<Key> = Vec::new();
-    let mut segments: BTreeMap<(Key, bool), (u32, Vec<(u32, Vec<u8>)>)> = BTreeMap::new();
+    let mut segments: BTreeMap<(Key, bool), Half> = BTreeMap::new();
     read_packets(&Source::from_arg(path), Arc::new(AtomicU64::new(0)), |p| {
         let Ok(seg) = crate::decode::decode(p.link_type, p.data, p.orig_len) else {
             return ControlFlow::Continue(());
@@ -213,7 +215,9 @@ fn decrypt_direction(
         match dec.decrypt(t, v, body) {
             Ok(record) => {
                 if record.seq.is_some() {
-                    *out.by_epoch.entry(format!("{:?}", record.epoch)).or_default() += 1;
+                    *out.by_epoch
+                        .entry(format!("{:?}", record.epoch))
+                        .or_default() += 1;
                 }
                 match record.content_type {
                     ContentType::APPLICATION_DATA => out.application.extend(record.data),
@@ -233,7 +237,8 @@ fn decrypt_direction(
 }
 
 fn secrets(log: &KeyLog, hello: &Negotiated) -> SessionSecrets {
-    *log.get(&hello.client_random).expect("key log has this connection")
+    *log.get(&hello.client_random)
+        .expect("key log has this connection")
 }
 
 fn key_log(name: &str) -> KeyLog {
@@ -257,7 +262,10 @@ fn truth(name: &str) -> Vec<usize> {
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
 }
 
 /// HTTP/1.1 request lines in a decrypted client stream.
@@ -296,7 +304,10 @@ fn check_http1(name: &str) -> Vec<(Decrypted, Decrypted)> {
         results.push((client, server));
     }
     let expected: Vec<usize> = truth(name).into_iter().filter(|&n| n > 0).collect();
-    assert_eq!(per_conn, expected, "{name}: requests per connection vs tshark");
+    assert_eq!(
+        per_conn, expected,
+        "{name}: requests per connection vs tshark"
+    );
     results
 }
 
@@ -304,7 +315,10 @@ fn check_http1(name: &str) -> Vec<(Decrypted, Decrypted)> {
 fn test_tls13_reuse_decrypts_three_requests() {
     let conns = connections("fixtures/tls13-reuse.pcap");
     assert_eq!(conns.len(), 1);
-    assert_eq!(negotiated(&conns[0]).suite, CipherSuite::TLS_AES_128_GCM_SHA256);
+    assert_eq!(
+        negotiated(&conns[0]).suite,
+        CipherSuite::TLS_AES_128_GCM_SHA256
+    );
     let results = check_http1("tls13-reuse");
     let (client, server) = &results[0];
     assert_eq!(http1_requests(&client.application), 3);
@@ -356,8 +370,12 @@ fn test_tls12_bad_cert_plaintext_alert_no_requests() {
     assert_eq!(conns.len(), 1);
     let hello = negotiated(&conns[0]);
     assert_eq!(
-        RecordDecryptor::new(&hello, &SessionSecrets::default(), Direction::ClientToServer)
-            .map(|_| ()),
+        RecordDecryptor::new(
+            &hello,
+            &SessionSecrets::default(),
+            Direction::ClientToServer
+        )
+        .map(|_| ()),
         Err(DecryptError::MissingSecret(Label::ClientRandom))
     );
     let alerts: Vec<&[u8]> = records(&conns[0].client)
@@ -366,7 +384,9 @@ fn test_tls12_bad_cert_plaintext_alert_no_requests() {
         .map(|r| r.2)
         .collect();
     assert_eq!(alerts, [&[2u8, 42][..]]);
-    assert!(records(&conns[0].client).iter().all(|r| r.0 != ContentType::APPLICATION_DATA));
+    assert!(records(&conns[0].client)
+        .iter()
+        .all(|r| r.0 != ContentType::APPLICATION_DATA));
     assert!(truth("tls12-bad-cert").is_empty());
 }
 
@@ -376,7 +396,12 @@ fn test_tls13_h2_decrypts_preface_and_three_requests() {
     let conns = connections("fixtures/tls13-h2.pcap");
     assert_eq!(conns.len(), 1);
     let hello = negotiated(&conns[0]);
-    let client = decrypt_direction(&conns[0].client, &hello, &secrets(&log, &hello), Direction::ClientToServer);
+    let client = decrypt_direction(
+        &conns[0].client,
+        &hello,
+        &secrets(&log, &hello),
+        Direction::ClientToServer,
+    );
     assert_eq!(client.error, None);
     let data = &client.application;
     let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -456,7 +481,9 @@ fn test_pcapng_decryption_secrets_block_decrypts() {
     while at + 12 <= file.len() {
         let (kind, len) = (word(at), word(at + 4) as usize);
         if kind == keylog::BLOCK_TYPE_DSB {
-            let summary = log.add_dsb_body(&file[at + 8..at + len - 4], big_endian).unwrap();
+            let summary = log
+                .add_dsb_body(&file[at + 8..at + len - 4], big_endian)
+                .unwrap();
             assert_eq!(summary.garbage, 0);
             let lines = std::fs::read_to_string("fixtures/tls13-reuse.keylog").unwrap();
             assert_eq!(summary.secrets, lines.lines().count() as u64);
@@ -470,7 +497,12 @@ fn test_pcapng_decryption_secrets_block_decrypts() {
     // The embedded secrets decrypt the capture the pcapng carries.
     let conns = connections("fixtures/tls13-reuse-dsb.pcapng");
     let hello = negotiated(&conns[0]);
-    let client = decrypt_direction(&conns[0].client, &hello, &secrets(&log, &hello), Direction::ClientToServer);
+    let client = decrypt_direction(
+        &conns[0].client,
+        &hello,
+        &secrets(&log, &hello),
+        Direction::ClientToServer,
+    );
     assert_eq!(client.error, None);
     assert_eq!(http1_requests(&client.application), 3);
 }
@@ -482,20 +514,41 @@ fn test_openssl_suites_chacha20_and_aes256() {
     for (name, suite) in [
         ("tls13-chacha", CipherSuite::TLS_CHACHA20_POLY1305_SHA256),
         ("tls13-aes256", CipherSuite::TLS_AES_256_GCM_SHA384),
-        ("tls12-chacha", CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256),
-        ("tls12-aes256", CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384),
+        (
+            "tls12-chacha",
+            CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            "tls12-aes256",
+            CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        ),
     ] {
         let log = key_log(name);
         let conns = connections(&format!("fixtures/{name}.pcap"));
         assert_eq!(conns.len(), 1, "{name}");
         let hello = negotiated(&conns[0]);
         assert_eq!(hello.suite, suite, "{name}");
-        let client = decrypt_direction(&conns[0].client, &hello, &secrets(&log, &hello), Direction::ClientToServer);
-        let server = decrypt_direction(&conns[0].server, &hello, &secrets(&log, &hello), Direction::ServerToClient);
+        let client = decrypt_direction(
+            &conns[0].client,
+            &hello,
+            &secrets(&log, &hello),
+            Direction::ClientToServer,
+        );
+        let server = decrypt_direction(
+            &conns[0].server,
+            &hello,
+            &secrets(&log, &hello),
+            Direction::ServerToClient,
+        );
         assert_eq!((client.error, server.error), (None, None), "{name}");
         assert_eq!(http1_requests(&client.application), 1, "{name}");
-        assert!(client.application.starts_with(b"GET / HTTP/1.1\r\nHost: localhost\r\n"));
-        assert!(server.application.starts_with(b"HTTP/1.0 200 ok\r\n"), "{name}");
+        assert!(client
+            .application
+            .starts_with(b"GET / HTTP/1.1\r\nHost: localhost\r\n"));
+        assert!(
+            server.application.starts_with(b"HTTP/1.0 200 ok\r\n"),
+            "{name}"
+        );
         // The client's close_notify (warning, 0) came encrypted.
         assert_eq!(client.alerts, [(1, 0)], "{name}");
     }

@@ -376,21 +376,49 @@ mod tests {
         let hs = hex(rfc8448::HANDSHAKE_SECRET);
         let transcript = hex(rfc8448::HASH_CH_SH);
         let mut out = [0; 32];
-        hkdf_expand_label(HashAlgorithm::Sha256, &hs, b"c hs traffic", &transcript, &mut out)
-            .unwrap();
+        hkdf_expand_label(
+            HashAlgorithm::Sha256,
+            &hs,
+            b"c hs traffic",
+            &transcript,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out.to_vec(), hex(rfc8448::CLIENT_HS_SECRET));
-        hkdf_expand_label(HashAlgorithm::Sha256, &hs, b"s hs traffic", &transcript, &mut out)
-            .unwrap();
+        hkdf_expand_label(
+            HashAlgorithm::Sha256,
+            &hs,
+            b"s hs traffic",
+            &transcript,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out.to_vec(), hex(rfc8448::SERVER_HS_SECRET));
     }
 
     #[test]
     fn test_tls13_traffic_keys_rfc8448() {
         for (secret, key, iv) in [
-            (rfc8448::SERVER_HS_SECRET, rfc8448::SERVER_HS_KEY, rfc8448::SERVER_HS_IV),
-            (rfc8448::CLIENT_HS_SECRET, rfc8448::CLIENT_HS_KEY, rfc8448::CLIENT_HS_IV),
-            (rfc8448::SERVER_AP_SECRET, rfc8448::SERVER_AP_KEY, rfc8448::SERVER_AP_IV),
-            (rfc8448::CLIENT_AP_SECRET, rfc8448::CLIENT_AP_KEY, rfc8448::CLIENT_AP_IV),
+            (
+                rfc8448::SERVER_HS_SECRET,
+                rfc8448::SERVER_HS_KEY,
+                rfc8448::SERVER_HS_IV,
+            ),
+            (
+                rfc8448::CLIENT_HS_SECRET,
+                rfc8448::CLIENT_HS_KEY,
+                rfc8448::CLIENT_HS_IV,
+            ),
+            (
+                rfc8448::SERVER_AP_SECRET,
+                rfc8448::SERVER_AP_KEY,
+                rfc8448::SERVER_AP_IV,
+            ),
+            (
+                rfc8448::CLIENT_AP_SECRET,
+                rfc8448::CLIENT_AP_KEY,
+                rfc8448::CLIENT_AP_IV,
+            ),
         ] {
             let k = tls13_traffic_key(AES128, &hex(secret)).unwrap();
             assert_eq!(k.key(), hex(key).as_slice());
@@ -436,25 +464,41 @@ mod tests {
         let secret = hex("9b be 43 6b a9 40 f0 17 b1 76 52 84 9a 71 db 35");
         let seed = hex("a0 ba 9f 93 6c da 31 18 27 a6 f7 96 ff d5 19 8c");
         let mut out = [0u8; 100];
-        tls12_prf(HashAlgorithm::Sha256, &secret, b"test label", &[&seed], &mut out);
+        tls12_prf(
+            HashAlgorithm::Sha256,
+            &secret,
+            b"test label",
+            &[&seed],
+            &mut out,
+        );
         assert_eq!(
             out.to_vec(),
-            hex("e3 f2 29 ba 72 7b e1 7b 8d 12 26 20 55 7c d4 53 c2 aa b2 1d 07 c3 d4 95 \
+            hex(
+                "e3 f2 29 ba 72 7b e1 7b 8d 12 26 20 55 7c d4 53 c2 aa b2 1d 07 c3 d4 95 \
                  32 9b 52 d4 e6 1e db 5a 6b 30 17 91 e9 0d 35 c9 c9 a4 6b 4e 14 ba f9 af \
                  0f a0 22 f7 07 7d ef 17 ab fd 37 97 c0 56 4b ab 4f bc 91 66 6e 9d ef 9b \
                  97 fc e3 4f 79 67 89 ba a4 80 82 d1 22 ee 42 c5 a7 2e 5a 51 10 ff f7 01 \
-                 87 34 7b 66")
+                 87 34 7b 66"
+            )
         );
     }
 
     #[test]
     fn test_tls12_key_block_split() {
-        let params = CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256.params().unwrap();
+        let params = CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+            .params()
+            .unwrap();
         let master = [7u8; 48];
         let (cr, sr) = ([1u8; 32], [2u8; 32]);
         let keys = tls12_keys(params, &master, &cr, &sr).unwrap();
         let mut block = [0u8; 40];
-        tls12_prf(HashAlgorithm::Sha256, &master, b"key expansion", &[&sr, &cr], &mut block);
+        tls12_prf(
+            HashAlgorithm::Sha256,
+            &master,
+            b"key expansion",
+            &[&sr, &cr],
+            &mut block,
+        );
         assert_eq!(keys.client_write.key(), &block[..16]);
         assert_eq!(keys.server_write.key(), &block[16..32]);
         assert_eq!(&keys.client_write.iv[..4], &block[32..36]);
@@ -462,14 +506,23 @@ mod tests {
         assert_eq!(keys.client_write.iv[4..], [0; 8]);
         assert_eq!(
             tls12_keys(params, &[0; 32], &cr, &sr),
-            Err(KeyError::SecretLength { expected: 48, got: 32 })
+            Err(KeyError::SecretLength {
+                expected: 48,
+                got: 32
+            })
         );
     }
 
     #[test]
     fn test_suite_table() {
-        assert_eq!(CipherSuite(0xc02b).params().unwrap().version, ProtocolVersion::Tls12);
-        assert_eq!(CipherSuite(0x1302).params().unwrap().hash, HashAlgorithm::Sha384);
+        assert_eq!(
+            CipherSuite(0xc02b).params().unwrap().version,
+            ProtocolVersion::Tls12
+        );
+        assert_eq!(
+            CipherSuite(0x1302).params().unwrap().hash,
+            HashAlgorithm::Sha384
+        );
         assert_eq!(
             CipherSuite(0xcca8).params().unwrap().aead,
             AeadAlgorithm::ChaCha20Poly1305

@@ -14,16 +14,18 @@
 //! its own: its master secret comes from the [`ResumptionCache`] filled by the full
 //! handshake that created the session.
 
+#[cfg(test)]
+mod fixture_tests;
 pub mod keylog;
 pub mod keys;
 pub mod record;
 pub mod resume;
 #[cfg(test)]
 mod rfc8448;
-#[cfg(test)]
-mod fixture_tests;
 
 pub use keylog::{ClientRandom, KeyLog, Label, ParseSummary, SessionSecrets};
 pub use keys::CipherSuite;
+pub use record::{
+    ContentType, DecryptError, Direction, Epoch, Negotiated, Record, RecordDecryptor,
+};
 pub use resume::ResumptionCache;
-pub use record::{ContentType, DecryptError, Direction, Epoch, Negotiated, Record, RecordDecryptor};

@@ -564,8 +564,14 @@ mod tests {
     fn rfc8448_secrets() -> SessionSecrets {
         let mut s = SessionSecrets::default();
         for (label, value) in [
-            (Label::ClientHandshakeTrafficSecret, rfc8448::CLIENT_HS_SECRET),
-            (Label::ServerHandshakeTrafficSecret, rfc8448::SERVER_HS_SECRET),
+            (
+                Label::ClientHandshakeTrafficSecret,
+                rfc8448::CLIENT_HS_SECRET,
+            ),
+            (
+                Label::ServerHandshakeTrafficSecret,
+                rfc8448::SERVER_HS_SECRET,
+            ),
             (Label::ClientTrafficSecret0, rfc8448::CLIENT_AP_SECRET),
             (Label::ServerTrafficSecret0, rfc8448::SERVER_AP_SECRET),
         ] {
@@ -583,15 +589,17 @@ mod tests {
     #[test]
     fn test_rfc8448_server_flight_then_application_data() {
         let mut server =
-            RecordDecryptor::new(&HELLO_13, &rfc8448_secrets(), Direction::ServerToClient)
-                .unwrap();
+            RecordDecryptor::new(&HELLO_13, &rfc8448_secrets(), Direction::ServerToClient).unwrap();
         let record = hex(rfc8448::SERVER_HANDSHAKE_RECORD);
         let (t, v, body) = split(&record);
         let out = server.decrypt(t, v, body).unwrap();
         assert_eq!(out.content_type, ContentType::HANDSHAKE);
         assert_eq!(out.epoch, Epoch::Handshake);
         assert_eq!(out.seq, Some(0));
-        assert_eq!(out.data, hex(rfc8448::SERVER_HANDSHAKE_PLAINTEXT).as_slice());
+        assert_eq!(
+            out.data,
+            hex(rfc8448::SERVER_HANDSHAKE_PLAINTEXT).as_slice()
+        );
         // The flight ended with the server's Finished: application keys from here.
         assert_eq!(server.epoch(), Epoch::Application(0));
         // RFC 8448's server application data is its second record under these keys
@@ -611,12 +619,16 @@ mod tests {
     #[test]
     fn test_rfc8448_client_finished_then_application_data() {
         let mut client =
-            RecordDecryptor::new(&HELLO_13, &rfc8448_secrets(), Direction::ClientToServer)
-                .unwrap();
+            RecordDecryptor::new(&HELLO_13, &rfc8448_secrets(), Direction::ClientToServer).unwrap();
         // The compatibility ChangeCipherSpec passes through without using a sequence
         // number.
-        let ccs = client.decrypt(ContentType::CHANGE_CIPHER_SPEC, 0x0303, &[1]).unwrap();
-        assert_eq!((ccs.epoch, ccs.seq, ccs.data), (Epoch::Plaintext, None, &[1u8][..]));
+        let ccs = client
+            .decrypt(ContentType::CHANGE_CIPHER_SPEC, 0x0303, &[1])
+            .unwrap();
+        assert_eq!(
+            (ccs.epoch, ccs.seq, ccs.data),
+            (Epoch::Plaintext, None, &[1u8][..])
+        );
         let record = hex(rfc8448::CLIENT_FINISHED_RECORD);
         let (t, v, body) = split(&record);
         let out = client.decrypt(t, v, body).unwrap();
@@ -637,7 +649,10 @@ mod tests {
         let mut secrets = rfc8448_secrets();
         let mut wrong = hex(rfc8448::SERVER_HS_SECRET);
         wrong[0] ^= 1;
-        secrets.set(Label::ServerHandshakeTrafficSecret, Secret::new(&wrong).unwrap());
+        secrets.set(
+            Label::ServerHandshakeTrafficSecret,
+            Secret::new(&wrong).unwrap(),
+        );
         let mut server =
             RecordDecryptor::new(&HELLO_13, &secrets, Direction::ServerToClient).unwrap();
         let record = hex(rfc8448::SERVER_HANDSHAKE_RECORD);
@@ -656,8 +671,7 @@ mod tests {
     fn test_altered_header_fails_authentication() {
         // The header is the additional data: a different legacy version must fail.
         let mut client =
-            RecordDecryptor::new(&HELLO_13, &rfc8448_secrets(), Direction::ClientToServer)
-                .unwrap();
+            RecordDecryptor::new(&HELLO_13, &rfc8448_secrets(), Direction::ClientToServer).unwrap();
         let record = hex(rfc8448::CLIENT_FINISHED_RECORD);
         let (t, _, body) = split(&record);
         assert!(matches!(
@@ -675,8 +689,7 @@ mod tests {
             *secrets.get(Label::ClientHandshakeTrafficSecret).unwrap(),
         );
         assert_eq!(
-            RecordDecryptor::new(&HELLO_13, &only_handshake, Direction::ClientToServer)
-                .map(|_| ()),
+            RecordDecryptor::new(&HELLO_13, &only_handshake, Direction::ClientToServer).map(|_| ()),
             Err(DecryptError::MissingSecret(Label::ClientTrafficSecret0))
         );
         let tls12 = Negotiated {
@@ -712,8 +725,7 @@ mod tests {
     #[test]
     fn test_short_and_long_records_are_errors_not_panics() {
         let mut client =
-            RecordDecryptor::new(&HELLO_13, &rfc8448_secrets(), Direction::ClientToServer)
-                .unwrap();
+            RecordDecryptor::new(&HELLO_13, &rfc8448_secrets(), Direction::ClientToServer).unwrap();
         for len in 0..=TAG_LEN {
             assert_eq!(
                 client.decrypt(ContentType::APPLICATION_DATA, 0x0303, &vec![0; len]),
@@ -753,7 +765,9 @@ mod tests {
         let aad = record.clone();
         let mut buf = inner.to_vec();
         let cipher = Aes128Gcm::new_from_slice(key.key()).unwrap();
-        cipher.encrypt_in_place((&nonce).into(), &aad, &mut buf).unwrap();
+        cipher
+            .encrypt_in_place((&nonce).into(), &aad, &mut buf)
+            .unwrap();
         record.extend(buf);
         record
     }
@@ -786,7 +800,10 @@ mod tests {
         assert_eq!(client.next_seq(), 0);
         let (t, v, b) = split(&r2);
         let out = client.decrypt(t, v, b).unwrap();
-        assert_eq!((out.data, out.epoch, out.seq), (&b"after"[..], Epoch::Application(1), Some(0)));
+        assert_eq!(
+            (out.data, out.epoch, out.seq),
+            (&b"after"[..], Epoch::Application(1), Some(0))
+        );
         // All-zero inner plaintext: no content type.
         let r3 = seal13(&key1, 1, &[0, 0, 0]);
         let (t, v, b) = split(&r3);

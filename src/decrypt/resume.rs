@@ -114,7 +114,10 @@ mod tests {
         let master = |s: SessionSecrets| s.get(Label::ClientRandom).copied();
         assert_eq!(cache.resumed(b"id-a", None).and_then(master), Some(a));
         // The ticket wins over the ID when both are known.
-        assert_eq!(cache.resumed(b"id-a", Some(b"ticket-b")).and_then(master), Some(b));
+        assert_eq!(
+            cache.resumed(b"id-a", Some(b"ticket-b")).and_then(master),
+            Some(b)
+        );
         assert_eq!(cache.resumed(b"id-x", Some(b"ticket-x")), None);
         assert_eq!(cache.resumed(b"", Some(b"")), None);
         for i in 0..MAX_REMEMBERED as u32 {
