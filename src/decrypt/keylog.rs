@@ -534,3 +534,42 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary bytes: no panic, every line accounted for, and every connection
+        /// in the log came from an accepted line (fuzz/fuzz_targets/keylog.rs).
+        #[test]
+        fn arbitrary_text_never_panics(text in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut log = KeyLog::new();
+            let summary = log.add_text(&text);
+            prop_assert!(log.len() as u64 <= summary.secrets);
+            let lines = text.split(|&b| b == b'\n').count() as u64
+                - u64::from(text.last() == Some(&b'\n') || text.is_empty());
+            prop_assert_eq!(summary.secrets + summary.skipped + summary.garbage, lines);
+            prop_assert_eq!(summary.first_garbage.is_some(), summary.garbage > 0);
+            let _ = log.add_dsb_body(&text, false);
+            let _ = log.add_dsb_body(&text, true);
+        }
+
+        /// Lines built from real labels and hex of random lengths: accepted exactly
+        /// when the client random is 32 bytes and the secret 32 or 48 (48 for
+        /// CLIENT_RANDOM).
+        #[test]
+        fn generated_lines(
+            label in proptest::sample::select(Label::ALL.to_vec()),
+            random_len in 30usize..34,
+            secret_len in 30usize..50,
+        ) {
+            let line = format!("{label} {} {}\n", "ab".repeat(random_len), "cd".repeat(secret_len));
+            let summary = KeyLog::new().add_text(line.as_bytes());
+            let ok = random_len == 32
+                && (secret_len == 48 || (secret_len == 32 && label != Label::ClientRandom));
+            prop_assert_eq!(summary.secrets == 1, ok);
+        }
+    }
+}
