@@ -10,7 +10,9 @@ use connscope::decrypt::{
 };
 use libfuzzer_sys::fuzz_target;
 
-const SUITES: [u16; 6] = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc030, 0xcca8];
+const SUITES: [u16; 9] = [
+    0x1301, 0x1302, 0x1303, 0xc02b, 0xc030, 0xcca8, 0xc013, 0xc028, 0x003c,
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, mut rest)) = data.split_first() else {
@@ -24,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut secrets = SessionSecrets::default();
     let len = if suite.0 == 0x1302 { 48 } else { 32 };
+    let version = if pick & 0x10 != 0 { 0x0301 } else { 0x0303 };
     for label in Label::ALL {
         let n = if label == Label::ClientRandom { 48 } else { len };
         secrets.set(label, Secret::new(&[label as u8; 48][..n]).unwrap());
@@ -32,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
         client_random: ClientRandom([1; 32]),
         server_random: [2; 32],
         suite,
+        encrypt_then_mac: pick & 0x20 != 0,
     };
     let Ok(mut dec) = RecordDecryptor::new(&hello, &secrets, direction) else {
         return;
@@ -42,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
     while rest.len() >= 3 {
         let len = usize::from(u16::from_be_bytes([rest[1], rest[2]]));
         let end = (3 + len).min(rest.len());
-        let _ = dec.decrypt(ContentType(rest[0]), 0x0303, &rest[3..end]);
+        let _ = dec.decrypt(ContentType(rest[0]), version, &rest[3..end]);
         rest = &rest[end..];
     }
 });

@@ -137,11 +137,28 @@ fn hellos(conn: &Conn) -> Hellos {
             client_random: ClientRandom(ch[6..38].try_into().unwrap()),
             server_random: sh[6..38].try_into().unwrap(),
             suite: CipherSuite(suite),
+            encrypt_then_mac: server_extensions(sh, sid_len).contains(&0x0016),
         },
         client_session_id: ch[39..39 + csid_len].to_vec(),
         client_ticket,
         server_session_id: sh[39..39 + sid_len].to_vec(),
     }
+}
+
+/// The extension types of a ServerHello.
+fn server_extensions(sh: &[u8], sid_len: usize) -> Vec<u16> {
+    let mut at = 39 + sid_len + 3; // suite, compression
+    let mut types = Vec::new();
+    if at + 2 > sh.len() {
+        return types;
+    }
+    let end = at + 2 + u16::from_be_bytes([sh[at], sh[at + 1]]) as usize;
+    at += 2;
+    while at + 4 <= end {
+        types.push(u16::from_be_bytes([sh[at], sh[at + 1]]));
+        at += 4 + u16::from_be_bytes([sh[at + 2], sh[at + 3]]) as usize;
+    }
+    types
 }
 
 fn negotiated(conn: &Conn) -> Negotiated {
@@ -425,7 +442,7 @@ fn test_tls13_h2_decrypts_preface_and_three_requests() {
 
 #[test]
 fn test_wrong_key_fails_on_first_encrypted_record() {
-    for name in ["tls13-reuse", "tls12-reuse"] {
+    for name in ["tls13-reuse", "tls12-reuse", "tls12-cbc", "tls12-cbc-etm"] {
         let conns = connections(&format!("fixtures/{name}.pcap"));
         let hello = negotiated(&conns[0]);
         // The right key log with every secret's first byte flipped.
@@ -508,7 +525,7 @@ fn test_pcapng_decryption_secrets_block_decrypts() {
 }
 
 #[test]
-fn test_openssl_suites_chacha20_and_aes256() {
+fn test_openssl_suites_chacha20_aes256_and_cbc() {
     // fixtures/record-suites.sh: one request per suite, OpenSSL s_client → s_server
     // -www; tshark decrypts one `GET / HTTP/1.1` in each.
     for (name, suite) in [
@@ -522,12 +539,22 @@ fn test_openssl_suites_chacha20_and_aes256() {
             "tls12-aes256",
             CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
         ),
+        (
+            "tls12-cbc-etm",
+            CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+        ),
+        (
+            "tls12-cbc",
+            CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,
+        ),
     ] {
         let log = key_log(name);
         let conns = connections(&format!("fixtures/{name}.pcap"));
         assert_eq!(conns.len(), 1, "{name}");
         let hello = negotiated(&conns[0]);
         assert_eq!(hello.suite, suite, "{name}");
+        // OpenSSL offers encrypt-then-MAC; record-suites.sh turns it off for tls12-cbc.
+        assert_eq!(hello.encrypt_then_mac, name == "tls12-cbc-etm", "{name}");
         let client = decrypt_direction(
             &conns[0].client,
             &hello,
@@ -552,4 +579,21 @@ fn test_openssl_suites_chacha20_and_aes256() {
         // The client's close_notify (warning, 0) came encrypted.
         assert_eq!(client.alerts, [(1, 0)], "{name}");
     }
+}
+
+#[test]
+fn test_tls10_cbc_record_is_refused() {
+    // The same CBC keys, but a record claiming TLS 1.0: its IV would chain from the
+    // previous record, which this decryptor does not follow.
+    let log = key_log("tls12-cbc");
+    let conns = connections("fixtures/tls12-cbc.pcap");
+    let hello = negotiated(&conns[0]);
+    let mut dec =
+        RecordDecryptor::new(&hello, &secrets(&log, &hello), Direction::ClientToServer).unwrap();
+    dec.decrypt(ContentType::CHANGE_CIPHER_SPEC, 0x0303, &[1])
+        .unwrap();
+    assert_eq!(
+        dec.decrypt(ContentType::HANDSHAKE, 0x0301, &[0; 64]),
+        Err(DecryptError::ImplicitIv)
+    );
 }

@@ -38,10 +38,24 @@ impl CipherSuite {
     pub const TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: CipherSuite = CipherSuite(0xcca9);
     pub const TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256: CipherSuite = CipherSuite(0xccaa);
 
+    // TLS 1.2 AES-CBC with HMAC (RFC 5246 §A.5, RFC 4492, RFC 5289).
+    pub const TLS_RSA_WITH_AES_128_CBC_SHA: CipherSuite = CipherSuite(0x002f);
+    pub const TLS_RSA_WITH_AES_256_CBC_SHA: CipherSuite = CipherSuite(0x0035);
+    pub const TLS_RSA_WITH_AES_128_CBC_SHA256: CipherSuite = CipherSuite(0x003c);
+    pub const TLS_RSA_WITH_AES_256_CBC_SHA256: CipherSuite = CipherSuite(0x003d);
+    pub const TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: CipherSuite = CipherSuite(0xc009);
+    pub const TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: CipherSuite = CipherSuite(0xc00a);
+    pub const TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: CipherSuite = CipherSuite(0xc013);
+    pub const TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: CipherSuite = CipherSuite(0xc014);
+    pub const TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256: CipherSuite = CipherSuite(0xc023);
+    pub const TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384: CipherSuite = CipherSuite(0xc024);
+    pub const TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256: CipherSuite = CipherSuite(0xc027);
+    pub const TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384: CipherSuite = CipherSuite(0xc028);
+
     /// How records of this suite are protected, or `None` for a suite we cannot
-    /// decrypt (CBC, PSK-only, export, ...).
+    /// decrypt (3DES, RC4, CAMELLIA, PSK-only, export, ...).
     pub fn params(self) -> Option<SuiteParams> {
-        use AeadAlgorithm::*;
+        use CipherAlgorithm::*;
         use HashAlgorithm::*;
         use ProtocolVersion::*;
         let (version, aead, hash) = match self {
@@ -61,11 +75,34 @@ impl CipherSuite {
             | CipherSuite::TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => {
                 (Tls12, ChaCha20Poly1305, Sha256)
             }
+            // The _SHA suites use the TLS 1.2 default PRF hash, SHA-256 (RFC 5246 §5).
+            CipherSuite::TLS_RSA_WITH_AES_128_CBC_SHA
+            | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA
+            | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA => {
+                (Tls12, Aes128Cbc(MacAlgorithm::Sha1), Sha256)
+            }
+            CipherSuite::TLS_RSA_WITH_AES_256_CBC_SHA
+            | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA
+            | CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA => {
+                (Tls12, Aes256Cbc(MacAlgorithm::Sha1), Sha256)
+            }
+            CipherSuite::TLS_RSA_WITH_AES_128_CBC_SHA256
+            | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256
+            | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 => {
+                (Tls12, Aes128Cbc(MacAlgorithm::Sha256), Sha256)
+            }
+            CipherSuite::TLS_RSA_WITH_AES_256_CBC_SHA256 => {
+                (Tls12, Aes256Cbc(MacAlgorithm::Sha256), Sha256)
+            }
+            CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384
+            | CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384 => {
+                (Tls12, Aes256Cbc(MacAlgorithm::Sha384), Sha384)
+            }
             _ => return None,
         };
         Some(SuiteParams {
             version,
-            aead,
+            cipher: aead,
             hash,
         })
     }
@@ -86,17 +123,66 @@ pub enum ProtocolVersion {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AeadAlgorithm {
+pub enum CipherAlgorithm {
     Aes128Gcm,
     Aes256Gcm,
     ChaCha20Poly1305,
+    /// TLS 1.1+ CBC with an explicit per-record IV and the given HMAC.
+    Aes128Cbc(MacAlgorithm),
+    Aes256Cbc(MacAlgorithm),
 }
 
-impl AeadAlgorithm {
+impl CipherAlgorithm {
     pub fn key_len(self) -> usize {
         match self {
-            AeadAlgorithm::Aes128Gcm => 16,
-            AeadAlgorithm::Aes256Gcm | AeadAlgorithm::ChaCha20Poly1305 => 32,
+            CipherAlgorithm::Aes128Gcm | CipherAlgorithm::Aes128Cbc(_) => 16,
+            CipherAlgorithm::Aes256Gcm
+            | CipherAlgorithm::ChaCha20Poly1305
+            | CipherAlgorithm::Aes256Cbc(_) => 32,
+        }
+    }
+
+    /// The HMAC of a CBC suite; AEADs have none.
+    pub fn mac(self) -> Option<MacAlgorithm> {
+        match self {
+            CipherAlgorithm::Aes128Cbc(mac) | CipherAlgorithm::Aes256Cbc(mac) => Some(mac),
+            _ => None,
+        }
+    }
+}
+
+/// The record MAC of a CBC suite (RFC 5246 §6.2.3.1); its key is as long as its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MacAlgorithm {
+    Sha1,
+    Sha256,
+    Sha384,
+}
+
+impl MacAlgorithm {
+    pub fn len(self) -> usize {
+        match self {
+            MacAlgorithm::Sha1 => 20,
+            MacAlgorithm::Sha256 => 32,
+            MacAlgorithm::Sha384 => 48,
+        }
+    }
+
+    /// Whether HMAC(key, parts...) equals `tag`, compared in constant time.
+    pub fn verify(self, key: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
+        fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
+            let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(key) else {
+                return false;
+            };
+            for part in parts {
+                mac.update(part);
+            }
+            mac.verify_slice(tag).is_ok()
+        }
+        match self {
+            MacAlgorithm::Sha1 => run::<Hmac<sha1::Sha1>>(key, parts, tag),
+            MacAlgorithm::Sha256 => run::<Hmac<Sha256>>(key, parts, tag),
+            MacAlgorithm::Sha384 => run::<Hmac<Sha384>>(key, parts, tag),
         }
     }
 }
@@ -120,36 +206,46 @@ impl HashAlgorithm {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SuiteParams {
     pub version: ProtocolVersion,
-    pub aead: AeadAlgorithm,
+    pub cipher: CipherAlgorithm,
     /// The suite's hash: HKDF's in TLS 1.3, the PRF's in TLS 1.2.
     pub hash: HashAlgorithm,
 }
 
-/// Longest AEAD key: AES-256 and ChaCha20 take 32 bytes.
+/// Longest cipher key: AES-256 and ChaCha20 take 32 bytes.
 pub const MAX_KEY_LEN: usize = 32;
+/// Longest MAC key: HMAC-SHA384's 48 bytes.
+pub const MAX_MAC_KEY_LEN: usize = 48;
 
 /// One direction's record-protection key and IV.
 ///
 /// `iv` is the whole 12-byte per-record nonce base for TLS 1.3 and TLS 1.2
 /// ChaCha20-Poly1305; for TLS 1.2 AES-GCM only its first 4 bytes (the implicit salt,
-/// RFC 5288 §3) are used and the rest are zero.
+/// RFC 5288 §3) are used and the rest are zero; CBC suites carry their IV in each
+/// record and use none of it, but have a MAC key.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TrafficKey {
-    pub aead: AeadAlgorithm,
+    pub cipher: CipherAlgorithm,
     key: [u8; MAX_KEY_LEN],
     pub iv: [u8; 12],
+    mac_key: [u8; MAX_MAC_KEY_LEN],
 }
 
 impl TrafficKey {
     pub fn key(&self) -> &[u8] {
-        self.key.get(..self.aead.key_len()).unwrap_or(&[])
+        self.key.get(..self.cipher.key_len()).unwrap_or(&[])
+    }
+
+    /// The HMAC key of a CBC suite; empty for AEADs.
+    pub fn mac_key(&self) -> &[u8] {
+        let len = self.cipher.mac().map_or(0, MacAlgorithm::len);
+        self.mac_key.get(..len).unwrap_or(&[])
     }
 }
 
 impl fmt::Debug for TrafficKey {
     // Keys stay out of logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TrafficKey({:?})", self.aead)
+        write!(f, "TrafficKey({:?})", self.cipher)
     }
 }
 
@@ -230,15 +326,16 @@ pub fn hkdf_expand_label(
 pub fn tls13_traffic_key(params: SuiteParams, secret: &[u8]) -> Result<TrafficKey, KeyError> {
     let mut key = [0; MAX_KEY_LEN];
     let key_slot = key
-        .get_mut(..params.aead.key_len())
+        .get_mut(..params.cipher.key_len())
         .ok_or(KeyError::OutputTooLong)?;
     hkdf_expand_label(params.hash, secret, b"key", b"", key_slot)?;
     let mut iv = [0; 12];
     hkdf_expand_label(params.hash, secret, b"iv", b"", &mut iv)?;
     Ok(TrafficKey {
-        aead: params.aead,
+        cipher: params.cipher,
         key,
         iv,
+        mac_key: [0; MAX_MAC_KEY_LEN],
     })
 }
 
@@ -307,9 +404,11 @@ pub struct Tls12Keys {
 }
 
 /// The TLS 1.2 key block (RFC 5246 §6.3): `PRF(master_secret, "key expansion",
-/// server_random ‖ client_random)` split into client write key, server write key,
-/// client write IV, server write IV. AEAD suites have no MAC keys; the fixed IV is 4
-/// bytes for AES-GCM (RFC 5288 §3) and 12 for ChaCha20-Poly1305 (RFC 7905 §2).
+/// server_random ‖ client_random)` split into client MAC key, server MAC key, client
+/// write key, server write key, client IV, server IV. AEAD suites have no MAC keys;
+/// the fixed IV is 4 bytes for AES-GCM (RFC 5288 §3) and 12 for ChaCha20-Poly1305
+/// (RFC 7905 §2); CBC's IVs are not needed from TLS 1.1 on (each record carries its
+/// own), so they are not derived.
 pub fn tls12_keys(
     params: SuiteParams,
     master_secret: &[u8],
@@ -322,14 +421,16 @@ pub fn tls12_keys(
             got: master_secret.len(),
         });
     }
-    let key_len = params.aead.key_len();
-    let iv_len = match params.aead {
-        AeadAlgorithm::Aes128Gcm | AeadAlgorithm::Aes256Gcm => 4,
-        AeadAlgorithm::ChaCha20Poly1305 => 12,
+    let mac_len = params.cipher.mac().map_or(0, MacAlgorithm::len);
+    let key_len = params.cipher.key_len();
+    let iv_len = match params.cipher {
+        CipherAlgorithm::Aes128Gcm | CipherAlgorithm::Aes256Gcm => 4,
+        CipherAlgorithm::ChaCha20Poly1305 => 12,
+        CipherAlgorithm::Aes128Cbc(_) | CipherAlgorithm::Aes256Cbc(_) => 0,
     };
-    let mut block = [0u8; 2 * (MAX_KEY_LEN + 12)];
+    let mut block = [0u8; 2 * (MAX_MAC_KEY_LEN + MAX_KEY_LEN + 12)];
     let block = block
-        .get_mut(..2 * (key_len + iv_len))
+        .get_mut(..2 * (mac_len + key_len + iv_len))
         .ok_or(KeyError::OutputTooLong)?;
     tls12_prf(
         params.hash,
@@ -339,22 +440,31 @@ pub fn tls12_keys(
         block,
     );
     let take = |from: usize, len: usize| block.get(from..from + len).unwrap_or(&[]);
-    let make = |key_at: usize, iv_at: usize| {
+    let make = |mac_at: usize, key_at: usize, iv_at: usize| {
         let mut key = [0; MAX_KEY_LEN];
         let mut iv = [0; 12];
-        if let (Some(k), Some(i)) = (key.get_mut(..key_len), iv.get_mut(..iv_len)) {
+        let mut mac_key = [0; MAX_MAC_KEY_LEN];
+        if let (Some(m), Some(k), Some(i)) = (
+            mac_key.get_mut(..mac_len),
+            key.get_mut(..key_len),
+            iv.get_mut(..iv_len),
+        ) {
+            m.copy_from_slice(take(mac_at, mac_len));
             k.copy_from_slice(take(key_at, key_len));
             i.copy_from_slice(take(iv_at, iv_len));
         }
         TrafficKey {
-            aead: params.aead,
+            cipher: params.cipher,
             key,
             iv,
+            mac_key,
         }
     };
+    let keys_at = 2 * mac_len;
+    let ivs_at = keys_at + 2 * key_len;
     Ok(Tls12Keys {
-        client_write: make(0, 2 * key_len),
-        server_write: make(key_len, 2 * key_len + iv_len),
+        client_write: make(0, keys_at, ivs_at),
+        server_write: make(mac_len, keys_at + key_len, ivs_at + iv_len),
     })
 }
 
@@ -365,7 +475,7 @@ mod tests {
 
     const AES128: SuiteParams = SuiteParams {
         version: ProtocolVersion::Tls13,
-        aead: AeadAlgorithm::Aes128Gcm,
+        cipher: CipherAlgorithm::Aes128Gcm,
         hash: HashAlgorithm::Sha256,
     };
 
@@ -430,7 +540,7 @@ mod tests {
     fn test_tls13_wrong_secret_length() {
         let sha384 = SuiteParams {
             hash: HashAlgorithm::Sha384,
-            aead: AeadAlgorithm::Aes256Gcm,
+            cipher: CipherAlgorithm::Aes256Gcm,
             ..AES128
         };
         assert_eq!(
@@ -504,6 +614,24 @@ mod tests {
         assert_eq!(&keys.client_write.iv[..4], &block[32..36]);
         assert_eq!(&keys.server_write.iv[..4], &block[36..40]);
         assert_eq!(keys.client_write.iv[4..], [0; 8]);
+        assert!(keys.client_write.mac_key().is_empty());
+        // CBC with HMAC-SHA1: MAC keys (20 each) come first, then the AES keys.
+        let cbc = CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA
+            .params()
+            .unwrap();
+        let keys = tls12_keys(cbc, &master, &cr, &sr).unwrap();
+        let mut block = [0u8; 72];
+        tls12_prf(
+            HashAlgorithm::Sha256,
+            &master,
+            b"key expansion",
+            &[&sr, &cr],
+            &mut block,
+        );
+        assert_eq!(keys.client_write.mac_key(), &block[..20]);
+        assert_eq!(keys.server_write.mac_key(), &block[20..40]);
+        assert_eq!(keys.client_write.key(), &block[40..56]);
+        assert_eq!(keys.server_write.key(), &block[56..72]);
         assert_eq!(
             tls12_keys(params, &[0; 32], &cr, &sr),
             Err(KeyError::SecretLength {
@@ -524,10 +652,14 @@ mod tests {
             HashAlgorithm::Sha384
         );
         assert_eq!(
-            CipherSuite(0xcca8).params().unwrap().aead,
-            AeadAlgorithm::ChaCha20Poly1305
+            CipherSuite(0xcca8).params().unwrap().cipher,
+            CipherAlgorithm::ChaCha20Poly1305
         );
-        // CBC (TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA) is not decrypted.
-        assert_eq!(CipherSuite(0xc013).params(), None);
+        assert_eq!(
+            CipherSuite(0xc028).params().unwrap().cipher,
+            CipherAlgorithm::Aes256Cbc(MacAlgorithm::Sha384)
+        );
+        // 3DES (TLS_RSA_WITH_3DES_EDE_CBC_SHA) is not decrypted.
+        assert_eq!(CipherSuite(0x000a).params(), None);
     }
 }

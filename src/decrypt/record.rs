@@ -6,7 +6,10 @@
 //! padding), RFC 5246 §6.2.3.3 with RFC 5288 §3 (TLS 1.2 AES-GCM: 4-byte implicit salt ‖
 //! 8-byte explicit nonce carried in the record) and RFC 7905 §2 (TLS 1.2
 //! ChaCha20-Poly1305: IV XOR sequence); TLS 1.2 additional data is seq ‖ type ‖ version
-//! ‖ plaintext length. The AEADs are RustCrypto's `aes-gcm` and `chacha20poly1305`.
+//! ‖ plaintext length. TLS 1.1/1.2 AES-CBC (RFC 5246 §6.2.3.2): explicit IV, HMAC over
+//! seq ‖ type ‖ version ‖ length ‖ content, then padding, or with encrypt-then-MAC
+//! (RFC 7366) the HMAC over the IV and ciphertext after them. The ciphers are
+//! RustCrypto's `aes-gcm`, `chacha20poly1305`, `aes` + `cbc`, and `hmac`.
 //!
 //! Not for: finding record boundaries in a TCP stream, matching a connection to its
 //! key log entry, or parsing what the plaintext says; the TLS analyzer does those and
@@ -15,17 +18,20 @@
 //! Finished message it sends (RFC 8446 §4.4.4) and to the next generation after a
 //! KeyUpdate it sends (§4.6.3); in TLS 1.2 protection starts after that direction's
 //! ChangeCipherSpec. Not handled: TLS 1.3 0-RTT early data, TLS 1.2 renegotiation,
-//! CBC suites.
+//! TLS 1.0's implicit CBC IVs, and suites other than AES-GCM, ChaCha20-Poly1305 and
+//! AES-CBC.
 
 use std::fmt;
 
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
+use cbc::cipher::block_padding::NoPadding;
+use cbc::cipher::{BlockDecryptMut, KeyIvInit};
 use chacha20poly1305::ChaCha20Poly1305;
 
 use super::keylog::{ClientRandom, Label, Secret, SessionSecrets};
 use super::keys::{
-    self, AeadAlgorithm, CipherSuite, KeyError, ProtocolVersion, SuiteParams, TrafficKey,
+    self, CipherAlgorithm, CipherSuite, KeyError, ProtocolVersion, SuiteParams, TrafficKey,
 };
 
 /// The TLS record content type (RFC 8446 §5.1); unknown values survive.
@@ -56,6 +62,9 @@ pub struct Negotiated {
     /// The ServerHello's cipher suite. It alone decides TLS 1.2 versus TLS 1.3
     /// protection: the TLS 1.3 suites are defined for TLS 1.3 only and vice versa.
     pub suite: CipherSuite,
+    /// Both hellos carried the encrypt_then_mac extension (RFC 7366 §2): CBC records
+    /// put their MAC after the ciphertext. Ignored for AEAD suites.
+    pub encrypt_then_mac: bool,
 }
 
 /// Which keys protected a record.
@@ -107,6 +116,9 @@ pub enum DecryptError {
     NoContentType,
     /// 2^64 records under one key (RFC 8446 §5.3: the sequence must not wrap).
     SequenceExhausted,
+    /// A CBC record of TLS 1.0 (record version 0x0301), whose IV chains from the
+    /// previous record (RFC 2246 §6.2.3.2): not supported.
+    ImplicitIv,
 }
 
 impl fmt::Display for DecryptError {
@@ -123,6 +135,7 @@ impl fmt::Display for DecryptError {
             DecryptError::RecordTooShort { len } => write!(f, "record of {len} bytes is too short"),
             DecryptError::NoContentType => f.write_str("TLS 1.3 record without a content type"),
             DecryptError::SequenceExhausted => f.write_str("record sequence number exhausted"),
+            DecryptError::ImplicitIv => f.write_str("TLS 1.0 CBC records are not supported"),
         }
     }
 }
@@ -149,6 +162,8 @@ enum Cipher {
     Aes128Gcm(Box<Aes128Gcm>),
     Aes256Gcm(Box<Aes256Gcm>),
     ChaCha20Poly1305(Box<ChaCha20Poly1305>),
+    /// CBC needs a fresh decryptor per record (each has its own IV): keep the keys.
+    Cbc(Box<TrafficKey>),
 }
 
 impl Cipher {
@@ -156,16 +171,19 @@ impl Cipher {
         // The key length always matches (TrafficKey is built for its algorithm); the
         // error arm only keeps this panic-free.
         let bad = |_| DecryptError::Key(KeyError::OutputTooLong);
-        Ok(match key.aead {
-            AeadAlgorithm::Aes128Gcm => {
+        Ok(match key.cipher {
+            CipherAlgorithm::Aes128Gcm => {
                 Cipher::Aes128Gcm(Box::new(Aes128Gcm::new_from_slice(key.key()).map_err(bad)?))
             }
-            AeadAlgorithm::Aes256Gcm => {
+            CipherAlgorithm::Aes256Gcm => {
                 Cipher::Aes256Gcm(Box::new(Aes256Gcm::new_from_slice(key.key()).map_err(bad)?))
             }
-            AeadAlgorithm::ChaCha20Poly1305 => Cipher::ChaCha20Poly1305(Box::new(
+            CipherAlgorithm::ChaCha20Poly1305 => Cipher::ChaCha20Poly1305(Box::new(
                 ChaCha20Poly1305::new_from_slice(key.key()).map_err(bad)?,
             )),
+            CipherAlgorithm::Aes128Cbc(_) | CipherAlgorithm::Aes256Cbc(_) => {
+                Cipher::Cbc(Box::new(*key))
+            }
         })
     }
 
@@ -176,8 +194,97 @@ impl Cipher {
             Cipher::Aes128Gcm(c) => c.decrypt_in_place(nonce, aad, buf).is_ok(),
             Cipher::Aes256Gcm(c) => c.decrypt_in_place(nonce, aad, buf).is_ok(),
             Cipher::ChaCha20Poly1305(c) => c.decrypt_in_place(nonce, aad, buf).is_ok(),
+            Cipher::Cbc(_) => false,
         }
     }
+}
+
+const AES_BLOCK: usize = 16;
+
+/// Opens one TLS 1.1/1.2 CBC record (RFC 5246 §6.2.3.2; RFC 7366 §3 when
+/// `encrypt_then_mac`) into `buf`. `Ok(false)` is a MAC or padding failure: both are
+/// `bad_record_mac` to a TLS peer. (Padding is checked before the MAC in the
+/// MAC-then-encrypt case, which a TLS endpoint must not do (Lucky 13); a passive
+/// reader offers no oracle, so simplicity wins here.)
+fn open_cbc(
+    key: &TrafficKey,
+    encrypt_then_mac: bool,
+    seq: u64,
+    content_type: ContentType,
+    version: u16,
+    body: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<bool, DecryptError> {
+    if version < 0x0302 {
+        return Err(DecryptError::ImplicitIv);
+    }
+    let mac = key.cipher.mac().ok_or(DecryptError::ImplicitIv)?;
+    let too_short = DecryptError::RecordTooShort { len: body.len() };
+    let header = |len: usize| {
+        let mut h = [0u8; 13];
+        h[..8].copy_from_slice(&seq.to_be_bytes());
+        h[8] = content_type.0;
+        h[9..11].copy_from_slice(&version.to_be_bytes());
+        h[11..].copy_from_slice(&(len as u16).to_be_bytes());
+        h
+    };
+    let (iv_and_ciphertext, tag) = if encrypt_then_mac {
+        let split = body.len().checked_sub(mac.len()).ok_or(too_short)?;
+        let (data, tag) = body.split_at(split);
+        if !mac.verify(key.mac_key(), &[&header(data.len()), data], tag) {
+            return Ok(false);
+        }
+        (data, None)
+    } else {
+        (body, Some(()))
+    };
+    let (iv, ciphertext) = iv_and_ciphertext
+        .split_at_checked(AES_BLOCK)
+        .ok_or(too_short)?;
+    if ciphertext.is_empty() || ciphertext.len() % AES_BLOCK != 0 {
+        return Err(too_short);
+    }
+    buf.clear();
+    buf.extend_from_slice(ciphertext);
+    let decrypted = match key.cipher {
+        CipherAlgorithm::Aes128Cbc(_) => {
+            cbc::Decryptor::<aes::Aes128>::new_from_slices(key.key(), iv)
+                .ok()
+                .and_then(|d| d.decrypt_padded_mut::<NoPadding>(buf).ok().map(|_| ()))
+        }
+        _ => cbc::Decryptor::<aes::Aes256>::new_from_slices(key.key(), iv)
+            .ok()
+            .and_then(|d| d.decrypt_padded_mut::<NoPadding>(buf).ok().map(|_| ())),
+    };
+    if decrypted.is_none() {
+        return Ok(false);
+    }
+    // padding_length bytes each equal to padding_length, then padding_length itself.
+    let Some(&pad) = buf.last() else {
+        return Ok(false);
+    };
+    let pad = usize::from(pad) + 1;
+    let Some(unpadded) = buf.len().checked_sub(pad) else {
+        return Ok(false);
+    };
+    if !buf
+        .get(unpadded..)
+        .is_some_and(|p| p.iter().all(|&b| usize::from(b) + 1 == pad))
+    {
+        return Ok(false);
+    }
+    buf.truncate(unpadded);
+    if tag.is_some() {
+        let Some(content_len) = buf.len().checked_sub(mac.len()) else {
+            return Ok(false);
+        };
+        let (content, tag) = buf.split_at(content_len);
+        if !mac.verify(key.mac_key(), &[&header(content_len), content], tag) {
+            return Ok(false);
+        }
+        buf.truncate(content_len);
+    }
+    Ok(true)
 }
 
 /// Keys in use plus the sequence number of the next record under them.
@@ -275,6 +382,7 @@ const HANDSHAKE_KEY_UPDATE: u8 = 24;
 /// Decrypts the records one peer sends, in order.
 pub struct RecordDecryptor {
     params: SuiteParams,
+    encrypt_then_mac: bool,
     direction: Direction,
     state: State,
     scanner: HandshakeScanner,
@@ -346,6 +454,7 @@ impl RecordDecryptor {
         };
         Ok(RecordDecryptor {
             params,
+            encrypt_then_mac: hello.encrypt_then_mac,
             direction,
             state,
             scanner: HandshakeScanner::default(),
@@ -438,6 +547,39 @@ impl RecordDecryptor {
                     self.state = State::Tls12(Active::new(key, Epoch::Application(0))?);
                 }
                 plain(body)
+            }
+            State::Tls12(Active {
+                cipher: Cipher::Cbc(key),
+                seq,
+                epoch,
+                ..
+            }) => {
+                let (this_seq, this_epoch) = (*seq, *epoch);
+                let opened = open_cbc(
+                    key,
+                    self.encrypt_then_mac,
+                    this_seq,
+                    content_type,
+                    version,
+                    body,
+                    &mut self.buf,
+                )?;
+                if !opened {
+                    self.state = State::Failed;
+                    return Err(DecryptError::AuthenticationFailed {
+                        seq: this_seq,
+                        epoch: this_epoch,
+                    });
+                }
+                *seq = this_seq
+                    .checked_add(1)
+                    .ok_or(DecryptError::SequenceExhausted)?;
+                Ok(Record {
+                    content_type,
+                    data: &self.buf,
+                    epoch: this_epoch,
+                    seq: Some(this_seq),
+                })
             }
             State::Tls12(active) => {
                 let (nonce, ciphertext) = match active.cipher {
@@ -584,6 +726,7 @@ mod tests {
         client_random: ClientRandom([0; 32]),
         server_random: [0; 32],
         suite: CipherSuite::TLS_AES_128_GCM_SHA256,
+        encrypt_then_mac: false,
     };
 
     #[test]
@@ -701,12 +844,12 @@ mod tests {
             Err(DecryptError::MissingSecret(Label::ClientRandom))
         );
         let cbc = Negotiated {
-            suite: CipherSuite(0xc013),
+            suite: CipherSuite(0x000a),
             ..HELLO_13
         };
         assert_eq!(
             RecordDecryptor::new(&cbc, &secrets, Direction::ClientToServer).map(|_| ()),
-            Err(DecryptError::UnsupportedSuite(CipherSuite(0xc013)))
+            Err(DecryptError::UnsupportedSuite(CipherSuite(0x000a)))
         );
         // A SHA-256-sized secret for a SHA-384 suite.
         let aes256 = Negotiated {
@@ -819,7 +962,9 @@ mod proptests {
     use super::*;
     use proptest::prelude::*;
 
-    const SUITES: [u16; 7] = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc030, 0xcca8, 0x009d];
+    const SUITES: [u16; 10] = [
+        0x1301, 0x1302, 0x1303, 0xc02b, 0xc030, 0xcca8, 0x009d, 0xc013, 0xc028, 0x003c,
+    ];
 
     fn decryptor(suite: u16, direction: Direction) -> RecordDecryptor {
         let suite = CipherSuite(suite);
@@ -837,6 +982,7 @@ mod proptests {
             client_random: ClientRandom([1; 32]),
             server_random: [2; 32],
             suite,
+            encrypt_then_mac: suite.0 == 0xc013,
         };
         RecordDecryptor::new(&hello, &secrets, direction).unwrap()
     }
@@ -868,6 +1014,7 @@ mod proptests {
                             DecryptError::AuthenticationFailed { .. }
                                 | DecryptError::AlreadyFailed
                                 | DecryptError::RecordTooShort { .. }
+                                | DecryptError::ImplicitIv
                         );
                         prop_assert!(expected, "unexpected error {:?}", e);
                     }
@@ -893,6 +1040,7 @@ mod proptests {
                 client_random: ClientRandom([0; 32]),
                 server_random: [0; 32],
                 suite: CipherSuite::TLS_AES_128_GCM_SHA256,
+                encrypt_then_mac: false,
             };
             let mut dec = RecordDecryptor::new(&hello, &secrets, Direction::ClientToServer).unwrap();
             dec.switch_to_application().unwrap();
