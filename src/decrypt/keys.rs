@@ -160,7 +160,7 @@ pub enum MacAlgorithm {
 }
 
 impl MacAlgorithm {
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             MacAlgorithm::Sha1 => 20,
             MacAlgorithm::Sha256 => 32,
@@ -237,7 +237,7 @@ impl TrafficKey {
 
     /// The HMAC key of a CBC suite; empty for AEADs.
     pub fn mac_key(&self) -> &[u8] {
-        let len = self.cipher.mac().map_or(0, MacAlgorithm::len);
+        let len = self.cipher.mac().map_or(0, MacAlgorithm::output_len);
         self.mac_key.get(..len).unwrap_or(&[])
     }
 }
@@ -421,7 +421,7 @@ pub fn tls12_keys(
             got: master_secret.len(),
         });
     }
-    let mac_len = params.cipher.mac().map_or(0, MacAlgorithm::len);
+    let mac_len = params.cipher.mac().map_or(0, MacAlgorithm::output_len);
     let key_len = params.cipher.key_len();
     let iv_len = match params.cipher {
         CipherAlgorithm::Aes128Gcm | CipherAlgorithm::Aes256Gcm => 4,

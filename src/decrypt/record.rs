@@ -229,7 +229,7 @@ fn open_cbc(
         h
     };
     let (iv_and_ciphertext, tag) = if encrypt_then_mac {
-        let split = body.len().checked_sub(mac.len()).ok_or(too_short)?;
+        let split = body.len().checked_sub(mac.output_len()).ok_or(too_short)?;
         let (data, tag) = body.split_at(split);
         if !mac.verify(key.mac_key(), &[&header(data.len()), data], tag) {
             return Ok(false);
@@ -275,7 +275,7 @@ fn open_cbc(
     }
     buf.truncate(unpadded);
     if tag.is_some() {
-        let Some(content_len) = buf.len().checked_sub(mac.len()) else {
+        let Some(content_len) = buf.len().checked_sub(mac.output_len()) else {
             return Ok(false);
         };
         let (content, tag) = buf.split_at(content_len);
