@@ -190,9 +190,10 @@ pub struct ParseSummary {
 /// mistake costs no memory.
 pub const MAX_LINE_LEN: usize = 512;
 
-/// Bound on distinct client randoms kept: one per TLS connection, 1 Mi of them is
-/// ~400 MB less than a capture holding that many connections would need anyway.
-pub const MAX_SESSIONS: usize = 1 << 20;
+/// Bound on distinct client randoms kept (one per TLS connection). Each costs about
+/// 450 bytes (32-byte key, eight inline secret slots, tree overhead), so the key log
+/// stays under ~120 MB whatever file it is given.
+pub const MAX_SESSIONS: usize = 1 << 18;
 
 /// Secrets from any number of key log texts, merged, looked up by client random.
 #[derive(Clone, Debug, Default)]
