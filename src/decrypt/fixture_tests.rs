@@ -420,6 +420,15 @@ fn test_tls13_h2_decrypts_preface_and_three_requests() {
         Direction::ClientToServer,
     );
     assert_eq!(client.error, None);
+    let server = decrypt_direction(
+        &conns[0].server,
+        &hello,
+        &secrets(&log, &hello),
+        Direction::ServerToClient,
+    );
+    assert_eq!(server.error, None);
+    // RFC 9113 §3.4: the server's preface is a SETTINGS frame (type 4, stream 0).
+    assert_eq!(server.application[3], 4);
     let data = &client.application;
     let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     assert!(data.starts_with(preface));
@@ -596,4 +605,43 @@ fn test_tls10_cbc_record_is_refused() {
         dec.decrypt(ContentType::HANDSHAKE, 0x0301, &[0; 64]),
         Err(DecryptError::ImplicitIv)
     );
+}
+
+#[test]
+fn test_merged_key_logs_decrypt_every_capture() {
+    // Several key log files merge into one; each capture still finds its secrets.
+    let names = [
+        "tls12-aes256",
+        "tls12-bad-cert",
+        "tls12-cbc",
+        "tls12-cbc-etm",
+        "tls12-chacha",
+        "tls12-resume",
+        "tls12-reuse",
+        "tls13-aes256",
+        "tls13-chacha",
+        "tls13-h2",
+        "tls13-reuse",
+    ];
+    let mut merged = KeyLog::new();
+    let mut total = 0;
+    for name in names {
+        let one = key_log(name);
+        total += one.len();
+        merged.merge(&one);
+    }
+    // Every connection has its own client random.
+    assert_eq!(merged.len(), total);
+    for name in ["tls13-reuse", "tls12-reuse", "tls13-chacha", "tls12-cbc"] {
+        let conns = connections(&format!("fixtures/{name}.pcap"));
+        let hello = negotiated(&conns[0]);
+        let client = decrypt_direction(
+            &conns[0].client,
+            &hello,
+            &secrets(&merged, &hello),
+            Direction::ClientToServer,
+        );
+        assert_eq!(client.error, None, "{name}");
+        assert!(http1_requests(&client.application) >= 1, "{name}");
+    }
 }
