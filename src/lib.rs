@@ -23,6 +23,7 @@ pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod decode;
+pub mod decrypt;
 pub mod findings;
 pub mod flow;
 #[cfg(feature = "live")]
