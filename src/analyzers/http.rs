@@ -1618,4 +1618,40 @@ mod tests {
         assert_eq!(x.response_body_bytes, 16);
         assert!(x.response_complete);
     }
+    #[test]
+    fn resync_finds_head_right_after_binary_body() {
+        // The capture starts inside a JPEG body (the server direction resynchronises);
+        // the body ends `FF D9` and the next status line follows with no line end.
+        let mut http = HttpAnalyzer::default();
+        http.start_resync(S);
+        let o = |packet| Origin {
+            packet,
+            ts: Timestamp::from_nanos(packet as i64),
+        };
+        http.on_chunk(C, Chunk::Data(REQ), o(1));
+        // The status line is split across packets right after the body's end.
+        http.on_chunk(S, Chunk::Data(b"\x12\x34\xff\xd9HTTP/1.1 2"), o(2));
+        http.on_chunk(S, Chunk::Data(b"00 OK\r\nContent-Length: 2\r\n\r\nok"), o(3));
+        // Every later response on the connection is found too.
+        http.on_chunk(C, Chunk::Data(REQ), o(4));
+        http.on_chunk(S, Chunk::Data(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"), o(5));
+        let s = http.finish();
+        assert_eq!(
+            view(&s),
+            vec![get("GET", 200, 0, 2), get("GET", 200, 0, 1)],
+            "{:?}",
+            s.warnings
+        );
+    }
+
+    #[test]
+    fn resync_mid_line_needs_a_whole_start_line() {
+        // Inside a body, `HTTP/1.1` without a status code or a method without a version
+        // is text, not a message start.
+        assert_eq!(find_message_start(b"xxHTTP/1.1 is a version", S), None);
+        assert_eq!(find_message_start(b"xxHTTP/1.1 200 OK\r\n", S), Some(2));
+        assert_eq!(find_message_start(b"\xd9GET the milk\n", C), None);
+        assert_eq!(find_message_start(b"\xd9GET /a HTTP/1.1\r\n", C), Some(1));
+        assert_eq!(find_message_start(b"x\nGET the milk\n", C), Some(2));
+    }
 }

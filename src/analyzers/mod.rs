@@ -3,7 +3,9 @@
 //!
 //! The protocol is recognised by content, never by port: a request line from the
 //! client or a status line from the server makes the connection HTTP; a handshake
-//! record (`16 03 0x`) makes it TLS. A capture that
+//! record (`16 03 0x`) makes it TLS, and so do records of any type from either side
+//! when the capture began after the handshake; the HTTP/2 connection preface makes
+//! it `http2` (whose frames are not parsed yet). A capture that
 //! starts mid-connection is given a few chunks to show a message start before the
 //! connection is called `unknown`.
 //!
@@ -21,7 +23,7 @@ use crate::decode::Segment;
 use crate::flow::key::{Direction, PerSide};
 use http::{looks_like_request, looks_like_response, HttpAnalyzer, HttpSummary};
 use reassembly::{Chunk, Origin, Reassembler};
-use tls::{looks_like_tls, TlsAnalyzer, TlsSummary};
+use tls::{looks_like_tls, looks_like_tls_records, TlsAnalyzer, TlsSummary};
 
 /// Data chunks per direction inspected before giving up on recognising a protocol.
 const DETECT_CHUNKS: u32 = 4;
@@ -29,6 +31,16 @@ const DETECT_CHUNKS: u32 = 4;
 /// A message start must be at least this long (`HTTP/1.1`) to reverse roles: a byte
 /// or two (`P`, `HT`) could begin either a request or a response.
 const MIN_REVERSING_BYTES: usize = 8;
+
+/// The HTTP/2 connection preface a client sends first (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether `bytes` begin with the HTTP/2 connection preface (or, cut short, with at
+/// least its `PRI * HTTP/2` line start).
+fn looks_like_h2_preface(bytes: &[u8]) -> bool {
+    let n = bytes.len().min(H2_PREFACE.len());
+    n >= "PRI * HTTP/2".len() && bytes[..n] == H2_PREFACE[..n]
+}
 
 /// What a connection carries, as far as the analyzers can tell.
 #[derive(Debug)]
@@ -42,6 +54,8 @@ enum App {
     /// HTTP, and once a CONNECT tunnel carries TLS, the TLS inside it.
     Http(Box<HttpAnalyzer>, Option<Box<TlsAnalyzer>>),
     Tls(Box<TlsAnalyzer>),
+    /// HTTP/2 in clear text ("prior knowledge"): its frames are not parsed yet.
+    Http2,
     /// Payload that no analyzer recognises, from this packet on.
     Unknown {
         first: Option<u64>,
@@ -85,7 +99,7 @@ impl Default for Streams {
 /// What the analyzers learnt about a connection.
 #[derive(Debug, Default)]
 pub struct StreamSummary {
-    /// `http`, `tls`, `unknown`, or `none` when no payload crossed.
+    /// `http`, `http2`, `tls`, `unknown`, or `none` when no payload crossed.
     pub protocol: &'static str,
     pub http: Option<HttpSummary>,
     pub tls: Option<TlsSummary>,
@@ -125,7 +139,7 @@ impl Streams {
 
     /// Feeds one segment sent by `dir`. RST payloads are not stream data.
     pub fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, origin: Origin) {
-        if seg.flags.rst() || matches!(self.app, App::Unknown { .. }) {
+        if seg.flags.rst() || matches!(self.app, App::Unknown { .. } | App::Http2) {
             return;
         }
         let Streams {
@@ -192,6 +206,10 @@ impl Streams {
                 tls: Some(analyzer.finish()),
                 unrecognised_from: None,
             },
+            App::Http2 => StreamSummary {
+                protocol: "http2",
+                ..StreamSummary::default()
+            },
         }
     }
 }
@@ -221,6 +239,18 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
             if let App::Tls(analyzer) = app {
                 analyzer.on_chunk(dir, chunk, origin);
             }
+            return;
+        }
+        if looks_like_h2_preface(bytes) {
+            // Not an HTTP/1 request line (`PRI *`): HTTP/2 with prior knowledge.
+            *app = App::Http2;
+            return;
+        }
+        if looks_like_tls_records(bytes) {
+            // Records but no handshake: the capture began after it.
+            let mut analyzer = TlsAnalyzer::mid_stream(dir);
+            analyzer.on_chunk(dir, chunk, origin);
+            *app = App::Tls(Box::new(analyzer));
             return;
         }
         let (is_start, is_reversed_start) = match dir {
@@ -273,6 +303,6 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
             analyzer.on_chunk(dir, chunk, origin)
         }
         App::Tls(analyzer) => analyzer.on_chunk(dir, chunk, origin),
-        App::Undecided { .. } | App::Unknown { .. } => {}
+        App::Undecided { .. } | App::Http2 | App::Unknown { .. } => {}
     }
 }

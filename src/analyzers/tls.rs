@@ -50,6 +50,36 @@ pub fn looks_like_tls(bytes: &[u8]) -> bool {
     }
 }
 
+/// Whether a record header is plausible: content type 20–24, version 0x0300–0x0304,
+/// a length TLS allows.
+fn plausible_header(header: &[u8]) -> bool {
+    match header {
+        [content_type, 3, minor, hi, lo, ..] => {
+            (CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(content_type)
+                && *minor <= 4
+                && usize::from(u16::from_be_bytes([*hi, *lo])) <= MAX_RECORD
+        }
+        _ => false,
+    }
+}
+
+/// Whether `bytes` begin with TLS records of any type, for a connection whose start
+/// was not captured (application data mid-stream). Every record header that lies
+/// wholly in `bytes` must be plausible, so one lucky first header is not enough when
+/// more follow.
+pub fn looks_like_tls_records(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    let mut headers = 0;
+    while let Some(header) = bytes.get(at..at + 5) {
+        if !plausible_header(header) {
+            return false;
+        }
+        headers += 1;
+        at += 5 + usize::from(u16::from_be_bytes([header[3], header[4]]));
+    }
+    headers > 0
+}
+
 /// One direction's record reader.
 #[derive(Debug, Default)]
 struct Records {
@@ -69,6 +99,9 @@ struct Records {
     handshake_skip: usize,
     /// This side's records are encrypted from here on.
     encrypted: bool,
+    /// Joined mid-stream and not yet at a record boundary: chunks are skipped until one
+    /// starts with a plausible record header.
+    seeking: bool,
     /// Framing was lost (a gap, or bytes that are not a record): stop reading.
     lost: bool,
 }
@@ -84,6 +117,9 @@ pub struct TlsAnalyzer {
     /// The exchange in progress, judged when the next client burst starts.
     tentative: Option<TlsExchange>,
     warnings: Vec<WarningRecord>,
+    /// The capture began after the handshake: records are followed from the first
+    /// record boundary seen in each direction, all of them encrypted.
+    mid_stream: bool,
 }
 
 /// What the analyzer learnt.
@@ -130,6 +166,21 @@ impl TlsAnalyzer {
         }
     }
 
+    /// An analyzer for a connection whose handshake was not captured; `first` is the
+    /// direction whose chunk was seen to start with a record.
+    pub fn mid_stream(first: Direction) -> Self {
+        let mut analyzer = TlsAnalyzer {
+            mid_stream: true,
+            ..TlsAnalyzer::default()
+        };
+        for dir in [Direction::Client, Direction::Server] {
+            let side = analyzer.records.get_mut(dir);
+            side.encrypted = true;
+            side.seeking = dir != first;
+        }
+        analyzer
+    }
+
     /// Stops following `dir`, saying why (its first bytes were not TLS records).
     pub fn skip_direction(&mut self, dir: Direction, origin: Origin, why: &str) {
         self.records.get_mut(dir).lost = true;
@@ -139,6 +190,13 @@ impl TlsAnalyzer {
     pub fn on_chunk(&mut self, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
         match chunk {
             Chunk::Data(bytes) => self.on_data(dir, bytes, origin),
+            Chunk::Gap(_) if self.mid_stream => {
+                // Joined late already: find the next record boundary again.
+                let side = self.records.get_mut(dir);
+                side.seeking = true;
+                side.header_len = 0;
+                side.body_left = 0;
+            }
             Chunk::Gap(len) => {
                 let side = self.records.get_mut(dir);
                 if !side.lost {
@@ -151,6 +209,13 @@ impl TlsAnalyzer {
     }
 
     fn on_data(&mut self, dir: Direction, mut bytes: &[u8], origin: Origin) {
+        let side = self.records.get_mut(dir);
+        if side.seeking {
+            if !looks_like_tls_records(bytes) {
+                return; // inside a record whose start was not captured
+            }
+            side.seeking = false;
+        }
         while !bytes.is_empty() && !self.records.get(dir).lost {
             let side = self.records.get_mut(dir);
             if side.header_len < 5 {
@@ -397,7 +462,7 @@ impl TlsAnalyzer {
     }
 
     fn application_data(&mut self, dir: Direction, len: u64, start: Origin, end: Origin) {
-        if self.info.server_hello_packet.is_none() {
+        if self.info.server_hello_packet.is_none() && !self.mid_stream {
             return; // 0-RTT early data, or data we cannot place
         }
         if self.tls13 {
@@ -417,7 +482,7 @@ impl TlsAnalyzer {
                 _ => {}
             }
         }
-        if self.info.handshake_end.is_none() {
+        if self.info.handshake_end.is_none() && !self.mid_stream {
             self.info.handshake_end = Some(start.ts);
             self.info.handshake_ms = self.info.handshake_start.map(|s| start.ts.millis_since(s));
         }
@@ -505,11 +570,13 @@ impl TlsAnalyzer {
             } else {
                 self.records.client.encrypted && self.records.server.encrypted
             };
-        if self.info.alpn.is_none()
-            && self.tls13
-            && self.info.alpn_offered.iter().any(|p| p == "h2")
+        if self.info.alpn.as_deref() == Some("h2")
+            || self.info.alpn.is_none()
+                && self.tls13
+                && self.info.alpn_offered.iter().any(|p| p == "h2")
         {
-            // TLS 1.3 encrypts the server's ALPN choice: h2 may be in use.
+            // HTTP/2 multiplexes requests on the connection; TLS 1.3 encrypts the
+            // server's ALPN choice, so where h2 was offered it may be in use.
             self.info.exchanges_estimated = true;
         }
         TlsSummary {
