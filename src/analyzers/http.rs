@@ -1631,10 +1631,18 @@ mod tests {
         http.on_chunk(C, Chunk::Data(REQ), o(1));
         // The status line is split across packets right after the body's end.
         http.on_chunk(S, Chunk::Data(b"\x12\x34\xff\xd9HTTP/1.1 2"), o(2));
-        http.on_chunk(S, Chunk::Data(b"00 OK\r\nContent-Length: 2\r\n\r\nok"), o(3));
+        http.on_chunk(
+            S,
+            Chunk::Data(b"00 OK\r\nContent-Length: 2\r\n\r\nok"),
+            o(3),
+        );
         // Every later response on the connection is found too.
         http.on_chunk(C, Chunk::Data(REQ), o(4));
-        http.on_chunk(S, Chunk::Data(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"), o(5));
+        http.on_chunk(
+            S,
+            Chunk::Data(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"),
+            o(5),
+        );
         let s = http.finish();
         assert_eq!(
             view(&s),

@@ -306,3 +306,110 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
         App::Undecided { .. } | App::Http2 | App::Unknown { .. } => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Whole connections built with etherparse, tracked as the pipeline does, to see
+    //! which protocol the streams settle on.
+    use super::looks_like_tls_records;
+    use crate::flow::table::tests_support::*;
+
+    const H2_SETTINGS: &[u8] = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+    #[test]
+    fn h2_preface_is_not_an_http1_request() {
+        let mut c = Conv::open_to(40000, ([10, 0, 0, 2], 8080), 0.0);
+        c.request(0.1, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+            .response(0.2, std::str::from_utf8(H2_SETTINGS).expect("ascii"));
+        let records = capture(&[&c]);
+        let r = &records[0];
+        assert_eq!(r.protocol, "http2");
+        assert_eq!(r.requests, 0);
+        assert!(r.http.is_empty());
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    /// A TLS record of `content_type` with `len` body bytes.
+    fn record(content_type: u8, len: usize) -> Vec<u8> {
+        let mut r = vec![content_type, 3, 3];
+        r.extend_from_slice(&(len as u16).to_be_bytes());
+        r.resize(5 + len, 0xee);
+        r
+    }
+
+    /// Payload packets of one conversation from its middle: (from client, bytes, time),
+    /// each acknowledging everything the peer sent before.
+    fn mid_conversation(port: u16, sends: &[(bool, &[u8], f64)]) -> Vec<Pkt> {
+        let (client, server) = (([10, 0, 0, 1], 40000), ([10, 0, 0, 2], port));
+        let (mut c_next, mut s_next) = (1_000u32, 9_000u32);
+        let mut packets = Vec::new();
+        for &(from_client, bytes, at) in sends {
+            let (seq, ack) = if from_client {
+                (c_next, s_next)
+            } else {
+                (s_next, c_next)
+            };
+            packets.push(
+                pkt(from_client, seq, at)
+                    .ack(ack)
+                    .data(bytes)
+                    .between(client, server),
+            );
+            let next = if from_client {
+                &mut c_next
+            } else {
+                &mut s_next
+            };
+            *next += bytes.len() as u32;
+        }
+        packets
+    }
+
+    #[test]
+    fn tls_application_data_mid_stream_is_tls() {
+        let mut reply = record(23, 3000);
+        reply.extend(record(23, 500));
+        let (first, rest) = reply.split_at(1400);
+        let (request, second_request, second_reply) =
+            (record(23, 200), record(23, 180), record(23, 900));
+        // Captured after the handshake, on a port that says nothing (8443 would). The
+        // server's first captured bytes are the tail of a record whose start was lost:
+        // they are skipped until a record boundary.
+        let packets = mid_conversation(
+            4000,
+            &[
+                (false, &[0xab; 700], 0.5),
+                (true, &request, 1.0),
+                (false, first, 1.1),
+                (false, rest, 1.2),
+                (true, &second_request, 5.0),
+                (false, &second_reply, 5.1),
+            ],
+        );
+        let records = track(&packets);
+        let r = &records[0];
+        assert_eq!(r.protocol, "tls");
+        assert!(r.requests_inferred);
+        assert_eq!(r.requests, 2);
+        let tls = r.tls.as_ref().expect("tls");
+        assert_eq!(
+            (tls.exchanges[0].client_bytes, tls.exchanges[0].server_bytes),
+            (200, 3500)
+        );
+        assert_eq!(tls.handshake_start, None);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn random_bytes_are_not_tls_records() {
+        assert!(looks_like_tls_records(&record(23, 10)));
+        assert!(looks_like_tls_records(&[23, 3, 3, 0x40, 0x00]));
+        // A second header inside the chunk must be plausible too.
+        let mut two = record(23, 3);
+        two.extend_from_slice(b"GET / HTTP/1.1");
+        assert!(!looks_like_tls_records(&two));
+        assert!(!looks_like_tls_records(&[23, 3, 3, 0xff, 0xff]));
+        assert!(!looks_like_tls_records(&[25, 3, 3, 0, 1]));
+        assert!(!looks_like_tls_records(&[23, 3, 3]));
+    }
+}

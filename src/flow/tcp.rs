@@ -638,10 +638,10 @@ impl Connection {
 
 #[cfg(test)]
 mod tests {
-    use crate::flow::table::tests_support::*;
-    use crate::report::model::RoleSource;
     use crate::flow::key::Direction;
+    use crate::flow::table::tests_support::*;
     use crate::report::model::ConnectionRecord;
+    use crate::report::model::RoleSource;
 
     /// A keep-alive HTTP conversation captured after its handshake (the first three
     /// packets dropped), between a client on `client_port` and a server on
