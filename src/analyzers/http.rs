@@ -1662,4 +1662,32 @@ mod tests {
         assert_eq!(find_message_start(b"\xd9GET /a HTTP/1.1\r\n", C), Some(1));
         assert_eq!(find_message_start(b"x\nGET the milk\n", C), Some(2));
     }
+    #[test]
+    fn request_then_cruft_counts_one_request() {
+        // Zeek's http-11-request-then-cruft.pcap: one request with bare-LF line ends,
+        // then `T / HTTP` lines that are no request (unknown method, no version),
+        // which nginx answers with 400 and a close.
+        let s = run_split(
+            &[
+                (C, b"GET / HTTP/1.1\nHost: zeek.org\n\n"),
+                (
+                    S,
+                    b"HTTP/1.1 301 Moved Permanently\r\nContent-Length: 3\r\n\r\nabc",
+                ),
+                (C, b"T / HTTP\n\n"),
+                (
+                    S,
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno",
+                ),
+                (C, b"T / HTTP\n\nT / HTTP\n\n"),
+            ],
+            15,
+            true,
+        );
+        let requests = s.exchanges.iter().filter(|x| x.method.is_some()).count();
+        assert_eq!(requests, 1, "{:?}", s.exchanges);
+        let statuses: Vec<_> = s.exchanges.iter().map(|x| x.status).collect();
+        assert_eq!(statuses, vec![Some(301), Some(400)]);
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    }
 }

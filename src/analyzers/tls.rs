@@ -678,16 +678,25 @@ mod tests {
     }
 
     fn server_hello(tls13: bool) -> Vec<u8> {
+        server_hello_alpn(tls13, None)
+    }
+
+    fn server_hello_alpn(tls13: bool, alpn: Option<&str>) -> Vec<u8> {
         let mut body = vec![3, 3];
         body.extend_from_slice(&[9; 32]);
         body.push(0);
         body.extend_from_slice(if tls13 { &[0x13, 0x01] } else { &[0xc0, 0x2f] });
         body.push(0);
-        let exts = if tls13 {
+        let mut exts = if tls13 {
             extension(43, &[3, 4])
         } else {
             Vec::new()
         };
+        if let Some(p) = alpn {
+            let mut list = vec![0, p.len() as u8 + 1, p.len() as u8];
+            list.extend_from_slice(p.as_bytes());
+            exts.extend(extension(16, &list));
+        }
         body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
         body.extend_from_slice(&exts);
         record(HANDSHAKE, &handshake_message(2, &body))
@@ -862,5 +871,19 @@ mod tests {
         assert!(looks_like_tls(&[0x16]));
         assert!(!looks_like_tls(b"GET / HTTP/1.1"));
         assert!(!looks_like_tls(&[0x17, 0x03, 0x03]));
+    }
+    #[test]
+    fn alpn_h2_chosen_marks_exchanges_estimated() {
+        let mut f = Feed::new();
+        f.c(&client_hello("api.example", &["h2", "http/1.1"]), 0.0);
+        f.s(&server_hello_alpn(false, Some("h2")), 0.01);
+        let info = f.done().info;
+        assert_eq!(info.alpn.as_deref(), Some("h2"));
+        assert!(info.exchanges_estimated);
+        // HTTP/1.1 chosen: one request per exchange, not an estimate.
+        let mut f = Feed::new();
+        f.c(&client_hello("api.example", &["h2", "http/1.1"]), 0.0);
+        f.s(&server_hello_alpn(false, Some("http/1.1")), 0.01);
+        assert!(!f.done().info.exchanges_estimated);
     }
 }
