@@ -225,6 +225,20 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
         let Chunk::Data(bytes) = chunk else { return };
         first.get_or_insert(origin.packet);
         if looks_like_tls(bytes) {
+            // A ClientHello comes from the client, a ServerHello from the server: one
+            // from the other side means the port guess was backwards.
+            let reverse = *roles == Roles::Guessed
+                && match (dir, tls::handshake_type(bytes)) {
+                    (Direction::Server, Some(tls::CLIENT_HELLO)) => true,
+                    (Direction::Client, Some(tls::SERVER_HELLO)) => true,
+                    _ => false,
+                };
+            if reverse {
+                *roles = Roles::Reversed;
+                let PerSide { client, server } = chunks;
+                std::mem::swap(client, server);
+                dir = dir.other();
+            }
             // A handshake record from either side: the client's ClientHello, or the
             // server's flight when the ClientHello was not captured.
             let mut analyzer = TlsAnalyzer::default();
@@ -411,5 +425,50 @@ mod tests {
         assert!(!looks_like_tls_records(&[23, 3, 3, 0xff, 0xff]));
         assert!(!looks_like_tls_records(&[25, 3, 3, 0, 1]));
         assert!(!looks_like_tls_records(&[23, 3, 3]));
+    }
+    /// A handshake record holding one message of `kind` with a TLS 1.2 hello body.
+    fn hello(kind: u8) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]); // random
+        body.push(0); // no session id
+        if kind == 1 {
+            body.extend_from_slice(&[0, 2, 0xc0, 0x2f, 1, 0]); // one suite, null compression
+        } else {
+            body.extend_from_slice(&[0xc0, 0x2f, 0]);
+        }
+        let mut message = vec![kind, 0, 0, body.len() as u8];
+        message.extend(body);
+        let mut r = vec![22, 3, 1, 0, message.len() as u8];
+        r.extend(message);
+        r
+    }
+
+    #[test]
+    fn tls_client_hello_from_the_guessed_server_swaps_roles() {
+        // No SYN captured; port 40000 is lower than 50000, so it is taken for the
+        // server, but it sends the ClientHello.
+        let (client_hello, server_hello) = (hello(1), hello(2));
+        let (request, reply) = (record(23, 300), record(23, 2000));
+        let packets = mid_conversation(
+            50000,
+            &[
+                (true, &client_hello, 0.0),
+                (false, &server_hello, 0.1),
+                (true, &record(20, 1), 0.2),
+                (false, &record(20, 1), 0.3),
+                (true, &request, 0.4),
+                (false, &reply, 0.5),
+            ],
+        );
+        let records = track(&packets);
+        let r = &records[0];
+        assert_eq!(r.roles, crate::report::model::RoleSource::Payload);
+        assert_eq!((r.client.port, r.server.port), (40000, 50000));
+        assert_eq!(r.protocol, "tls");
+        let tls = r.tls.as_ref().expect("tls");
+        assert_eq!(tls.client_hello_packet, Some(1));
+        assert_eq!(tls.version.as_deref(), Some("TLS 1.2"));
+        assert_eq!(r.requests, 1);
+        assert_eq!(r.packets.client, 3);
     }
 }

@@ -50,6 +50,19 @@ pub fn looks_like_tls(bytes: &[u8]) -> bool {
     }
 }
 
+/// Handshake message types that say which side sent them (RFC 8446 §4).
+pub const CLIENT_HELLO: u8 = 1;
+pub const SERVER_HELLO: u8 = 2;
+
+/// The type of the first handshake message in a chunk that begins with a handshake
+/// record.
+pub fn handshake_type(bytes: &[u8]) -> Option<u8> {
+    match bytes {
+        [HANDSHAKE, 3, _, _, _, kind, ..] => Some(*kind),
+        _ => None,
+    }
+}
+
 /// Whether a record header is plausible: content type 20–24, version 0x0300–0x0304,
 /// a length TLS allows.
 fn plausible_header(header: &[u8]) -> bool {
