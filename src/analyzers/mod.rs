@@ -228,11 +228,11 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
             // A ClientHello comes from the client, a ServerHello from the server: one
             // from the other side means the port guess was backwards.
             let reverse = *roles == Roles::Guessed
-                && match (dir, tls::handshake_type(bytes)) {
-                    (Direction::Server, Some(tls::CLIENT_HELLO)) => true,
-                    (Direction::Client, Some(tls::SERVER_HELLO)) => true,
-                    _ => false,
-                };
+                && matches!(
+                    (dir, tls::handshake_type(bytes)),
+                    (Direction::Server, Some(tls::CLIENT_HELLO))
+                        | (Direction::Client, Some(tls::SERVER_HELLO))
+                );
             if reverse {
                 *roles = Roles::Reversed;
                 let PerSide { client, server } = chunks;
