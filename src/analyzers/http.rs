@@ -969,23 +969,75 @@ impl HttpAnalyzer {
             }
             _ => {
                 let head_in_progress = side.phase == Phase::Head;
-                let head_origin = side.head_origin;
-                side.buf.clear();
+                let head_origin = side.head_origin.unwrap_or(origin);
+                let head = std::mem::take(&mut side.buf);
                 side.phase = Phase::Resync;
-                if head_in_progress
-                    && dir == Direction::Server
-                    && self.next_response < self.exchanges.len()
-                {
-                    // That head answered the oldest waiting request: it is lost, and the
-                    // next response found answers the request after it.
-                    let x = &mut self.exchanges[self.next_response];
-                    if let Some(o) = head_origin {
-                        x.response_packet.get_or_insert(o.packet);
-                        x.response_start.get_or_insert(o.ts);
-                    }
-                    self.next_response += 1;
+                if head_in_progress {
+                    self.cut_head(dir, &head, head_origin);
                 }
+                side_reuse(self.side(dir), head);
                 self.warn(origin.packet, format!("{len} bytes missing from the capture inside a message; looking for the next one"));
+            }
+        }
+    }
+
+    /// A head the capture cut short (a gap, or the snap length): its start line, when
+    /// captured whole, still says which request or response it was. Its fields and
+    /// body framing are lost, so the direction resynchronises after it.
+    fn cut_head(&mut self, dir: Direction, head: &[u8], start: Origin) {
+        let line = first_line(head);
+        match dir {
+            Direction::Server => {
+                let status = line.and_then(parse_status_line);
+                // It answered the oldest waiting request; the next response found
+                // answers the request after it.
+                let index = if self.next_response < self.exchanges.len() {
+                    self.next_response
+                } else if status.is_some() {
+                    let blank = HttpExchange::blank(self.exchanges.len() as u64 + 1);
+                    push_exchange(&mut self.exchanges, blank);
+                    self.exchanges.len() - 1
+                } else {
+                    return;
+                };
+                let x = &mut self.exchanges[index];
+                if x.response_packet.is_none() {
+                    x.response_packet = Some(start.packet);
+                    x.response_start = Some(start.ts);
+                    x.ttfb_ms = x.request_end.map(|r| start.ts.millis_since(r));
+                }
+                if let Some((minor, code, reason)) = status {
+                    x.status = Some(code);
+                    x.reason = Some(short_text(reason));
+                    x.response_version = version_text(Some(minor));
+                }
+                self.next_response = index + 1;
+                self.server.current = Some(index);
+            }
+            Direction::Client => {
+                let Some(request) = line.and_then(parse_request_line) else {
+                    return;
+                };
+                let version = match request.version {
+                    LineVersion::Http1(minor) => version_text(Some(minor)).unwrap_or_default(),
+                    LineVersion::Http09 => return, // a one-line request is never cut
+                    LineVersion::Other(other) => short_text(other),
+                };
+                let previous_end = self
+                    .exchanges
+                    .last()
+                    .and_then(|x| x.response_end.or(x.request_end));
+                let exchange = HttpExchange {
+                    method: Some(short_text(request.method)),
+                    target: Some(clip(request.target)),
+                    version: Some(version),
+                    request_packet: Some(start.packet),
+                    request_start: Some(start.ts),
+                    idle_before_s: previous_end.map(|prev| start.ts.secs_since(prev)),
+                    ..HttpExchange::blank(self.exchanges.len() as u64 + 1)
+                };
+                push_exchange(&mut self.exchanges, exchange);
+                self.client.current = Some(self.exchanges.len() - 1);
             }
         }
     }
@@ -1024,6 +1076,17 @@ impl HttpAnalyzer {
 
     /// The end of the connection: what was learnt.
     pub fn finish(mut self) -> HttpSummary {
+        // A head still incomplete when the capture ended was cut like one a gap cuts.
+        for dir in [Direction::Client, Direction::Server] {
+            let side = self.side(dir);
+            if side.phase == Phase::Head && !side.buf.is_empty() {
+                let head = std::mem::take(&mut side.buf);
+                let start = side.head_origin.or(side.last_origin);
+                if let Some(start) = start {
+                    self.cut_head(dir, &head, start);
+                }
+            }
+        }
         if let Phase::Body(Body::UntilClose) = self.server.phase {
             let last = self.server.last_origin;
             if let Some(origin) = last {
@@ -1108,6 +1171,22 @@ fn find_message_start(buf: &[u8], dir: Direction) -> Option<usize> {
             Direction::Server => is_status_line_start(rest),
         }
     })
+}
+
+/// A status line `HTTP/1.x NNN reason`: the minor version, the code, the reason.
+fn parse_status_line(line: &[u8]) -> Option<(u8, u16, &str)> {
+    let rest = line.strip_prefix(b"HTTP/1.")?;
+    let (&minor, rest) = rest.split_first()?;
+    let rest = rest.strip_prefix(b" ")?;
+    let digits = rest.get(..3)?;
+    if !minor.is_ascii_digit() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let code = digits
+        .iter()
+        .fold(0u16, |code, d| code * 10 + u16::from(d - b'0'));
+    let reason = std::str::from_utf8(&rest[3..]).ok()?.trim();
+    Some((minor - b'0', code, reason))
 }
 
 /// `HTTP/1.x NNN` followed by a space or line end.
@@ -1478,7 +1557,12 @@ mod tests {
         );
         let s = http.finish();
         assert_eq!(s.exchanges.len(), 2);
-        assert_eq!(s.exchanges[0].status, None, "its head was lost");
+        assert_eq!(
+            s.exchanges[0].status,
+            Some(200),
+            "its status line was captured, the rest of its head lost"
+        );
+        assert!(!s.exchanges[0].response_complete);
         assert_eq!(s.exchanges[0].response_packet, Some(3));
         assert_eq!(s.exchanges[1].status, Some(404));
         assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
@@ -1617,5 +1701,122 @@ mod tests {
         assert_eq!(x.version.as_deref(), Some("HTTP/0.9"));
         assert_eq!(x.response_body_bytes, 16);
         assert!(x.response_complete);
+    }
+    #[test]
+    fn resync_finds_head_right_after_binary_body() {
+        // The capture starts inside a JPEG body (the server direction resynchronises);
+        // the body ends `FF D9` and the next status line follows with no line end.
+        let mut http = HttpAnalyzer::default();
+        http.start_resync(S);
+        let o = |packet| Origin {
+            packet,
+            ts: Timestamp::from_nanos(packet as i64),
+        };
+        http.on_chunk(C, Chunk::Data(REQ), o(1));
+        // The status line is split across packets right after the body's end.
+        http.on_chunk(S, Chunk::Data(b"\x12\x34\xff\xd9HTTP/1.1 2"), o(2));
+        http.on_chunk(
+            S,
+            Chunk::Data(b"00 OK\r\nContent-Length: 2\r\n\r\nok"),
+            o(3),
+        );
+        // Every later response on the connection is found too.
+        http.on_chunk(C, Chunk::Data(REQ), o(4));
+        http.on_chunk(
+            S,
+            Chunk::Data(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"),
+            o(5),
+        );
+        let s = http.finish();
+        assert_eq!(
+            view(&s),
+            vec![get("GET", 200, 0, 2), get("GET", 200, 0, 1)],
+            "{:?}",
+            s.warnings
+        );
+    }
+
+    #[test]
+    fn resync_mid_line_needs_a_whole_start_line() {
+        // Inside a body, `HTTP/1.1` without a status code or a method without a version
+        // is text, not a message start.
+        assert_eq!(find_message_start(b"xxHTTP/1.1 is a version", S), None);
+        assert_eq!(find_message_start(b"xxHTTP/1.1 200 OK\r\n", S), Some(2));
+        assert_eq!(find_message_start(b"\xd9GET the milk\n", C), None);
+        assert_eq!(find_message_start(b"\xd9GET /a HTTP/1.1\r\n", C), Some(1));
+        assert_eq!(find_message_start(b"x\nGET the milk\n", C), Some(2));
+    }
+    #[test]
+    fn request_then_cruft_counts_one_request() {
+        // Zeek's http-11-request-then-cruft.pcap: one request with bare-LF line ends,
+        // then `T / HTTP` lines that are no request (unknown method, no version),
+        // which nginx answers with 400 and a close.
+        let s = run_split(
+            &[
+                (C, b"GET / HTTP/1.1\nHost: zeek.org\n\n"),
+                (
+                    S,
+                    b"HTTP/1.1 301 Moved Permanently\r\nContent-Length: 3\r\n\r\nabc",
+                ),
+                (C, b"T / HTTP\n\n"),
+                (
+                    S,
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno",
+                ),
+                (C, b"T / HTTP\n\nT / HTTP\n\n"),
+            ],
+            15,
+            true,
+        );
+        let requests = s.exchanges.iter().filter(|x| x.method.is_some()).count();
+        assert_eq!(requests, 1, "{:?}", s.exchanges);
+        let statuses: Vec<_> = s.exchanges.iter().map(|x| x.status).collect();
+        assert_eq!(statuses, vec![Some(301), Some(400)]);
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    }
+    #[test]
+    fn head_cut_by_the_snap_length_keeps_its_start_line() {
+        // pcapplusplus-pcapng-example.pcapng: a 128-byte snap length cuts a response
+        // head (no request captured); its status line was captured whole.
+        let mut http = HttpAnalyzer::default();
+        let o = |packet| Origin {
+            packet,
+            ts: Timestamp::from_nanos(packet as i64),
+        };
+        http.on_chunk(
+            S,
+            Chunk::Data(b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-"),
+            o(1),
+        );
+        http.on_chunk(S, Chunk::Gap(1168), o(1));
+        // A request head cut the same way still counts as a request.
+        http.on_chunk(
+            C,
+            Chunk::Data(b"POST /up HTTP/1.1\r\nHost: a\r\nCookie: "),
+            o(2),
+        );
+        http.on_chunk(C, Chunk::Gap(700), o(2));
+        // A head cut inside its start line says nothing.
+        http.on_chunk(C, Chunk::Data(b"GET /a"), o(3));
+        http.on_chunk(C, Chunk::Gap(700), o(3));
+        // One the end of the capture cut is a request all the same.
+        http.on_chunk(C, Chunk::Data(b"GET /b HTTP/1.1\r\nHost: a\r\n"), o(4));
+        let s = http.finish();
+        assert_eq!(s.exchanges.len(), 3, "{:?}", s.exchanges);
+        assert_eq!(s.exchanges[2].target.as_deref(), Some("/b"));
+        assert_eq!(s.exchanges[2].request_packet, Some(4));
+        let (response, request) = (&s.exchanges[0], &s.exchanges[1]);
+        assert_eq!(response.status, Some(200));
+        assert_eq!(response.reason.as_deref(), Some("OK"));
+        assert_eq!(response.response_packet, Some(1));
+        assert!(!response.response_complete);
+        assert_eq!(request.method.as_deref(), Some("POST"));
+        assert_eq!(request.target.as_deref(), Some("/up"));
+        assert_eq!(request.status, None);
+        assert_eq!(
+            parse_status_line(b"HTTP/1.0 404 Not Found"),
+            Some((0, 404, "Not Found"))
+        );
+        assert_eq!(parse_status_line(b"HTTP/1.1 2x0 OK"), None);
     }
 }

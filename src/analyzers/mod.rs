@@ -3,7 +3,9 @@
 //!
 //! The protocol is recognised by content, never by port: a request line from the
 //! client or a status line from the server makes the connection HTTP; a handshake
-//! record (`16 03 0x`) makes it TLS. A capture that
+//! record (`16 03 0x`) makes it TLS, and so do records of any type from either side
+//! when the capture began after the handshake; the HTTP/2 connection preface makes
+//! it `http2` (whose frames are not parsed yet). A capture that
 //! starts mid-connection is given a few chunks to show a message start before the
 //! connection is called `unknown`.
 //!
@@ -21,7 +23,7 @@ use crate::decode::Segment;
 use crate::flow::key::{Direction, PerSide};
 use http::{looks_like_request, looks_like_response, HttpAnalyzer, HttpSummary};
 use reassembly::{Chunk, Origin, Reassembler};
-use tls::{looks_like_tls, TlsAnalyzer, TlsSummary};
+use tls::{looks_like_tls, looks_like_tls_records, TlsAnalyzer, TlsSummary};
 
 /// Data chunks per direction inspected before giving up on recognising a protocol.
 const DETECT_CHUNKS: u32 = 4;
@@ -29,6 +31,16 @@ const DETECT_CHUNKS: u32 = 4;
 /// A message start must be at least this long (`HTTP/1.1`) to reverse roles: a byte
 /// or two (`P`, `HT`) could begin either a request or a response.
 const MIN_REVERSING_BYTES: usize = 8;
+
+/// The HTTP/2 connection preface a client sends first (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether `bytes` begin with the HTTP/2 connection preface (or, cut short, with at
+/// least its `PRI * HTTP/2` line start).
+fn looks_like_h2_preface(bytes: &[u8]) -> bool {
+    let n = bytes.len().min(H2_PREFACE.len());
+    n >= "PRI * HTTP/2".len() && bytes[..n] == H2_PREFACE[..n]
+}
 
 /// What a connection carries, as far as the analyzers can tell.
 #[derive(Debug)]
@@ -42,6 +54,8 @@ enum App {
     /// HTTP, and once a CONNECT tunnel carries TLS, the TLS inside it.
     Http(Box<HttpAnalyzer>, Option<Box<TlsAnalyzer>>),
     Tls(Box<TlsAnalyzer>),
+    /// HTTP/2 in clear text ("prior knowledge"): its frames are not parsed yet.
+    Http2,
     /// Payload that no analyzer recognises, from this packet on.
     Unknown {
         first: Option<u64>,
@@ -85,7 +99,7 @@ impl Default for Streams {
 /// What the analyzers learnt about a connection.
 #[derive(Debug, Default)]
 pub struct StreamSummary {
-    /// `http`, `tls`, `unknown`, or `none` when no payload crossed.
+    /// `http`, `http2`, `tls`, `unknown`, or `none` when no payload crossed.
     pub protocol: &'static str,
     pub http: Option<HttpSummary>,
     pub tls: Option<TlsSummary>,
@@ -125,7 +139,7 @@ impl Streams {
 
     /// Feeds one segment sent by `dir`. RST payloads are not stream data.
     pub fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, origin: Origin) {
-        if seg.flags.rst() || matches!(self.app, App::Unknown { .. }) {
+        if seg.flags.rst() || matches!(self.app, App::Unknown { .. } | App::Http2) {
             return;
         }
         let Streams {
@@ -192,6 +206,10 @@ impl Streams {
                 tls: Some(analyzer.finish()),
                 unrecognised_from: None,
             },
+            App::Http2 => StreamSummary {
+                protocol: "http2",
+                ..StreamSummary::default()
+            },
         }
     }
 }
@@ -207,6 +225,20 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
         let Chunk::Data(bytes) = chunk else { return };
         first.get_or_insert(origin.packet);
         if looks_like_tls(bytes) {
+            // A ClientHello comes from the client, a ServerHello from the server: one
+            // from the other side means the port guess was backwards.
+            let reverse = *roles == Roles::Guessed
+                && matches!(
+                    (dir, tls::handshake_type(bytes)),
+                    (Direction::Server, Some(tls::CLIENT_HELLO))
+                        | (Direction::Client, Some(tls::SERVER_HELLO))
+                );
+            if reverse {
+                *roles = Roles::Reversed;
+                let PerSide { client, server } = chunks;
+                std::mem::swap(client, server);
+                dir = dir.other();
+            }
             // A handshake record from either side: the client's ClientHello, or the
             // server's flight when the ClientHello was not captured.
             let mut analyzer = TlsAnalyzer::default();
@@ -221,6 +253,18 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
             if let App::Tls(analyzer) = app {
                 analyzer.on_chunk(dir, chunk, origin);
             }
+            return;
+        }
+        if looks_like_h2_preface(bytes) {
+            // Not an HTTP/1 request line (`PRI *`): HTTP/2 with prior knowledge.
+            *app = App::Http2;
+            return;
+        }
+        if looks_like_tls_records(bytes) {
+            // Records but no handshake: the capture began after it.
+            let mut analyzer = TlsAnalyzer::mid_stream(dir);
+            analyzer.on_chunk(dir, chunk, origin);
+            *app = App::Tls(Box::new(analyzer));
             return;
         }
         let (is_start, is_reversed_start) = match dir {
@@ -273,6 +317,158 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
             analyzer.on_chunk(dir, chunk, origin)
         }
         App::Tls(analyzer) => analyzer.on_chunk(dir, chunk, origin),
-        App::Undecided { .. } | App::Unknown { .. } => {}
+        App::Undecided { .. } | App::Http2 | App::Unknown { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Whole connections built with etherparse, tracked as the pipeline does, to see
+    //! which protocol the streams settle on.
+    use super::looks_like_tls_records;
+    use crate::flow::table::tests_support::*;
+
+    const H2_SETTINGS: &[u8] = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+    #[test]
+    fn h2_preface_is_not_an_http1_request() {
+        let mut c = Conv::open_to(40000, ([10, 0, 0, 2], 8080), 0.0);
+        c.request(0.1, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+            .response(0.2, std::str::from_utf8(H2_SETTINGS).expect("ascii"));
+        let records = capture(&[&c]);
+        let r = &records[0];
+        assert_eq!(r.protocol, "http2");
+        assert_eq!(r.requests, 0);
+        assert!(r.http.is_empty());
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    /// A TLS record of `content_type` with `len` body bytes.
+    fn record(content_type: u8, len: usize) -> Vec<u8> {
+        let mut r = vec![content_type, 3, 3];
+        r.extend_from_slice(&(len as u16).to_be_bytes());
+        r.resize(5 + len, 0xee);
+        r
+    }
+
+    /// Payload packets of one conversation from its middle: (from client, bytes, time),
+    /// each acknowledging everything the peer sent before.
+    fn mid_conversation(port: u16, sends: &[(bool, &[u8], f64)]) -> Vec<Pkt> {
+        let (client, server) = (([10, 0, 0, 1], 40000), ([10, 0, 0, 2], port));
+        let (mut c_next, mut s_next) = (1_000u32, 9_000u32);
+        let mut packets = Vec::new();
+        for &(from_client, bytes, at) in sends {
+            let (seq, ack) = if from_client {
+                (c_next, s_next)
+            } else {
+                (s_next, c_next)
+            };
+            packets.push(
+                pkt(from_client, seq, at)
+                    .ack(ack)
+                    .data(bytes)
+                    .between(client, server),
+            );
+            let next = if from_client {
+                &mut c_next
+            } else {
+                &mut s_next
+            };
+            *next += bytes.len() as u32;
+        }
+        packets
+    }
+
+    #[test]
+    fn tls_application_data_mid_stream_is_tls() {
+        let mut reply = record(23, 3000);
+        reply.extend(record(23, 500));
+        let (first, rest) = reply.split_at(1400);
+        let (request, second_request, second_reply) =
+            (record(23, 200), record(23, 180), record(23, 900));
+        // Captured after the handshake, on a port that says nothing (8443 would). The
+        // server's first captured bytes are the tail of a record whose start was lost:
+        // they are skipped until a record boundary.
+        let packets = mid_conversation(
+            4000,
+            &[
+                (false, &[0xab; 700], 0.5),
+                (true, &request, 1.0),
+                (false, first, 1.1),
+                (false, rest, 1.2),
+                (true, &second_request, 5.0),
+                (false, &second_reply, 5.1),
+            ],
+        );
+        let records = track(&packets);
+        let r = &records[0];
+        assert_eq!(r.protocol, "tls");
+        assert!(r.requests_inferred);
+        assert_eq!(r.requests, 2);
+        let tls = r.tls.as_ref().expect("tls");
+        assert_eq!(
+            (tls.exchanges[0].client_bytes, tls.exchanges[0].server_bytes),
+            (200, 3500)
+        );
+        assert_eq!(tls.handshake_start, None);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn random_bytes_are_not_tls_records() {
+        assert!(looks_like_tls_records(&record(23, 10)));
+        assert!(looks_like_tls_records(&[23, 3, 3, 0x40, 0x00]));
+        // A second header inside the chunk must be plausible too.
+        let mut two = record(23, 3);
+        two.extend_from_slice(b"GET / HTTP/1.1");
+        assert!(!looks_like_tls_records(&two));
+        assert!(!looks_like_tls_records(&[23, 3, 3, 0xff, 0xff]));
+        assert!(!looks_like_tls_records(&[25, 3, 3, 0, 1]));
+        assert!(!looks_like_tls_records(&[23, 3, 3]));
+    }
+    /// A handshake record holding one message of `kind` with a TLS 1.2 hello body.
+    fn hello(kind: u8) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]); // random
+        body.push(0); // no session id
+        if kind == 1 {
+            body.extend_from_slice(&[0, 2, 0xc0, 0x2f, 1, 0]); // one suite, null compression
+        } else {
+            body.extend_from_slice(&[0xc0, 0x2f, 0]);
+        }
+        let mut message = vec![kind, 0, 0, body.len() as u8];
+        message.extend(body);
+        let mut r = vec![22, 3, 1, 0, message.len() as u8];
+        r.extend(message);
+        r
+    }
+
+    #[test]
+    fn tls_client_hello_from_the_guessed_server_swaps_roles() {
+        // No SYN captured; port 40000 is lower than 50000, so it is taken for the
+        // server, but it sends the ClientHello.
+        let (client_hello, server_hello) = (hello(1), hello(2));
+        let (request, reply) = (record(23, 300), record(23, 2000));
+        let packets = mid_conversation(
+            50000,
+            &[
+                (true, &client_hello, 0.0),
+                (false, &server_hello, 0.1),
+                (true, &record(20, 1), 0.2),
+                (false, &record(20, 1), 0.3),
+                (true, &request, 0.4),
+                (false, &reply, 0.5),
+            ],
+        );
+        let records = track(&packets);
+        let r = &records[0];
+        assert_eq!(r.roles, crate::report::model::RoleSource::Payload);
+        assert_eq!((r.client.port, r.server.port), (40000, 50000));
+        assert_eq!(r.protocol, "tls");
+        let tls = r.tls.as_ref().expect("tls");
+        assert_eq!(tls.client_hello_packet, Some(1));
+        assert_eq!(tls.version.as_deref(), Some("TLS 1.2"));
+        assert_eq!(r.requests, 1);
+        assert_eq!(r.packets.client, 3);
     }
 }

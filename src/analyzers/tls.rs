@@ -50,6 +50,49 @@ pub fn looks_like_tls(bytes: &[u8]) -> bool {
     }
 }
 
+/// Handshake message types that say which side sent them (RFC 8446 §4).
+pub const CLIENT_HELLO: u8 = 1;
+pub const SERVER_HELLO: u8 = 2;
+
+/// The type of the first handshake message in a chunk that begins with a handshake
+/// record.
+pub fn handshake_type(bytes: &[u8]) -> Option<u8> {
+    match bytes {
+        [HANDSHAKE, 3, _, _, _, kind, ..] => Some(*kind),
+        _ => None,
+    }
+}
+
+/// Whether a record header is plausible: content type 20–24, version 0x0300–0x0304,
+/// a length TLS allows.
+fn plausible_header(header: &[u8]) -> bool {
+    match header {
+        [content_type, 3, minor, hi, lo, ..] => {
+            (CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(content_type)
+                && *minor <= 4
+                && usize::from(u16::from_be_bytes([*hi, *lo])) <= MAX_RECORD
+        }
+        _ => false,
+    }
+}
+
+/// Whether `bytes` begin with TLS records of any type, for a connection whose start
+/// was not captured (application data mid-stream). Every record header that lies
+/// wholly in `bytes` must be plausible, so one lucky first header is not enough when
+/// more follow.
+pub fn looks_like_tls_records(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    let mut headers = 0;
+    while let Some(header) = bytes.get(at..at + 5) {
+        if !plausible_header(header) {
+            return false;
+        }
+        headers += 1;
+        at += 5 + usize::from(u16::from_be_bytes([header[3], header[4]]));
+    }
+    headers > 0
+}
+
 /// One direction's record reader.
 #[derive(Debug, Default)]
 struct Records {
@@ -69,6 +112,9 @@ struct Records {
     handshake_skip: usize,
     /// This side's records are encrypted from here on.
     encrypted: bool,
+    /// Joined mid-stream and not yet at a record boundary: chunks are skipped until one
+    /// starts with a plausible record header.
+    seeking: bool,
     /// Framing was lost (a gap, or bytes that are not a record): stop reading.
     lost: bool,
 }
@@ -84,6 +130,9 @@ pub struct TlsAnalyzer {
     /// The exchange in progress, judged when the next client burst starts.
     tentative: Option<TlsExchange>,
     warnings: Vec<WarningRecord>,
+    /// The capture began after the handshake: records are followed from the first
+    /// record boundary seen in each direction, all of them encrypted.
+    mid_stream: bool,
 }
 
 /// What the analyzer learnt.
@@ -130,6 +179,21 @@ impl TlsAnalyzer {
         }
     }
 
+    /// An analyzer for a connection whose handshake was not captured; `first` is the
+    /// direction whose chunk was seen to start with a record.
+    pub fn mid_stream(first: Direction) -> Self {
+        let mut analyzer = TlsAnalyzer {
+            mid_stream: true,
+            ..TlsAnalyzer::default()
+        };
+        for dir in [Direction::Client, Direction::Server] {
+            let side = analyzer.records.get_mut(dir);
+            side.encrypted = true;
+            side.seeking = dir != first;
+        }
+        analyzer
+    }
+
     /// Stops following `dir`, saying why (its first bytes were not TLS records).
     pub fn skip_direction(&mut self, dir: Direction, origin: Origin, why: &str) {
         self.records.get_mut(dir).lost = true;
@@ -139,6 +203,13 @@ impl TlsAnalyzer {
     pub fn on_chunk(&mut self, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
         match chunk {
             Chunk::Data(bytes) => self.on_data(dir, bytes, origin),
+            Chunk::Gap(_) if self.mid_stream => {
+                // Joined late already: find the next record boundary again.
+                let side = self.records.get_mut(dir);
+                side.seeking = true;
+                side.header_len = 0;
+                side.body_left = 0;
+            }
             Chunk::Gap(len) => {
                 let side = self.records.get_mut(dir);
                 if !side.lost {
@@ -151,6 +222,13 @@ impl TlsAnalyzer {
     }
 
     fn on_data(&mut self, dir: Direction, mut bytes: &[u8], origin: Origin) {
+        let side = self.records.get_mut(dir);
+        if side.seeking {
+            if !looks_like_tls_records(bytes) {
+                return; // inside a record whose start was not captured
+            }
+            side.seeking = false;
+        }
         while !bytes.is_empty() && !self.records.get(dir).lost {
             let side = self.records.get_mut(dir);
             if side.header_len < 5 {
@@ -397,7 +475,7 @@ impl TlsAnalyzer {
     }
 
     fn application_data(&mut self, dir: Direction, len: u64, start: Origin, end: Origin) {
-        if self.info.server_hello_packet.is_none() {
+        if self.info.server_hello_packet.is_none() && !self.mid_stream {
             return; // 0-RTT early data, or data we cannot place
         }
         if self.tls13 {
@@ -417,7 +495,7 @@ impl TlsAnalyzer {
                 _ => {}
             }
         }
-        if self.info.handshake_end.is_none() {
+        if self.info.handshake_end.is_none() && !self.mid_stream {
             self.info.handshake_end = Some(start.ts);
             self.info.handshake_ms = self.info.handshake_start.map(|s| start.ts.millis_since(s));
         }
@@ -505,11 +583,13 @@ impl TlsAnalyzer {
             } else {
                 self.records.client.encrypted && self.records.server.encrypted
             };
-        if self.info.alpn.is_none()
-            && self.tls13
-            && self.info.alpn_offered.iter().any(|p| p == "h2")
+        if self.info.alpn.as_deref() == Some("h2")
+            || self.info.alpn.is_none()
+                && self.tls13
+                && self.info.alpn_offered.iter().any(|p| p == "h2")
         {
-            // TLS 1.3 encrypts the server's ALPN choice: h2 may be in use.
+            // HTTP/2 multiplexes requests on the connection; TLS 1.3 encrypts the
+            // server's ALPN choice, so where h2 was offered it may be in use.
             self.info.exchanges_estimated = true;
         }
         TlsSummary {
@@ -611,16 +691,25 @@ mod tests {
     }
 
     fn server_hello(tls13: bool) -> Vec<u8> {
+        server_hello_alpn(tls13, None)
+    }
+
+    fn server_hello_alpn(tls13: bool, alpn: Option<&str>) -> Vec<u8> {
         let mut body = vec![3, 3];
         body.extend_from_slice(&[9; 32]);
         body.push(0);
         body.extend_from_slice(if tls13 { &[0x13, 0x01] } else { &[0xc0, 0x2f] });
         body.push(0);
-        let exts = if tls13 {
+        let mut exts = if tls13 {
             extension(43, &[3, 4])
         } else {
             Vec::new()
         };
+        if let Some(p) = alpn {
+            let mut list = vec![0, p.len() as u8 + 1, p.len() as u8];
+            list.extend_from_slice(p.as_bytes());
+            exts.extend(extension(16, &list));
+        }
         body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
         body.extend_from_slice(&exts);
         record(HANDSHAKE, &handshake_message(2, &body))
@@ -795,5 +884,19 @@ mod tests {
         assert!(looks_like_tls(&[0x16]));
         assert!(!looks_like_tls(b"GET / HTTP/1.1"));
         assert!(!looks_like_tls(&[0x17, 0x03, 0x03]));
+    }
+    #[test]
+    fn alpn_h2_chosen_marks_exchanges_estimated() {
+        let mut f = Feed::new();
+        f.c(&client_hello("api.example", &["h2", "http/1.1"]), 0.0);
+        f.s(&server_hello_alpn(false, Some("h2")), 0.01);
+        let info = f.done().info;
+        assert_eq!(info.alpn.as_deref(), Some("h2"));
+        assert!(info.exchanges_estimated);
+        // HTTP/1.1 chosen: one request per exchange, not an estimate.
+        let mut f = Feed::new();
+        f.c(&client_hello("api.example", &["h2", "http/1.1"]), 0.0);
+        f.s(&server_hello_alpn(false, Some("http/1.1")), 0.01);
+        assert!(!f.done().info.exchanges_estimated);
     }
 }

@@ -820,7 +820,70 @@ impl Connection {
 
 #[cfg(test)]
 mod tests {
+    use crate::flow::key::Direction;
     use crate::flow::table::tests_support::*;
+    use crate::report::model::ConnectionRecord;
+    use crate::report::model::RoleSource;
+
+    /// A keep-alive HTTP conversation captured after its handshake (the first three
+    /// packets dropped), between a client on `client_port` and a server on
+    /// `server_port`.
+    fn mid_connection(client_port: u16, server_port: u16) -> ConnectionRecord {
+        let mut c = Conv::open_to(client_port, ([10, 0, 0, 2], server_port), 0.0);
+        c.request(1.0, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            .response(1.1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .client_probe(30.0, true)
+            .request(40.0, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+            .response(40.1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            .fin(false, 50.0);
+        c.packets.drain(..3);
+        let mut records = capture(&[&c]);
+        assert_eq!(records.len(), 1);
+        records.remove(0)
+    }
+
+    /// The record as JSON without what names the endpoints, to compare two captures of
+    /// the same conversation on different ports.
+    fn figures(record: &ConnectionRecord) -> serde_json::Value {
+        let mut value = serde_json::to_value(record).expect("serialises");
+        let object = value.as_object_mut().expect("an object");
+        for key in ["client", "server", "roles", "community_id", "http"] {
+            object.remove(key);
+        }
+        value
+    }
+
+    #[test]
+    fn roles_guessed_from_ports_are_corrected_by_the_payload() {
+        // Ports alone guess backwards here: the lower port (8868) is taken for the
+        // server, so the client's requests would come from the "server".
+        let swapped = mid_connection(8868, 31600);
+        assert_eq!(swapped.roles, RoleSource::Payload);
+        assert_eq!((swapped.client.port, swapped.server.port), (8868, 31600));
+        assert_eq!(swapped.requests, 2);
+        assert_eq!(swapped.http[1].status, Some(404));
+        // Every per-direction figure reads as for the same conversation on ports
+        // whose guess is right.
+        let truthful = mid_connection(40000, 80);
+        assert_eq!(truthful.roles, RoleSource::Ports);
+        assert_eq!(figures(&swapped), figures(&truthful));
+        assert_eq!(swapped.keepalive.probes[0].from, Direction::Client);
+        assert_eq!(swapped.close.by, Some(Direction::Server));
+        assert_eq!(swapped.packets.client, truthful.packets.client);
+        assert_eq!(swapped.history, truthful.history);
+        assert!(!swapped.history.starts_with('^'), "{}", swapped.history);
+    }
+
+    #[test]
+    fn roles_from_a_syn_are_never_overridden_by_the_payload() {
+        // The SYN's sender answers with a status line: odd, but it is the client.
+        let mut c = Conv::open_to(8868, ([10, 0, 0, 2], 31600), 0.0);
+        c.response(1.0, "GET / HTTP/1.1\r\n\r\n");
+        let records = capture(&[&c]);
+        assert_eq!(records[0].roles, RoleSource::Syn);
+        assert_eq!(records[0].client.port, 8868);
+        assert_eq!(records[0].requests, 0);
+    }
 
     /// Bug 11: a capture whose clock steps back gave a negative `duration_s`.
     #[test]
