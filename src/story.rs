@@ -77,7 +77,9 @@ fn handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
             duration_s: None,
             first_packet: Some(c.first_packet),
             last_packet: Some(c.first_packet),
-            text: "no handshake captured: the capture starts in the middle of this connection"
+            // Only the absence is known: the SYN may predate the capture or be lost.
+            text: "no handshake captured: the connection was already open at its first captured \
+                   packet (opened before the capture started, or its SYN was lost)"
                 .into(),
         });
         return;
@@ -150,11 +152,18 @@ fn exchange_text(x: &HttpExchange, encrypted: bool) -> String {
         let interim: Vec<String> = x.interim.iter().map(u16::to_string).collect();
         text.push_str(&format!(" (after {})", interim.join(", ")));
     }
-    if x.status.is_some() && !x.response_complete {
-        text.push_str(", response incomplete");
-    }
-    if let (Some(start), Some(end)) = (x.request_start.or(x.response_start), x.response_end) {
-        text.push_str(&format!(" in {}", secs(end.secs_since(start))));
+    let took = match (x.request_start.or(x.response_start), x.response_end) {
+        (Some(start), Some(end)) => Some(secs(end.secs_since(start))),
+        _ => None,
+    };
+    match (x.status.is_some() && !x.response_complete, took) {
+        // A cut-off response has no duration, only how much of it was seen.
+        (true, Some(took)) => {
+            text.push_str(&format!(", response incomplete (captured for {took})"))
+        }
+        (true, None) => text.push_str(", response incomplete"),
+        (false, Some(took)) => text.push_str(&format!(" in {took}")),
+        (false, None) => {}
     }
     text.push_str(&format!(
         ", {} B up, {} B down",
@@ -410,7 +419,11 @@ fn data(c: &ConnectionRecord, out: &mut Vec<Draft>) {
         ),
     });
     for p in periods {
-        let to = Timestamp::from_nanos(p.start.as_nanos() + (p.duration_s * 1e9) as i64);
+        let to = Timestamp::from_nanos(
+            p.start
+                .as_nanos()
+                .saturating_add((p.duration_s * 1e9) as i64),
+        );
         idle(c, p.start, Some(p.from_packet), to, Some(p.to_packet), out);
     }
 }
@@ -458,6 +471,10 @@ fn tcp_events(c: &ConnectionRecord, out: &mut Vec<Draft>) {
     }
 }
 
+/// What the timeline says of a connection without a captured FIN or RST: the capture
+/// shows no close, which is not proof that none happened.
+const OPEN_AT_END: &str = "no FIN or RST captured: still open when the capture ends";
+
 fn close(c: &ConnectionRecord, out: &mut Vec<Draft>) {
     let last_exchange_end = c
         .http
@@ -471,7 +488,7 @@ fn close(c: &ConnectionRecord, out: &mut Vec<Draft>) {
             duration_s: None,
             first_packet: Some(c.last_packet),
             last_packet: Some(c.last_packet),
-            text: "still open when the capture ends".into(),
+            text: OPEN_AT_END.into(),
         });
         return;
     };
@@ -486,12 +503,12 @@ fn close(c: &ConnectionRecord, out: &mut Vec<Draft>) {
             by.other().as_str()
         ),
         CloseHow::Fin => format!(
-            "the {} closes with FIN{after}; the {} never sends its FIN",
+            "the {} closes with FIN{after}; no FIN from the {} was captured",
             by.as_str(),
             by.other().as_str()
         ),
         CloseHow::Rst => format!("the {} resets the connection (RST){after}", by.as_str()),
-        CloseHow::Open => "still open when the capture ends".into(),
+        CloseHow::Open => OPEN_AT_END.into(),
     };
     out.push(Draft {
         kind: PhaseKind::Close,

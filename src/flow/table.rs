@@ -160,7 +160,7 @@ impl ConnectionTable {
         conn.on_segment(dir, seg, number, ts);
         if !was_closed && conn.is_closed() {
             self.closing.push(
-                Timestamp::from_nanos(ts.as_nanos() + CLOSE_LINGER_NANOS),
+                Timestamp::from_nanos(ts.as_nanos().saturating_add(CLOSE_LINGER_NANOS)),
                 key,
                 conn.id,
             );
@@ -196,7 +196,8 @@ impl ConnectionTable {
             if conn.id != id {
                 continue; // already replaced by a reuse of the 4-tuple
             }
-            let quiet_until = Timestamp::from_nanos(conn.last_ts().as_nanos() + CLOSE_LINGER_NANOS);
+            let quiet_until =
+                Timestamp::from_nanos(conn.last_ts().as_nanos().saturating_add(CLOSE_LINGER_NANOS));
             if quiet_until > now {
                 // Stragglers arrived: wait again from the last one.
                 self.closing.push(quiet_until, key, id);

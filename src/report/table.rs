@@ -12,7 +12,107 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use unicode_width::UnicodeWidthStr;
 
+/// Which columns of the connection table are shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Columns {
+    /// Every column (not a terminal: pipes, files, golden outputs).
+    All,
+    /// As many as fit this many terminal columns, the most telling first.
+    Fit(usize),
+    /// These, by index in [`COLUMN_NAMES`], in table order (`--columns`).
+    Chosen(Vec<usize>),
+}
+
+/// The names `--columns` takes, in table order: `id`, then one per cell.
+pub const COLUMN_NAMES: [&str; 14] = [
+    "id",
+    "client",
+    "server",
+    "start",
+    "duration",
+    "packets",
+    "bytes",
+    "rtt",
+    "proto",
+    "host",
+    "requests",
+    "keep-alive",
+    "close",
+    "state",
+];
+
+/// The order in which a narrow terminal gives columns room: who talked to whom, how
+/// many requests rode on it and how it ended first; counters last.
+const FIT_PRIORITY: [usize; 14] = [0, 1, 2, 10, 12, 8, 9, 4, 3, 13, 11, 7, 5, 6];
+
+impl Columns {
+    /// `--columns id,client,server` or `--columns all`: names in any order, shown in
+    /// table order.
+    pub fn parse(text: &str) -> Result<Columns, String> {
+        if text.trim() == "all" {
+            return Ok(Columns::All);
+        }
+        let mut chosen = Vec::new();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let index = COLUMN_NAMES
+                .iter()
+                .position(|c| *c == name)
+                .ok_or_else(|| {
+                    format!(
+                        "--columns: no column {name:?}; the columns are {} (or `all`)",
+                        COLUMN_NAMES.join(",")
+                    )
+                })?;
+            chosen.push(index);
+        }
+        if chosen.is_empty() {
+            return Err("--columns: name at least one column, or `all`".into());
+        }
+        chosen.sort_unstable();
+        chosen.dedup();
+        Ok(Columns::Chosen(chosen))
+    }
+
+    /// The columns for standard output: all unless it is a terminal, whose width
+    /// comes from the TTY, else from `COLUMNS`, else 80.
+    pub fn for_stdout(terminal: bool) -> Columns {
+        if !terminal {
+            return Columns::All;
+        }
+        let tty = terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0));
+        let env = || {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse::<usize>().ok())
+        };
+        Columns::Fit(tty.filter(|w| *w > 0).or_else(env).unwrap_or(80))
+    }
+
+    /// The shown columns' indices in table order, given every column's text width.
+    fn pick(&self, widths: &[usize]) -> Vec<usize> {
+        match self {
+            Columns::All => (0..widths.len()).collect(),
+            Columns::Chosen(chosen) => chosen.clone(),
+            Columns::Fit(room) => {
+                // Each column takes its text plus a space either side and a rule.
+                let mut used = 1;
+                let mut shown = Vec::new();
+                for i in FIT_PRIORITY {
+                    let need = widths.get(i).copied().unwrap_or(0) + 3;
+                    if used + need <= *room || shown.len() < 3 {
+                        used += need;
+                        shown.push(i);
+                    }
+                }
+                shown.sort_unstable();
+                shown
+            }
+        }
+    }
+}
+
 pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io::Result<()> {
+    let columns = Columns::for_stdout(terminal);
     for index in 0..report.inputs.len() {
         let rows: Vec<ConnectionRow> = report
             .connections
@@ -33,7 +133,7 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
             report,
             index,
             &widths,
-            terminal,
+            (terminal, &columns),
             |each| rows.iter().try_for_each(&mut *each),
             |each| findings.iter().try_for_each(|f| each(f)),
         )?;
@@ -55,6 +155,7 @@ pub fn write_spilled_tables(
     report: &Report,
     inputs: &mut [SpilledInput],
     terminal: bool,
+    columns: &Columns,
 ) -> io::Result<()> {
     for (index, spilled) in inputs.iter_mut().enumerate() {
         let SpilledInput {
@@ -67,7 +168,7 @@ pub fn write_spilled_tables(
             report,
             index,
             widths,
-            terminal,
+            (terminal, columns),
             |each| {
                 rows.for_each_in_order(|text| {
                     let row: ConnectionRow = serde_json::from_str(text)?;
@@ -91,7 +192,7 @@ fn write_input(
     report: &Report,
     index: usize,
     widths: &RowWidths,
-    terminal: bool,
+    (terminal, columns): (bool, &Columns),
     rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
     mut findings: impl FnMut(&mut dyn FnMut(&str) -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<()> {
@@ -102,7 +203,7 @@ fn write_input(
     if widths.rows == 0 {
         return Ok(());
     }
-    write_connection_rows(out, widths, terminal, rows)?;
+    write_connection_rows(out, widths, columns, rows)?;
     if widths.inferred {
         writeln!(
             out,
@@ -122,9 +223,23 @@ fn write_input(
     })
 }
 
+/// A finding lists at most this many packets in the table (the JSON has them all).
+const PACKETS_SHOWN: usize = 12;
+
 /// A finding as one paragraph of the table output.
 pub fn finding_text(f: &Finding) -> String {
-    let packets: Vec<String> = f.packets.iter().map(u64::to_string).collect();
+    let mut packets: Vec<String> = f
+        .packets
+        .iter()
+        .take(PACKETS_SHOWN)
+        .map(u64::to_string)
+        .collect();
+    if f.packets.len() > PACKETS_SHOWN {
+        packets.push(format!(
+            "… and {} more in the JSON report",
+            f.packets.len() - PACKETS_SHOWN
+        ));
+    }
     format!(
         "- [{}] {}: {}{}",
         match f.severity {
@@ -305,8 +420,10 @@ fn summary_line(input: &InputReport) -> String {
         line.push_str(&format!(" {}", input.link_types.join("+")));
     }
     line.push_str(&format!(
-        ", {} packets, {} TCP",
-        input.packets, input.tcp_packets
+        ", {} packet{}, {} TCP",
+        input.packets,
+        if input.packets == 1 { "" } else { "s" },
+        input.tcp_packets
     ));
     if !input.skipped.is_empty() {
         let parts: Vec<String> = input
@@ -491,50 +608,30 @@ impl RowWidths {
     }
 }
 
-/// Tables with more rows than this are written as they are read, without comfy-table
-/// holding them all: on a terminal, comfy-table wraps a wide table to fit; beyond
-/// this, nobody reads it there anyway.
-const TERMINAL_ROWS: usize = 1000;
-
-/// The connection table: comfy-table on a terminal for a screenful, otherwise written
-/// row by row in comfy-table's look (the same bytes it writes when not on a terminal).
+/// The connection table, written row by row as the rows are read (comfy-table's look,
+/// the bytes it writes when not on a terminal), with only the chosen columns: a row
+/// never wraps, so a terminal shows one line per connection.
 fn write_connection_rows(
     out: &mut impl Write,
     widths: &RowWidths,
-    terminal: bool,
+    columns: &Columns,
     mut rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<()> {
-    if terminal && widths.rows <= TERMINAL_ROWS {
-        let mut header = vec!["id"];
-        header.extend(COLUMNS.map(|(h, _)| h));
-        let mut table = new_table(terminal, header);
-        rows(&mut |row| {
-            let mut cells = vec![right(row.id)];
-            for (cell, (_, right_aligned)) in row.cells.iter().zip(COLUMNS) {
-                cells.push(if right_aligned {
-                    right(cell)
-                } else {
-                    Cell::new(cell)
-                });
-            }
-            table.add_row(cells);
-            Ok(())
-        })?;
-        return writeln!(out, "{table}");
-    }
-    let widths: Vec<usize> = widths.all().collect();
+    let all: Vec<usize> = widths.all().collect();
+    let shown = columns.pick(&all);
+    let widths: Vec<usize> = shown.iter().map(|&i| all[i]).collect();
     let rule = |out: &mut dyn Write, left: &str, line: &str, joint: &str, end: &str| {
         let parts: Vec<String> = widths.iter().map(|w| line.repeat(w + 2)).collect();
         writeln!(out, "{left}{}{end}", parts.join(joint))
     };
-    let line = |out: &mut dyn Write, cells: &[(&str, bool)]| {
+    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = (&str, bool)>| {
         out.write_all("│".as_bytes())?;
-        for (i, ((text, right_aligned), w)) in cells.iter().zip(&widths).enumerate() {
+        for (i, ((text, right_aligned), w)) in cells.zip(&widths).enumerate() {
             if i > 0 {
                 out.write_all("┆".as_bytes())?;
             }
             let pad = " ".repeat(w.saturating_sub(text.width()));
-            if *right_aligned {
+            if right_aligned {
                 write!(out, " {pad}{text} ")?;
             } else {
                 write!(out, " {text}{pad} ")?;
@@ -543,20 +640,36 @@ fn write_connection_rows(
         out.write_all("│\n".as_bytes())
     };
     rule(out, "┌", "─", "┬", "┐")?;
-    let mut header = vec![("id", false)];
-    header.extend(COLUMNS.map(|(h, _)| (h, false)));
-    line(out, &header)?;
+    let header = |i: usize| {
+        if i == 0 {
+            "id"
+        } else {
+            COLUMNS[i - 1].0
+        }
+    };
+    line(out, &mut shown.iter().map(|&i| (header(i), false)))?;
     rule(out, "╞", "═", "╪", "╡")?;
     rows(&mut |row| {
         let id = row.id.to_string();
-        let mut cells = vec![(id.as_str(), true)];
-        cells.extend(
-            row.cells
-                .iter()
-                .zip(COLUMNS)
-                .map(|(c, (_, r))| (c.as_str(), r)),
-        );
-        line(&mut *out, &cells)
+        let cell = |i: usize| match i {
+            0 => (id.as_str(), true),
+            i => (row.cells[i - 1].as_str(), COLUMNS[i - 1].1),
+        };
+        line(&mut *out, &mut shown.iter().map(|&i| cell(i)))
     })?;
-    rule(out, "└", "─", "┴", "┘")
+    rule(out, "└", "─", "┴", "┘")?;
+    if let Columns::Fit(room) = columns {
+        if shown.len() < all.len() {
+            let hidden: Vec<&str> = (0..all.len())
+                .filter(|i| !shown.contains(i))
+                .map(|i| COLUMN_NAMES[i])
+                .collect();
+            writeln!(
+                out,
+                "(to fit {room} columns, not shown: {}; --columns all shows every column)",
+                hidden.join(", ")
+            )?;
+        }
+    }
+    Ok(())
 }
