@@ -88,27 +88,68 @@ impl Columns {
         Columns::Fit(tty.filter(|w| *w > 0).or_else(env).unwrap_or(80))
     }
 
-    /// The shown columns' indices in table order, given every column's text width.
-    fn pick(&self, widths: &[usize]) -> Vec<usize> {
-        match self {
-            Columns::All => (0..widths.len()).collect(),
-            Columns::Chosen(chosen) => chosen.clone(),
-            Columns::Fit(room) => {
-                // Each column takes its text plus a space either side and a rule.
-                let mut used = 1;
-                let mut shown = Vec::new();
-                for i in FIT_PRIORITY {
-                    let need = widths.get(i).copied().unwrap_or(0) + 3;
-                    if used + need <= *room || shown.len() < 3 {
-                        used += need;
-                        shown.push(i);
-                    }
-                }
-                shown.sort_unstable();
-                shown
+    /// The shown columns in table order, each with the width it gets, given every
+    /// column's text width. Only `Fit` narrows a column (its cells are then shortened
+    /// in the middle, see [`shorten`]).
+    fn pick(&self, widths: &[usize]) -> Vec<(usize, usize)> {
+        let natural = |i: usize| widths.get(i).copied().unwrap_or(0);
+        let Columns::Fit(room) = self else {
+            let shown: Vec<usize> = match self {
+                Columns::Chosen(chosen) => chosen.clone(),
+                _ => (0..widths.len()).collect(),
+            };
+            return shown.into_iter().map(|i| (i, natural(i))).collect();
+        };
+        // Each column takes its text, a space either side and a rule; the table one more.
+        let need = |w: usize| w + 3;
+        let mut width: Vec<usize> = (0..widths.len()).map(natural).collect();
+        if let Some(host) = width.get_mut(HOST) {
+            *host = (*host).min(HOST_MAX);
+        }
+        // Who talked to whom, how many requests and how it ended are always shown:
+        // long (IPv6) endpoints are shortened to make room for them.
+        let others = need(width[0]) + need(width[REQUESTS]) + need(width[CLOSE]) + 1;
+        if others + need(width[1]) + need(width[2]) > *room {
+            let each = (room.saturating_sub(others + 6) / 2).max(ENDPOINT_MIN);
+            width[1] = width[1].min(each);
+            width[2] = width[2].min(each);
+        }
+        let mut used = 1;
+        let mut shown = Vec::new();
+        for i in FIT_PRIORITY {
+            if used + need(width[i]) <= *room || i <= 2 {
+                used += need(width[i]);
+                shown.push(i);
             }
         }
+        shown.sort_unstable();
+        shown.into_iter().map(|i| (i, width[i])).collect()
     }
+}
+
+/// Indices of columns [`Columns::pick`] treats specially.
+const REQUESTS: usize = 10;
+const CLOSE: usize = 12;
+/// The `host / sni` column's index, and the width a terminal gives it at most.
+const HOST: usize = 9;
+const HOST_MAX: usize = 32;
+/// An endpoint column is never narrowed below this.
+const ENDPOINT_MIN: usize = 14;
+
+/// `text` in at most `width` columns: cut in the middle with `…`, so an endpoint keeps
+/// its port and a name its domain.
+fn shorten(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    if text.width() <= width {
+        return text.into();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let keep = width.saturating_sub(1);
+    let head = keep / 2;
+    let tail = keep - head;
+    let mut out: String = chars.iter().take(head).collect();
+    out.push('…');
+    out.extend(&chars[chars.len().saturating_sub(tail)..]);
+    out.into()
 }
 
 pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io::Result<()> {
@@ -618,8 +659,9 @@ fn write_connection_rows(
     mut rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<()> {
     let all: Vec<usize> = widths.all().collect();
-    let shown = columns.pick(&all);
-    let widths: Vec<usize> = shown.iter().map(|&i| all[i]).collect();
+    let picked = columns.pick(&all);
+    let shown: Vec<usize> = picked.iter().map(|&(i, _)| i).collect();
+    let widths: Vec<usize> = picked.iter().map(|&(_, w)| w).collect();
     let rule = |out: &mut dyn Write, left: &str, line: &str, joint: &str, end: &str| {
         let parts: Vec<String> = widths.iter().map(|w| line.repeat(w + 2)).collect();
         writeln!(out, "{left}{}{end}", parts.join(joint))
@@ -630,6 +672,7 @@ fn write_connection_rows(
             if i > 0 {
                 out.write_all("┆".as_bytes())?;
             }
+            let text = shorten(text, *w);
             let pad = " ".repeat(w.saturating_sub(text.width()));
             if right_aligned {
                 write!(out, " {pad}{text} ")?;
@@ -672,4 +715,49 @@ fn write_connection_rows(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Widths as the table measures them: id, then the 13 cells.
+    const WIDE: [usize; 14] = [2, 48, 32, 15, 9, 11, 12, 7, 5, 40, 10, 12, 13, 8];
+
+    fn total(picked: &[(usize, usize)]) -> usize {
+        1 + picked.iter().map(|(_, w)| w + 3).sum::<usize>()
+    }
+
+    #[test]
+    fn ipv6_endpoints_are_shortened_so_requests_and_close_fit_80_columns() {
+        let picked = Columns::Fit(80).pick(&WIDE);
+        let shown: Vec<usize> = picked.iter().map(|(i, _)| *i).collect();
+        assert_eq!(shown, [0, 1, 2, 10, 12]);
+        assert!(total(&picked) <= 80, "{picked:?}");
+        assert_eq!(
+            shorten("[2a01:cb01:2049:8b07:991d:ec85:28df:f629]:40028", 19),
+            "[2a01:cb0…29]:40028"
+        );
+        assert_eq!(shorten("10.0.0.1:80", 19), "10.0.0.1:80");
+    }
+
+    #[test]
+    fn a_wide_terminal_gets_every_column_and_a_pipe_all_of_them_unshortened() {
+        let picked = Columns::Fit(300).pick(&WIDE);
+        assert_eq!(picked.len(), 14);
+        assert_eq!(picked[HOST], (HOST, HOST_MAX));
+        let all = Columns::All.pick(&WIDE);
+        assert_eq!(all.iter().map(|(_, w)| *w).collect::<Vec<_>>(), WIDE);
+    }
+
+    #[test]
+    fn columns_parse_names_and_all() {
+        assert_eq!(
+            Columns::parse("close, id,requests"),
+            Ok(Columns::Chosen(vec![0, 10, 12]))
+        );
+        assert_eq!(Columns::parse("all"), Ok(Columns::All));
+        assert!(Columns::parse("").is_err());
+        assert!(Columns::parse("id,nope").is_err());
+    }
 }
