@@ -207,8 +207,12 @@ fn exchanges(c: &ConnectionRecord, list: &[HttpExchange], out: &mut Vec<Draft>) 
             first_packet: Some(t.packet),
             last_packet: Some(c.last_packet),
             text: format!(
-                "the connection becomes a {} tunnel{}: no more HTTP is parsed",
-                t.kind,
+                "the connection becomes {} tunnel{}: no more HTTP is parsed",
+                match t.kind {
+                    "upgrade" => "an upgrade",
+                    "connect" => "a CONNECT",
+                    other => other,
+                },
                 t.protocol
                     .as_deref()
                     .map(|p| format!(" ({p})"))
@@ -277,12 +281,24 @@ fn tls_handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
             duration_s: None,
             first_packet: Some(alert.packet),
             last_packet: Some(alert.packet),
-            text: format!(
-                "the {} sends a TLS alert: {} {}",
-                alert.from.as_str(),
-                alert.level,
-                alert.description
-            ),
+            // An encrypted alert shows only its record type: no level to name.
+            text: if alert.level == "encrypted" {
+                format!(
+                    "the {} sends an encrypted TLS alert: {}",
+                    alert.from.as_str(),
+                    alert
+                        .description
+                        .strip_prefix("encrypted ")
+                        .unwrap_or(&alert.description)
+                )
+            } else {
+                format!(
+                    "the {} sends a TLS alert: {} {}",
+                    alert.from.as_str(),
+                    alert.level,
+                    alert.description
+                )
+            },
         });
     }
 }
@@ -338,11 +354,12 @@ fn idle(
             continue;
         };
         let answered = group.iter().filter(|p| p.acked).count();
-        let every = if group.len() >= 2 {
-            format!(
-                " every {}",
-                secs(last.time.secs_since(first.time) / (group.len() - 1) as f64)
-            )
+        let spacing = match group.len() {
+            n if n >= 2 => last.time.secs_since(first.time) / (n - 1) as f64,
+            _ => 0.0,
+        };
+        let every = if spacing >= crate::findings::PROBE_RHYTHM_MIN_S {
+            format!(" every {}", secs(spacing))
         } else {
             String::new()
         };

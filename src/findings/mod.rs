@@ -39,12 +39,19 @@ const IDLE_RESET_MIN_S: f64 = 1.0;
 const RIGHT_AFTER_S: f64 = 1.0;
 /// `stale_connection_reset`: the retry must follow within this long.
 const RETRY_WITHIN_S: f64 = 30.0;
+/// Probe spacing below this is not reported as an interval ("every 0.0 ms").
+pub const PROBE_RHYTHM_MIN_S: f64 = 0.1;
 /// `connection_churn`: at least this many connections to one server.
 const CHURN_MIN_CONNECTIONS: usize = 3;
 
-/// A duration for people: `45.0 s`, `120 s`, `250 ms`, `0.3 ms`.
+/// A duration for people: `45.0 s`, `120 s`, `250 ms`, `0.3 ms`; beyond a few hours
+/// (captures spliced from days apart) in hours or days.
 pub fn secs(s: f64) -> String {
-    if s >= 100.0 {
+    if s >= 2.0 * 86_400.0 {
+        format!("{:.1} days", s / 86_400.0)
+    } else if s >= 3.0 * 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s >= 100.0 {
         format!("{s:.0} s")
     } else if s >= 1.0 {
         format!("{s:.1} s")
@@ -468,7 +475,9 @@ fn connection_reused(ctx: &Ctx<'_>, push: &mut Push<'_>) {
             if n == 0 {
                 continue;
             }
+            // Probes bunched closer than this are no keep-alive timer's rhythm.
             let every = probe_interval(c, from)
+                .filter(|s| *s >= PROBE_RHYTHM_MIN_S)
                 .map(|s| format!(" every {}", secs(s)))
                 .unwrap_or_default();
             let answered = c
@@ -1054,15 +1063,15 @@ fn idle_open_connection(
             c.server,
             secs(quiet)
         );
+        let mut packets: Vec<u64> = c.last_payload().map(|p| p.packet).into_iter().collect();
+        if packets.last() != Some(&c.last_packet) {
+            packets.push(c.last_packet);
+        }
         push(
             FindingKind::IdleOpenConnection,
             Severity::Info,
             vec![c.id],
-            c.last_payload()
-                .map(|p| p.packet)
-                .into_iter()
-                .chain([c.last_packet])
-                .collect(),
+            packets,
             message,
             figures(&[("idle_s", json!((quiet * 1e3).round() / 1e3))]),
         );
@@ -1668,6 +1677,35 @@ mod tests {
             "{:?}",
             kinds(&found)
         );
+    }
+
+    #[test]
+    fn durations_of_days_are_not_written_in_seconds() {
+        assert_eq!(secs(184_280_859.0), "2132.9 days");
+        assert_eq!(secs(4.0 * 3600.0), "4.0 h");
+        assert_eq!(secs(120.0), "120 s");
+    }
+
+    /// The bug: two probes in the same instant were "sent every 0.0 ms".
+    #[test]
+    fn probes_in_one_burst_have_no_rhythm() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        a.client_probe(5.0, true).client_probe(5.0001, true);
+        a.request(9.0, GET).response(9.1, OK).fin(true, 9.5);
+        let found = run(&[&a], 10.0);
+        let f = find(&found, FindingKind::ConnectionReused);
+        assert!(!f.message.contains(" every "), "{}", f.message);
+    }
+
+    /// The bug: "packets 1076, 1076" when the last payload was the last packet.
+    #[test]
+    fn idle_open_connection_lists_a_packet_once() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET);
+        let found = run(&[&a], 30.0);
+        let f = find(&found, FindingKind::IdleOpenConnection);
+        assert_eq!(f.packets, vec![4], "{f:?}");
     }
 
     #[test]
