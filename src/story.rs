@@ -536,3 +536,106 @@ fn close(c: &ConnectionRecord, out: &mut Vec<Draft>) {
         text,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    //! Timelines of conversations built packet by packet (etherparse), read for what
+    //! they claim.
+    use super::*;
+    use crate::flow::table::tests_support::{capture, Conv};
+
+    const GET: &str = "GET / HTTP/1.1\r\nHost: api.example\r\n\r\n";
+    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+    fn texts(conv: &Conv) -> Vec<String> {
+        let records = capture(&[conv]);
+        timeline(&records[0])
+            .phases
+            .into_iter()
+            .map(|p| p.text)
+            .collect()
+    }
+
+    /// The bug: "the capture starts in the middle of this connection" for a connection
+    /// first seen minutes into the capture; only the SYN's absence is known.
+    #[test]
+    fn a_missing_handshake_is_said_as_an_absence() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        a.packets.drain(..3);
+        let t = texts(&a);
+        assert!(
+            t[0].starts_with("no handshake captured: the connection was already open"),
+            "{t:?}"
+        );
+        assert!(t[0].contains("or its SYN was lost"), "{t:?}");
+        assert!(!t.iter().any(|x| x.contains("middle of")), "{t:?}");
+    }
+
+    /// The bug: "still open" and "never sends its FIN" claimed from what was not captured.
+    #[test]
+    fn a_close_not_captured_is_said_as_an_absence() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        let t = texts(&a);
+        assert_eq!(
+            t.last().map(String::as_str),
+            Some("no FIN or RST captured: still open when the capture ends")
+        );
+    }
+
+    /// The bug: "response incomplete in 0.0 ms" — a cut-off response has no duration.
+    #[test]
+    fn a_cut_off_response_says_how_long_it_was_captured() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(
+            0.2,
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a little",
+        );
+        let t = texts(&a);
+        let x = t
+            .iter()
+            .find(|x| x.starts_with("HTTP exchange 1"))
+            .expect("the exchange");
+        assert!(
+            x.contains("→ 200 OK, response incomplete (captured for 100 ms)"),
+            "{x}"
+        );
+    }
+
+    /// The bug: "becomes a upgrade tunnel".
+    #[test]
+    fn an_upgrade_tunnel_takes_an() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(
+            0.1,
+            "GET /ws HTTP/1.1\r\nHost: api.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        )
+        .response(
+            0.2,
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        );
+        let t = texts(&a);
+        assert!(
+            t.iter().any(|x| x
+                == "the connection becomes an upgrade tunnel (websocket): no more HTTP is parsed"),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn probes_bunched_together_have_no_interval() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        a.client_probe(5.0, true).client_probe(5.0001, true);
+        let t = texts(&a);
+        let probes = t
+            .iter()
+            .find(|x| x.contains("keep-alive probes"))
+            .expect("the probes");
+        assert_eq!(
+            probes,
+            "2 TCP keep-alive probes from the client, all answered"
+        );
+    }
+}
