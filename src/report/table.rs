@@ -358,7 +358,56 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
+/// A table with one free-text column (`flex`) that fits the terminal: when it would be
+/// wider, that column's cells are shortened in the middle to leave the others whole,
+/// instead of comfy-table wrapping every column. `build` makes the table with the
+/// flexible column's width, or whole; off a terminal the table is always whole.
+fn fitted(terminal: bool, flex: usize, build: impl Fn(Option<usize>) -> Table) -> Table {
+    match Columns::for_stdout(terminal) {
+        Columns::Fit(room) => fit_to(room, flex, build),
+        _ => build(None),
+    }
+}
+
+/// [`fitted`] for a terminal `room` columns wide.
+fn fit_to(room: usize, flex: usize, build: impl Fn(Option<usize>) -> Table) -> Table {
+    let table = build(None);
+    let widths: Vec<usize> = table
+        .column_max_content_widths()
+        .into_iter()
+        .map(usize::from)
+        .collect();
+    let total = 1 + widths.iter().map(|w| w + 3).sum::<usize>();
+    let Some(flex_width) = widths.get(flex) else {
+        return table;
+    };
+    if total <= room {
+        return table;
+    }
+    let others = total - flex_width;
+    build(Some(room.saturating_sub(others).max(FLEX_MIN)))
+}
+
+/// A flexible column is never shortened below this.
+const FLEX_MIN: usize = 16;
+
+/// `text`, shortened to `width` when one is given.
+fn flex_text(text: String, width: Option<usize>) -> String {
+    match width {
+        Some(w) => shorten(&text, w).into_owned(),
+        None => text,
+    }
+}
+
 fn http_table(rows: &[(&ConnectionRecord, &HttpExchange)], terminal: bool) -> Table {
+    fitted(terminal, 4, |flex| http_table_with(rows, terminal, flex))
+}
+
+fn http_table_with(
+    rows: &[(&ConnectionRecord, &HttpExchange)],
+    terminal: bool,
+    flex: Option<usize>,
+) -> Table {
     let mut table = new_table(
         terminal,
         vec![
@@ -395,7 +444,7 @@ fn http_table(rows: &[(&ConnectionRecord, &HttpExchange)], terminal: bool) -> Ta
             Cell::new(if target.is_empty() {
                 "-".into()
             } else {
-                target
+                flex_text(target, flex)
             }),
             Cell::new(status),
             right(opt(x.ttfb_ms.map(|ms| format!("{ms:.3}")))),
@@ -408,6 +457,12 @@ fn http_table(rows: &[(&ConnectionRecord, &HttpExchange)], terminal: bool) -> Ta
 }
 
 fn server_table(servers: &[&ServerSummary], terminal: bool) -> Table {
+    fitted(terminal, 1, |flex| {
+        server_table_with(servers, terminal, flex)
+    })
+}
+
+fn server_table_with(servers: &[&ServerSummary], terminal: bool, flex: Option<usize>) -> Table {
     let mut table = new_table(
         terminal,
         vec![
@@ -436,7 +491,7 @@ fn server_table(servers: &[&ServerSummary], terminal: bool) -> Table {
             Cell::new(if s.hosts.is_empty() {
                 "-".into()
             } else {
-                s.hosts.join(" ")
+                flex_text(s.hosts.join(" "), flex)
             }),
             right(s.connections),
             right(s.requests),
@@ -748,6 +803,29 @@ mod tests {
         assert_eq!(picked[HOST], (HOST, HOST_MAX));
         let all = Columns::All.pick(&WIDE);
         assert_eq!(all.iter().map(|(_, w)| *w).collect::<Vec<_>>(), WIDE);
+    }
+
+    #[test]
+    fn a_long_url_is_shortened_so_the_http_table_fits_instead_of_wrapping() {
+        let url = format!("example.com/{}", "a".repeat(200));
+        let build = |flex: Option<usize>| {
+            let mut t = new_table(false, vec!["conn", "host + target", "status"]);
+            t.add_row(vec![
+                Cell::new("1"),
+                Cell::new(flex_text(url.clone(), flex)),
+                Cell::new("200"),
+            ]);
+            t
+        };
+        let table = fit_to(80, 1, build).to_string();
+        assert!(table.lines().all(|l| l.width() <= 80), "{table}");
+        assert_eq!(table.lines().count(), 5, "{table}");
+        assert!(
+            table.contains("example.com/aaa") && table.contains('…'),
+            "{table}"
+        );
+        // Room enough: whole.
+        assert!(fit_to(300, 1, build).to_string().contains(&url));
     }
 
     #[test]
