@@ -208,8 +208,13 @@ pub fn analyze_input(
             warnings.push(WarningRecord {
                 packet: None,
                 message: format!(
-                    "link type {} is not one connscope decodes; its {count} packets were skipped",
-                    lt.0
+                    "link type {} is not one connscope decodes; its {count} {} skipped",
+                    lt.0,
+                    if *count == 1 {
+                        "packet was"
+                    } else {
+                        "packets were"
+                    }
                 ),
             });
         }
@@ -827,9 +832,10 @@ fn print_warnings(
         ));
     }
     if count > connection_warnings.len() {
+        let more = count - connection_warnings.len();
         track.say(format!(
-            "connscope: warning: {path}: {} more connection warnings (see the JSON report)",
-            count - connection_warnings.len()
+            "connscope: warning: {path}: {more} more connection warning{} (see the JSON report)",
+            if more == 1 { "" } else { "s" }
         ));
     }
 }

@@ -210,8 +210,9 @@ fn timeline_for_a_connection_that_does_not_exist_exits_2() {
     assert!(stderr(&out).contains("--conn 3: no such connection"));
 }
 
-/// A classic pcap holding one TCP SYN, written where the test can read it.
-fn one_packet_capture() -> PathBuf {
+/// A classic pcap of link type `link_type` holding one Ethernet frame with a TCP SYN,
+/// written where the test can read it.
+fn one_packet_capture(link_type: u32) -> PathBuf {
     let mut frame = Vec::new();
     etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
         .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
@@ -225,14 +226,17 @@ fn one_packet_capture() -> PathBuf {
     file.extend_from_slice(&4u16.to_le_bytes());
     file.extend_from_slice(&[0; 8]);
     file.extend_from_slice(&65535u32.to_le_bytes());
-    file.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
+    file.extend_from_slice(&link_type.to_le_bytes());
     file.extend_from_slice(&1_700_000_000u32.to_le_bytes());
     file.extend_from_slice(&0u32.to_le_bytes());
     let len = frame.len() as u32;
     file.extend_from_slice(&len.to_le_bytes());
     file.extend_from_slice(&len.to_le_bytes());
     file.extend_from_slice(&frame);
-    let path = std::env::temp_dir().join(format!("connscope-one-{}.pcap", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "connscope-one-{link_type}-{}.pcap",
+        std::process::id()
+    ));
     std::fs::write(&path, file).expect("write the capture");
     path
 }
@@ -240,12 +244,26 @@ fn one_packet_capture() -> PathBuf {
 /// The bug: "1 packets" in the summary line.
 #[test]
 fn one_packet_is_singular() {
-    let path = one_packet_capture();
+    let path = one_packet_capture(1);
     let out = connscope(&["analyze", &path.display().to_string()]);
     let _ = std::fs::remove_file(&path);
     let first = stdout(&out).lines().next().unwrap_or("").to_string();
     assert!(
         first.ends_with(": pcap EN10MB, 1 packet, 1 TCP, 1 connection"),
         "{first}"
+    );
+}
+
+/// The bug: "its 1 packets were skipped".
+#[test]
+fn one_skipped_packet_is_singular() {
+    let path = one_packet_capture(147);
+    let out = connscope(&["analyze", &path.display().to_string()]);
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        stderr(&out)
+            .contains("link type 147 is not one connscope decodes; its 1 packet was skipped"),
+        "{}",
+        stderr(&out)
     );
 }
