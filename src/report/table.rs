@@ -275,11 +275,15 @@ pub fn finding_text(f: &Finding) -> String {
         .take(PACKETS_SHOWN)
         .map(u64::to_string)
         .collect();
-    if f.packets.len() > PACKETS_SHOWN {
-        packets.push(format!(
-            "… and {} more in the JSON report",
-            f.packets.len() - PACKETS_SHOWN
-        ));
+    // A merged finding counts the packets it could not keep.
+    let dropped = f
+        .figures
+        .get("packets_dropped")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    let more = (f.packets.len().saturating_sub(PACKETS_SHOWN) as u64).saturating_add(dropped);
+    if more > 0 {
+        packets.push(format!("… and {more} more"));
     }
     format!(
         "- [{}] {}: {}{}",
@@ -826,6 +830,27 @@ mod tests {
         );
         // Room enough: whole.
         assert!(fit_to(300, 1, build).to_string().contains(&url));
+    }
+
+    /// The bug: a SYN scan's finding listed a thousand packet numbers in one paragraph.
+    #[test]
+    fn a_finding_lists_its_first_packets_and_counts_the_rest() {
+        let mut figures = serde_json::Map::new();
+        figures.insert("packets_dropped".into(), 5.into());
+        let f = Finding {
+            kind: crate::report::model::FindingKind::HandshakeFailed,
+            severity: Severity::Warning,
+            input: 0,
+            connections: vec![1],
+            packets: (1..=20).collect(),
+            message: "m".into(),
+            figures,
+        };
+        assert_eq!(
+            finding_text(&f),
+            "- [warning] handshake_failed: m (packets 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, \
+             … and 13 more)"
+        );
     }
 
     #[test]
