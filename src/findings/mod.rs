@@ -267,6 +267,8 @@ fn figures_collide(figs: &Map<String, Value>) -> bool {
     FINDING_FIELDS.iter().any(|f| figs.contains_key(*f))
 }
 
+/// Failed handshakes to at least this many ports of one host read as a port scan.
+const SCAN_MIN_PORTS: usize = 10;
 /// More findings than this of one kind about one server host and cause are merged
 /// into one.
 const AGGREGATE_ABOVE: usize = 5;
@@ -339,7 +341,7 @@ fn aggregate(found: Vec<Finding>, servers: &mut Servers<'_>, each: &mut dyn FnMu
             group.into_iter().for_each(|(_, f)| each(f));
             continue;
         }
-        if let Some(merged) = merge(host, &cause, group) {
+        if let Some(merged) = merge(host, &cause, group, servers.conns) {
             each(merged);
         }
     }
@@ -351,6 +353,7 @@ fn merge(
     host: Option<std::net::IpAddr>,
     cause: &[(String, String)],
     group: Vec<(Option<crate::flow::key::Endpoint>, Finding)>,
+    conns: &[&Digest],
 ) -> Option<Finding> {
     let n = group.len();
     let mut ports: Vec<u16> = group
@@ -407,16 +410,49 @@ fn merge(
         },
         first.message
     );
-    if first.kind == FindingKind::HandshakeFailed && ports.len() >= 10 {
+    let mut open_ports = Vec::new();
+    if let (FindingKind::HandshakeFailed, true, Some(ip)) =
+        (first.kind, ports.len() >= SCAN_MIN_PORTS, host)
+    {
         message.push_str(
             " Failed attempts to this many ports of one host are what a port scan (or a client \
              hunting for a service) looks like.",
         );
+        // A scan's finds: ports that answered with a SYN-ACK the scanner never
+        // acknowledged (a half-open probe), which no other finding reports.
+        open_ports = conns
+            .iter()
+            .filter(|c| c.server.ip == ip && c.last_payload().is_none())
+            .filter(|c| {
+                c.handshake
+                    .as_ref()
+                    .is_some_and(|h| h.outcome == HandshakeOutcome::NoFinalAck)
+            })
+            .map(|c| c.server.port)
+            .collect();
+        open_ports.sort_unstable();
+        open_ports.dedup();
+        if !open_ports.is_empty() {
+            let list: Vec<String> = open_ports.iter().map(u16::to_string).collect();
+            message.push_str(&format!(
+                " {} answered with a SYN-ACK that the client never acknowledged (open, probed \
+                 half-open): {}.",
+                if open_ports.len() == 1 {
+                    "One port"
+                } else {
+                    "These ports"
+                },
+                list.join(", ")
+            ));
+        }
     }
     let mut figs: Map<String, Value> = cause
         .iter()
         .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
         .collect();
+    if !open_ports.is_empty() {
+        figs.insert("open_ports".into(), json!(open_ports));
+    }
     figs.insert("aggregated".into(), json!(n));
     figs.insert("server_ports".into(), json!(ports.len()));
     figs.insert("connection_count".into(), json!(total_ids));
@@ -1599,7 +1635,11 @@ mod tests {
 
     #[test]
     fn a_port_scan_is_one_finding_not_one_per_port() {
-        let convs = scan(40);
+        let mut convs = scan(40);
+        // Port 22 answers; the scanner never completes the handshake.
+        let mut open = Conv::open_to(30000, ([10, 0, 0, 9], 22), 0.5);
+        open.packets.truncate(2);
+        convs.push(open);
         let refs: Vec<&Conv> = convs.iter().collect();
         let found = run(&refs, 20.0);
         assert_eq!(kinds(&found), vec!["handshake_failed"], "{found:#?}");
@@ -1619,6 +1659,15 @@ mod tests {
             f.message
         );
         assert!(f.message.contains("port scan"), "{}", f.message);
+        assert!(
+            f.message.ends_with(
+                "One port answered with a SYN-ACK that the client never acknowledged (open, \
+                 probed half-open): 22."
+            ),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.figures["open_ports"], json!([22]));
         // A few are left as they are.
         let convs = scan(AGGREGATE_ABOVE as u16);
         let refs: Vec<&Conv> = convs.iter().collect();
