@@ -75,13 +75,24 @@ pub fn run(cli: Cli) -> u8 {
             .build_global();
     }
     match cli.command {
-        Command::Analyze(args) => run_view(
-            &args.input,
-            View::Connections(args.format),
-            args.filter.as_deref(),
-        ),
-        Command::Http(args) => run_view(&args.input, View::Http(args.format), None),
-        Command::Servers(args) => run_view(&args.input, View::Servers(args.format), None),
+        Command::Analyze(args) => {
+            let columns = match args.columns.as_deref().map(table::Columns::parse) {
+                None => None,
+                Some(Ok(columns)) => Some(columns),
+                Some(Err(message)) => {
+                    crate::say!("connscope: error: {message}");
+                    return EXIT_ERROR;
+                }
+            };
+            run_view(
+                &args.input,
+                View::Connections(args.format),
+                args.filter.as_deref(),
+                columns,
+            )
+        }
+        Command::Http(args) => run_view(&args.input, View::Http(args.format), None, None),
+        Command::Servers(args) => run_view(&args.input, View::Servers(args.format), None, None),
         Command::Check(args) => run_check(&args),
         #[cfg(feature = "live")]
         Command::Live(args) => crate::live::run(&args),
@@ -111,6 +122,7 @@ pub fn run(cli: Cli) -> u8 {
             run_view(
                 &args.input,
                 View::Timeline(args.format, color, selection),
+                None,
                 None,
             )
         }
@@ -294,6 +306,32 @@ impl Selection {
             server,
             host: args.host.clone(),
         })
+    }
+
+    /// The `--conn` ids no connection has, said in one line: asking for a connection
+    /// that is not there is a usage error, not an empty answer.
+    fn missing(&self, conns: &[ConnectionRecord]) -> Option<String> {
+        let missing: Vec<String> = self
+            .ids
+            .iter()
+            .filter(|id| !conns.iter().any(|c| c.id == **id))
+            .map(u64::to_string)
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let ids = || conns.iter().map(|c| c.id);
+        let range = match (ids().min(), ids().max()) {
+            (Some(first), Some(last)) if first == last => {
+                format!("its only connection is {first}")
+            }
+            (Some(first), Some(last)) => format!("its connections are {first} to {last}"),
+            _ => "it has no TCP connections".to_string(),
+        };
+        Some(format!(
+            "--conn {}: no such connection in the capture ({range})",
+            missing.join(", ")
+        ))
     }
 
     fn matches(&self, c: &ConnectionRecord) -> bool {
@@ -788,9 +826,10 @@ fn print_warnings(
         ));
     }
     if count > connection_warnings.len() {
+        let more = count - connection_warnings.len();
         track.say(format!(
-            "connscope: warning: {path}: {} more connection warnings (see the JSON report)",
-            count - connection_warnings.len()
+            "connscope: warning: {path}: {more} more connection warning{} (see the JSON report)",
+            if more == 1 { "" } else { "s" }
         ));
     }
 }
@@ -818,7 +857,13 @@ fn packet_filter(filter: Option<&str>) -> Result<Keep, String> {
     }
 }
 
-fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
+/// `columns`: the connection table's `--columns`, when given.
+fn run_view(
+    input: &InputArgs,
+    view: View,
+    filter: Option<&str>,
+    columns: Option<table::Columns>,
+) -> u8 {
     // Not locked: the JSONL stream may be written from a second thread.
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
     let output = match view {
@@ -843,7 +888,7 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
     let mut finding_spills = analysis.finding_spills;
     let report = analysis.report;
     let write_error = analysis.write_error;
-    let code = if analysis.input_error {
+    let mut code = if analysis.input_error {
         EXIT_ERROR
     } else {
         EXIT_OK
@@ -867,7 +912,8 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
                     findings,
                 })
                 .collect();
-            table::write_spilled_tables(&mut out, &report, &mut inputs, terminal)
+            let columns = columns.unwrap_or_else(|| table::Columns::for_stdout(terminal));
+            table::write_spilled_tables(&mut out, &report, &mut inputs, terminal, &columns)
         }
         (None, View::Http(ViewFormat::Table)) => table::write_http(&mut out, &report, terminal),
         (None, View::Http(ViewFormat::Json)) => json::write_http(&mut out, &report),
@@ -876,6 +922,10 @@ fn run_view(input: &InputArgs, view: View, filter: Option<&str>) -> u8 {
         }
         (None, View::Servers(ViewFormat::Json)) => json::write_value(&mut out, &report.servers),
         (None, View::Timeline(format, color, selection)) => {
+            if let Some(line) = selection.missing(&report.connections) {
+                crate::say!("connscope: error: {line}");
+                code = EXIT_ERROR;
+            }
             let timelines: Vec<Timeline> = report
                 .connections
                 .iter()

@@ -273,6 +273,12 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    /// The table's columns, comma-separated, or `all`: id, client, server, start,
+    /// duration, packets, bytes, rtt, proto, host, requests, keep-alive, close, state.
+    /// By default a terminal gets those that fit its width; a pipe or file gets all.
+    #[arg(long, value_name = "LIST")]
+    pub columns: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

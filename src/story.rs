@@ -77,7 +77,9 @@ fn handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
             duration_s: None,
             first_packet: Some(c.first_packet),
             last_packet: Some(c.first_packet),
-            text: "no handshake captured: the capture starts in the middle of this connection"
+            // Only the absence is known: the SYN may predate the capture or be lost.
+            text: "no handshake captured: the connection was already open at its first captured \
+                   packet (opened before the capture started, or its SYN was lost)"
                 .into(),
         });
         return;
@@ -153,11 +155,18 @@ fn exchange_text(x: &HttpExchange, encrypted: bool) -> String {
         let interim: Vec<String> = x.interim.iter().map(u16::to_string).collect();
         text.push_str(&format!(" (after {})", interim.join(", ")));
     }
-    if x.status.is_some() && !x.response_complete {
-        text.push_str(", response incomplete");
-    }
-    if let (Some(start), Some(end)) = (x.request_start.or(x.response_start), x.response_end) {
-        text.push_str(&format!(" in {}", secs(end.secs_since(start))));
+    let took = match (x.request_start.or(x.response_start), x.response_end) {
+        (Some(start), Some(end)) => Some(secs(end.secs_since(start))),
+        _ => None,
+    };
+    match (x.status.is_some() && !x.response_complete, took) {
+        // A cut-off response has no duration, only how much of it was seen.
+        (true, Some(took)) => {
+            text.push_str(&format!(", response incomplete (captured for {took})"))
+        }
+        (true, None) => text.push_str(", response incomplete"),
+        (false, Some(took)) => text.push_str(&format!(" in {took}")),
+        (false, None) => {}
     }
     text.push_str(&format!(
         ", {} B up, {} B down",
@@ -201,8 +210,12 @@ fn exchanges(c: &ConnectionRecord, list: &[HttpExchange], out: &mut Vec<Draft>) 
             first_packet: Some(t.packet),
             last_packet: Some(c.last_packet),
             text: format!(
-                "the connection becomes a {} tunnel{}: no more HTTP is parsed",
-                t.kind,
+                "the connection becomes {} tunnel{}: no more HTTP is parsed",
+                match t.kind {
+                    "upgrade" => "an upgrade",
+                    "connect" => "a CONNECT",
+                    other => other,
+                },
                 t.protocol
                     .as_deref()
                     .map(|p| format!(" ({p})"))
@@ -271,12 +284,24 @@ fn tls_handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
             duration_s: None,
             first_packet: Some(alert.packet),
             last_packet: Some(alert.packet),
-            text: format!(
-                "the {} sends a TLS alert: {} {}",
-                alert.from.as_str(),
-                alert.level,
-                alert.description
-            ),
+            // An encrypted alert shows only its record type: no level to name.
+            text: if alert.level == "encrypted" {
+                format!(
+                    "the {} sends an encrypted TLS alert: {}",
+                    alert.from.as_str(),
+                    alert
+                        .description
+                        .strip_prefix("encrypted ")
+                        .unwrap_or(&alert.description)
+                )
+            } else {
+                format!(
+                    "the {} sends a TLS alert: {} {}",
+                    alert.from.as_str(),
+                    alert.level,
+                    alert.description
+                )
+            },
         });
     }
 }
@@ -332,11 +357,12 @@ fn idle(
             continue;
         };
         let answered = group.iter().filter(|p| p.acked).count();
-        let every = if group.len() >= 2 {
-            format!(
-                " every {}",
-                secs(last.time.secs_since(first.time) / (group.len() - 1) as f64)
-            )
+        let spacing = match group.len() {
+            n if n >= 2 => last.time.secs_since(first.time) / (n - 1) as f64,
+            _ => 0.0,
+        };
+        let every = if spacing >= crate::findings::PROBE_RHYTHM_MIN_S {
+            format!(" every {}", secs(spacing))
         } else {
             String::new()
         };
@@ -413,7 +439,11 @@ fn data(c: &ConnectionRecord, out: &mut Vec<Draft>) {
         ),
     });
     for p in periods {
-        let to = Timestamp::from_nanos(p.start.as_nanos() + (p.duration_s * 1e9) as i64);
+        let to = Timestamp::from_nanos(
+            p.start
+                .as_nanos()
+                .saturating_add((p.duration_s * 1e9) as i64),
+        );
         idle(c, p.start, Some(p.from_packet), to, Some(p.to_packet), out);
     }
 }
@@ -461,6 +491,10 @@ fn tcp_events(c: &ConnectionRecord, out: &mut Vec<Draft>) {
     }
 }
 
+/// What the timeline says of a connection without a captured FIN or RST: the capture
+/// shows no close, which is not proof that none happened.
+const OPEN_AT_END: &str = "no FIN or RST captured: still open when the capture ends";
+
 fn close(c: &ConnectionRecord, out: &mut Vec<Draft>) {
     let last_exchange_end = c
         .http
@@ -474,7 +508,7 @@ fn close(c: &ConnectionRecord, out: &mut Vec<Draft>) {
             duration_s: None,
             first_packet: Some(c.last_packet),
             last_packet: Some(c.last_packet),
-            text: "still open when the capture ends".into(),
+            text: OPEN_AT_END.into(),
         });
         return;
     };
@@ -489,12 +523,12 @@ fn close(c: &ConnectionRecord, out: &mut Vec<Draft>) {
             by.other().as_str()
         ),
         CloseHow::Fin => format!(
-            "the {} closes with FIN{after}; the {} never sends its FIN",
+            "the {} closes with FIN{after}; no FIN from the {} was captured",
             by.as_str(),
             by.other().as_str()
         ),
         CloseHow::Rst => format!("the {} resets the connection (RST){after}", by.as_str()),
-        CloseHow::Open => "still open when the capture ends".into(),
+        CloseHow::Open => OPEN_AT_END.into(),
     };
     out.push(Draft {
         kind: PhaseKind::Close,
@@ -504,4 +538,107 @@ fn close(c: &ConnectionRecord, out: &mut Vec<Draft>) {
         last_packet: Some(c.last_packet),
         text,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    //! Timelines of conversations built packet by packet (etherparse), read for what
+    //! they claim.
+    use super::*;
+    use crate::flow::table::tests_support::{capture, Conv};
+
+    const GET: &str = "GET / HTTP/1.1\r\nHost: api.example\r\n\r\n";
+    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+    fn texts(conv: &Conv) -> Vec<String> {
+        let records = capture(&[conv]);
+        timeline(&records[0])
+            .phases
+            .into_iter()
+            .map(|p| p.text)
+            .collect()
+    }
+
+    /// The bug: "the capture starts in the middle of this connection" for a connection
+    /// first seen minutes into the capture; only the SYN's absence is known.
+    #[test]
+    fn a_missing_handshake_is_said_as_an_absence() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        a.packets.drain(..3);
+        let t = texts(&a);
+        assert!(
+            t[0].starts_with("no handshake captured: the connection was already open"),
+            "{t:?}"
+        );
+        assert!(t[0].contains("or its SYN was lost"), "{t:?}");
+        assert!(!t.iter().any(|x| x.contains("middle of")), "{t:?}");
+    }
+
+    /// The bug: "still open" and "never sends its FIN" claimed from what was not captured.
+    #[test]
+    fn a_close_not_captured_is_said_as_an_absence() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        let t = texts(&a);
+        assert_eq!(
+            t.last().map(String::as_str),
+            Some("no FIN or RST captured: still open when the capture ends")
+        );
+    }
+
+    /// The bug: "response incomplete in 0.0 ms" — a cut-off response has no duration.
+    #[test]
+    fn a_cut_off_response_says_how_long_it_was_captured() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(
+            0.2,
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a little",
+        );
+        let t = texts(&a);
+        let x = t
+            .iter()
+            .find(|x| x.starts_with("HTTP exchange 1"))
+            .expect("the exchange");
+        assert!(
+            x.contains("→ 200 OK, response incomplete (captured for 100 ms)"),
+            "{x}"
+        );
+    }
+
+    /// The bug: "becomes a upgrade tunnel".
+    #[test]
+    fn an_upgrade_tunnel_takes_an() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(
+            0.1,
+            "GET /ws HTTP/1.1\r\nHost: api.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        )
+        .response(
+            0.2,
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        );
+        let t = texts(&a);
+        assert!(
+            t.iter().any(|x| x
+                == "the connection becomes an upgrade tunnel (websocket): no more HTTP is parsed"),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn probes_bunched_together_have_no_interval() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        a.client_probe(5.0, true).client_probe(5.0001, true);
+        let t = texts(&a);
+        let probes = t
+            .iter()
+            .find(|x| x.contains("keep-alive probes"))
+            .expect("the probes");
+        assert_eq!(
+            probes,
+            "2 TCP keep-alive probes from the client, all answered"
+        );
+    }
 }

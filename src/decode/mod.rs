@@ -138,15 +138,23 @@ impl Skip {
         match self {
             // Worded as before: scripts and tests read this line.
             Skip::UnsupportedLinkType(lt) => Some(format!(
-                "link type {} is not one connscope decodes; its {count} packets were skipped",
-                lt.0
+                "link type {} is not one connscope decodes; its {count} {} skipped",
+                lt.0,
+                if count == 1 {
+                    "packet was"
+                } else {
+                    "packets were"
+                }
             )),
             Skip::UnsupportedArphrd(_)
             | Skip::UnsupportedEthertype(_)
             | Skip::UnsupportedPppProtocol(_)
             | Skip::Encrypted80211
             | Skip::UnsupportedAmsdu
-            | Skip::TunnelTooDeep => Some(format!("{count} packets skipped: {self}")),
+            | Skip::TunnelTooDeep => Some(format!(
+                "{count} {} skipped: {self}",
+                if count == 1 { "packet" } else { "packets" }
+            )),
             Skip::FragmentsIncomplete => Some(format!(
                 "{count} IP {} never reassembled: fragments missing from the capture",
                 if count == 1 {

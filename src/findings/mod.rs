@@ -39,12 +39,19 @@ const IDLE_RESET_MIN_S: f64 = 1.0;
 const RIGHT_AFTER_S: f64 = 1.0;
 /// `stale_connection_reset`: the retry must follow within this long.
 const RETRY_WITHIN_S: f64 = 30.0;
+/// Probe spacing below this is not reported as an interval ("every 0.0 ms").
+pub const PROBE_RHYTHM_MIN_S: f64 = 0.1;
 /// `connection_churn`: at least this many connections to one server.
 const CHURN_MIN_CONNECTIONS: usize = 3;
 
-/// A duration for people: `45.0 s`, `120 s`, `250 ms`, `0.3 ms`.
+/// A duration for people: `45.0 s`, `120 s`, `250 ms`, `0.3 ms`; beyond a few hours
+/// (captures spliced from days apart) in hours or days.
 pub fn secs(s: f64) -> String {
-    if s >= 100.0 {
+    if s >= 2.0 * 86_400.0 {
+        format!("{:.1} days", s / 86_400.0)
+    } else if s >= 3.0 * 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s >= 100.0 {
         format!("{s:.0} s")
     } else if s >= 1.0 {
         format!("{s:.1} s")
@@ -205,32 +212,264 @@ pub fn diagnose_digests(
     let mut sorted: Vec<&Digest> = conns.connections.iter().collect();
     sorted.sort_by_key(|c| c.id);
     let ctx = Ctx::new(sorted, &conns.attempts);
-    let mut push =
-        |kind, severity, connections: Vec<u64>, packets: Vec<u64>, message: String, figs| {
-            each(Finding {
-                kind,
-                severity,
-                input,
-                connections,
-                packets,
-                message,
-                figures: figs,
+    let mut servers = Servers::new(&ctx);
+    // Each rule's findings are gathered, then those of one kind about one server host
+    // and cause are merged when there are many (a port scan is one finding, not 997).
+    let mut found: Vec<Finding> = Vec::new();
+    let mut rule = |run: &mut dyn FnMut(&mut Push<'_>)| {
+        let mut push =
+            |kind, severity, connections: Vec<u64>, packets: Vec<u64>, message: String, figs| {
+                debug_assert!(
+                    !figures_collide(&figs),
+                    "{kind:?}: a figure reuses a finding field's name"
+                );
+                found.push(Finding {
+                    kind,
+                    severity,
+                    input,
+                    connections,
+                    packets,
+                    message,
+                    figures: figs,
+                })
+            };
+        run(&mut push);
+        aggregate(std::mem::take(&mut found), &mut servers, each);
+    };
+    rule(&mut |p| connection_reused(&ctx, p));
+    rule(&mut |p| new_connection_while_idle(&ctx, p));
+    rule(&mut |p| parallel_connections(&ctx, p));
+    rule(&mut |p| server_idle_close(&ctx, p));
+    rule(&mut |p| header_prevented_reuse(&ctx, p));
+    rule(&mut |p| no_reuse(&ctx, p));
+    rule(&mut |p| idle_reset(&ctx, p));
+    rule(&mut |p| keepalive_unanswered(&ctx, p));
+    rule(&mut |p| handshake_failed(&ctx, p));
+    rule(&mut |p| idle_open_connection(&ctx.conns, capture_end, settings, p));
+    rule(&mut |p| server_request_cap(&ctx, p));
+    rule(&mut |p| stale_connection_reset(&ctx, p));
+    rule(&mut |p| connection_churn(&ctx, p));
+    rule(&mut |p| tls_handshake_failed(&ctx, p));
+}
+
+/// The fields every finding has: a kind's figures must not reuse their names, or the
+/// JSON object would carry a key twice.
+const FINDING_FIELDS: [&str; 6] = [
+    "kind",
+    "severity",
+    "input",
+    "connections",
+    "packets",
+    "message",
+];
+
+fn figures_collide(figs: &Map<String, Value>) -> bool {
+    FINDING_FIELDS.iter().any(|f| figs.contains_key(*f))
+}
+
+/// Failed handshakes to at least this many ports of one host read as a port scan.
+const SCAN_MIN_PORTS: usize = 10;
+/// More findings than this of one kind about one server host and cause are merged
+/// into one.
+const AGGREGATE_ABOVE: usize = 5;
+/// A merged finding names this many of its connections in its message…
+const AGGREGATE_NAMED: usize = 5;
+/// … and keeps at most this many connection ids and packet numbers in the JSON.
+const AGGREGATE_KEPT: usize = 1000;
+
+/// The server endpoint of each connection id, failed attempts included; the attempts'
+/// index is built only when a rule made enough findings to need it.
+struct Servers<'c> {
+    conns: &'c [&'c Digest],
+    attempts: &'c Chunked<Attempt>,
+    attempt_index: Option<Vec<(u64, crate::flow::key::Endpoint)>>,
+}
+
+impl<'c> Servers<'c> {
+    fn new(ctx: &'c Ctx<'c>) -> Self {
+        Servers {
+            conns: &ctx.conns,
+            attempts: ctx.attempts,
+            attempt_index: None,
+        }
+    }
+
+    fn of(&mut self, id: u64) -> Option<crate::flow::key::Endpoint> {
+        if let Ok(i) = self.conns.binary_search_by_key(&id, |c| c.id) {
+            return Some(self.conns[i].server);
+        }
+        let attempts = self.attempts;
+        let index = self.attempt_index.get_or_insert_with(|| {
+            let mut index: Vec<_> = attempts.iter().map(|a| (a.id, a.server)).collect();
+            index.sort_unstable_by_key(|(id, _)| *id);
+            index
+        });
+        index
+            .binary_search_by_key(&id, |(id, _)| *id)
+            .ok()
+            .map(|i| index[i].1)
+    }
+}
+
+/// Hands one rule's findings to `each`, merging those of one kind about one server
+/// host and cause (the kind's word-valued figures, such as `outcome` or `by`) when
+/// there are more than [`AGGREGATE_ABOVE`].
+fn aggregate(found: Vec<Finding>, servers: &mut Servers<'_>, each: &mut dyn FnMut(Finding)) {
+    if found.len() <= AGGREGATE_ABOVE {
+        found.into_iter().for_each(each);
+        return;
+    }
+    type Key = (Option<std::net::IpAddr>, Vec<(String, String)>);
+    let mut groups: BTreeMap<Key, Vec<(Option<crate::flow::key::Endpoint>, Finding)>> =
+        BTreeMap::new();
+    for f in found {
+        let server = f.connections.first().and_then(|id| servers.of(*id));
+        let cause = f
+            .figures
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .collect();
+        groups
+            .entry((server.map(|s| s.ip), cause))
+            .or_default()
+            .push((server, f));
+    }
+    for ((host, cause), mut group) in groups {
+        // The finding about the earliest connection speaks for the group.
+        group.sort_by_key(|(_, f)| order(f));
+        if group.len() <= AGGREGATE_ABOVE {
+            group.into_iter().for_each(|(_, f)| each(f));
+            continue;
+        }
+        if let Some(merged) = merge(host, &cause, group, servers.conns) {
+            each(merged);
+        }
+    }
+}
+
+/// One finding standing for `group`: every connection and packet (up to
+/// [`AGGREGATE_KEPT`] of each, the rest counted), the first few ids named.
+fn merge(
+    host: Option<std::net::IpAddr>,
+    cause: &[(String, String)],
+    group: Vec<(Option<crate::flow::key::Endpoint>, Finding)>,
+    conns: &[&Digest],
+) -> Option<Finding> {
+    let n = group.len();
+    let mut ports: Vec<u16> = group
+        .iter()
+        .filter_map(|(s, _)| s.map(|s| s.port))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let mut ids: Vec<u64> = group
+        .iter()
+        .flat_map(|(_, f)| f.connections.iter().copied())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut packets: Vec<u64> = group
+        .iter()
+        .flat_map(|(_, f)| f.packets.iter().copied())
+        .collect();
+    packets.sort_unstable();
+    packets.dedup();
+    let (total_ids, total_packets) = (ids.len(), packets.len());
+    ids.truncate(AGGREGATE_KEPT);
+    packets.truncate(AGGREGATE_KEPT);
+    let (_, first) = group.into_iter().next()?;
+    let named: Vec<String> = ids
+        .iter()
+        .take(AGGREGATE_NAMED)
+        .map(u64::to_string)
+        .collect();
+    let more = total_ids.saturating_sub(AGGREGATE_NAMED);
+    let about = match host {
+        Some(ip) if ports.len() > 1 => format!("{ip} ({} ports)", ports.len()),
+        Some(ip) => match ports.first() {
+            Some(port) => crate::flow::key::Endpoint { ip, port: *port }.to_string(),
+            None => ip.to_string(),
+        },
+        None => "one server".to_string(),
+    };
+    let why = if cause.is_empty() {
+        String::new()
+    } else {
+        let words: Vec<String> = cause.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        format!(", {}", words.join(", "))
+    };
+    let mut message = format!(
+        "{n} {} findings about {about}{why}, shown as one: {} ({}{}). The first: {}",
+        first.kind.as_str(),
+        plural(total_ids, "connection", "connections"),
+        named.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+        first.message
+    );
+    let mut open_ports = Vec::new();
+    if let (FindingKind::HandshakeFailed, true, Some(ip)) =
+        (first.kind, ports.len() >= SCAN_MIN_PORTS, host)
+    {
+        message.push_str(
+            " Failed attempts to this many ports of one host are what a port scan (or a client \
+             hunting for a service) looks like.",
+        );
+        // A scan's finds: ports that answered with a SYN-ACK the scanner never
+        // acknowledged (a half-open probe), which no other finding reports.
+        open_ports = conns
+            .iter()
+            .filter(|c| c.server.ip == ip && c.last_payload().is_none())
+            .filter(|c| {
+                c.handshake
+                    .as_ref()
+                    .is_some_and(|h| h.outcome == HandshakeOutcome::NoFinalAck)
             })
-        };
-    connection_reused(&ctx, &mut push);
-    new_connection_while_idle(&ctx, &mut push);
-    parallel_connections(&ctx, &mut push);
-    server_idle_close(&ctx, &mut push);
-    header_prevented_reuse(&ctx, &mut push);
-    no_reuse(&ctx, &mut push);
-    idle_reset(&ctx, &mut push);
-    keepalive_unanswered(&ctx, &mut push);
-    handshake_failed(&ctx, &mut push);
-    idle_open_connection(&ctx.conns, capture_end, settings, &mut push);
-    server_request_cap(&ctx, &mut push);
-    stale_connection_reset(&ctx, &mut push);
-    connection_churn(&ctx, &mut push);
-    tls_handshake_failed(&ctx, &mut push);
+            .map(|c| c.server.port)
+            .collect();
+        open_ports.sort_unstable();
+        open_ports.dedup();
+        if !open_ports.is_empty() {
+            let list: Vec<String> = open_ports.iter().map(u16::to_string).collect();
+            message.push_str(&format!(
+                " {} answered with a SYN-ACK that the client never acknowledged (open, probed \
+                 half-open): {}.",
+                if open_ports.len() == 1 {
+                    "One port"
+                } else {
+                    "These ports"
+                },
+                list.join(", ")
+            ));
+        }
+    }
+    let mut figs: Map<String, Value> = cause
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    if !open_ports.is_empty() {
+        figs.insert("open_ports".into(), json!(open_ports));
+    }
+    figs.insert("aggregated".into(), json!(n));
+    figs.insert("server_ports".into(), json!(ports.len()));
+    figs.insert("connection_count".into(), json!(total_ids));
+    figs.insert("connections_dropped".into(), json!(total_ids - ids.len()));
+    figs.insert(
+        "packets_dropped".into(),
+        json!(total_packets - packets.len()),
+    );
+    Some(Finding {
+        kind: first.kind,
+        severity: first.severity,
+        input: first.input,
+        connections: ids,
+        packets,
+        message,
+        figures: figs,
+    })
 }
 
 type Push<'a> =
@@ -272,7 +511,9 @@ fn connection_reused(ctx: &Ctx<'_>, push: &mut Push<'_>) {
             if n == 0 {
                 continue;
             }
+            // Probes bunched closer than this are no keep-alive timer's rhythm.
             let every = probe_interval(c, from)
+                .filter(|s| *s >= PROBE_RHYTHM_MIN_S)
                 .map(|s| format!(" every {}", secs(s)))
                 .unwrap_or_default();
             let answered = c
@@ -343,24 +584,45 @@ fn new_connection_while_idle(ctx: &Ctx<'_>, push: &mut Push<'_>) {
         let (a, last) = idle;
         let since = last.response_end().map_or(0.0, |e| t.secs_since(e));
         let until = match (a.close.how, a.close.time) {
-            (CloseHow::Open, _) | (_, None) => "was still open when the capture ended".to_string(),
+            (CloseHow::Open, _) | (_, None) => {
+                "sat idle (no FIN or RST of it was captured before the capture ended)".to_string()
+            }
             (_, Some(closed)) => {
                 format!(
-                    "stayed open another {}, until {}",
+                    "sat idle and open (it stayed open another {}, until {})",
                     secs(closed.secs_since(t)),
                     closed.time_of_day()
                 )
             }
         };
+        // Only a captured SYN shows the client opening the connection then; without
+        // one, its first packet is merely the first one seen.
+        let opened = if b
+            .handshake
+            .as_ref()
+            .is_some_and(|h| h.syn_packet().is_some())
+        {
+            format!(
+                "At {} the client {} opened connection {}",
+                t.time_of_day(),
+                b.client.ip,
+                b.id
+            )
+        } else {
+            format!(
+                "At {} the client {} used connection {} (its SYN was not captured: it was already open \
+                 when the capture started, or the SYN was lost)",
+                t.time_of_day(),
+                b.client.ip,
+                b.id
+            )
+        };
         let message = format!(
-            "At {} the client {} opened connection {} to {} although connection {} to the same server had \
-             finished its last exchange {} earlier and sat idle and open (it {until}). The idle connection \
+            "{opened} to {} although connection {} to the same server had \
+             finished its last exchange {} earlier and {until}. The idle connection \
              was not handed back to the client's connection pool. Typical causes: a response body that was \
              not read to the end and closed (in Go, resp.Body), a new HTTP client or transport created per \
              request, or a pool limit on idle connections.",
-            t.time_of_day(),
-            b.client.ip,
-            b.id,
             b.server,
             a.id,
             secs(since)
@@ -706,7 +968,7 @@ fn keepalive_unanswered(ctx: &Ctx<'_>, push: &mut Push<'_>) {
                 )
             }
             (CloseHow::Open, _, _) => {
-                "then the capture ended with the connection still open".to_string()
+                "then the capture ended with no FIN or RST captured on the connection".to_string()
             }
             (how, Some(by), Some(_)) => format!(
                 "the connection was later closed ({} by the {})",
@@ -803,13 +1065,13 @@ fn idle_open_connection(
 ) {
     let Some(end) = capture_end else { return };
     // An attempt nobody answered is not a connection anyone holds open:
-    // `handshake_failed` reports it.
+    // `handshake_failed` reports it. Nor is a SYN-ACK the client never acknowledged
+    // with nothing sent after it (a half-open scan probe, a client that gave up).
     let failed = |c: &Digest| {
-        c.handshake.as_ref().is_some_and(|h| {
-            matches!(
-                h.outcome,
-                HandshakeOutcome::Unanswered | HandshakeOutcome::Refused
-            )
+        c.handshake.as_ref().is_some_and(|h| match h.outcome {
+            HandshakeOutcome::Unanswered | HandshakeOutcome::Refused => true,
+            HandshakeOutcome::NoFinalAck => c.last_payload().is_none(),
+            _ => false,
         })
     };
     for c in conns
@@ -831,21 +1093,21 @@ fn idle_open_connection(
             "nothing crossed it".to_string()
         };
         let message = format!(
-            "Connection {} to {} was still open at the end of the capture and had carried no data for its \
-             last {} ({what}): a connection a pool holds for reuse, or one that leaked.",
+            "No FIN or RST of connection {} to {} was captured, and it had carried no data for the \
+             capture's last {} ({what}): a connection a pool holds for reuse, or one that leaked.",
             c.id,
             c.server,
             secs(quiet)
         );
+        let mut packets: Vec<u64> = c.last_payload().map(|p| p.packet).into_iter().collect();
+        if packets.last() != Some(&c.last_packet) {
+            packets.push(c.last_packet);
+        }
         push(
             FindingKind::IdleOpenConnection,
             Severity::Info,
             vec![c.id],
-            c.last_payload()
-                .map(|p| p.packet)
-                .into_iter()
-                .chain([c.last_packet])
-                .collect(),
+            packets,
             message,
             figures(&[("idle_s", json!((quiet * 1e3).round() / 1e3))]),
         );
@@ -986,7 +1248,7 @@ fn connection_churn(ctx: &Ctx<'_>, push: &mut Push<'_>) {
             packets,
             message,
             figures(&[
-                ("connections", json!(group.len())),
+                ("count", json!(group.len())),
                 ("requests", json!(requests)),
                 ("handshakes_saved", json!(saved)),
             ]),
@@ -1294,6 +1556,13 @@ mod tests {
             "{}",
             f.message
         );
+        // Built on an absence: says what was not captured rather than "still open".
+        assert!(
+            f.message
+                .starts_with("No FIN or RST of connection 1 to 10.0.0.2:80 was captured"),
+            "{}",
+            f.message
+        );
         assert!(run(&[&a], 5.0)
             .iter()
             .all(|f| f.kind != FindingKind::IdleOpenConnection));
@@ -1318,6 +1587,174 @@ mod tests {
         let f = find(&found, FindingKind::ServerRequestCap);
         assert_eq!(f.figures["requests"], 2);
         assert!(f.message.contains("Keep-Alive: max=2"), "{}", f.message);
+    }
+
+    /// The bug: `connection_churn` wrote its count under `connections`, the name of the
+    /// ids every finding has, so its JSON object had that key twice.
+    #[test]
+    fn connection_churn_count_is_not_a_second_connections_key() {
+        let mut convs = Vec::new();
+        for i in 0..3u16 {
+            let at = f64::from(i) * 2.0;
+            let mut c = Conv::open(40000 + i, at);
+            c.request(at + 0.1, GET).response(at + 0.2, OK);
+            c.fin(true, at + 0.3);
+            convs.push(c);
+        }
+        let refs: Vec<&Conv> = convs.iter().collect();
+        for f in run(&refs, 7.0) {
+            assert!(
+                !figures_collide(&f.figures),
+                "{:?}: {:?}",
+                f.kind,
+                f.figures
+            );
+        }
+        let found = run(&refs, 7.0);
+        assert_eq!(
+            find(&found, FindingKind::ConnectionChurn).figures["count"],
+            3
+        );
+    }
+
+    /// SYNs to `ports` ports of one host, each port tried twice (from two client
+    /// ports), never answered.
+    fn scan(ports: u16) -> Vec<Conv> {
+        (0..ports)
+            .flat_map(|i| {
+                [0, 1].map(|again| {
+                    let at = f64::from(i) * 0.001 + f64::from(again) * 3.0;
+                    let from = 20000 + i + again * ports;
+                    let mut c = Conv::open_to(from, ([10, 0, 0, 9], 1 + i), at);
+                    c.packets.truncate(1); // the SYN only
+                    c
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_port_scan_is_one_finding_not_one_per_port() {
+        let mut convs = scan(40);
+        // Port 22 answers; the scanner never completes the handshake.
+        let mut open = Conv::open_to(30000, ([10, 0, 0, 9], 22), 0.5);
+        open.packets.truncate(2);
+        convs.push(open);
+        let refs: Vec<&Conv> = convs.iter().collect();
+        let found = run(&refs, 20.0);
+        assert_eq!(kinds(&found), vec!["handshake_failed"], "{found:#?}");
+        let f = &found[0];
+        assert_eq!(f.figures["aggregated"], 40);
+        assert_eq!(f.figures["server_ports"], 40);
+        assert_eq!(f.figures["connection_count"], 80);
+        assert_eq!(f.figures["outcome"], "unanswered");
+        assert_eq!(f.connections.len(), 80);
+        assert_eq!(f.connections[..3], [1, 2, 3]);
+        assert!(
+            f.message.starts_with(
+                "40 handshake_failed findings about 10.0.0.9 (40 ports), outcome unanswered, \
+                 shown as one: 80 connections (1, 2, 3, 4, 5 and 75 more)."
+            ),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("port scan"), "{}", f.message);
+        assert!(
+            f.message.ends_with(
+                "One port answered with a SYN-ACK that the client never acknowledged (open, \
+                 probed half-open): 22."
+            ),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.figures["open_ports"], json!([22]));
+        // A few are left as they are.
+        let convs = scan(AGGREGATE_ABOVE as u16);
+        let refs: Vec<&Conv> = convs.iter().collect();
+        assert_eq!(run(&refs, 20.0).len(), AGGREGATE_ABOVE);
+    }
+
+    #[test]
+    fn a_merged_finding_keeps_ids_and_packets_bounded() {
+        let convs = scan(600);
+        let refs: Vec<&Conv> = convs.iter().collect();
+        let found = run(&refs, 20.0);
+        assert_eq!(found.len(), 1);
+        let f = &found[0];
+        assert_eq!(f.connections.len(), AGGREGATE_KEPT);
+        assert_eq!(f.packets.len(), AGGREGATE_KEPT);
+        assert_eq!(f.figures["connections_dropped"], 200);
+        assert_eq!(f.figures["packets_dropped"], 200);
+    }
+
+    #[test]
+    fn a_connection_without_a_captured_syn_is_used_not_opened() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        let mut b = Conv::open(40001, 2.0);
+        b.request(2.1, GET).response(2.2, OK);
+        b.packets.drain(..3); // the capture missed its handshake
+        let found = run(&[&a, &b], 9.0);
+        let f = find(&found, FindingKind::NewConnectionWhileIdle);
+        assert!(
+            f.message.contains(
+                "the client 10.0.0.1 used connection 2 (its SYN was not captured: it was already \
+                 open when the capture started, or the SYN was lost)"
+            ),
+            "{}",
+            f.message
+        );
+        assert!(!f.message.contains("opened connection 2"), "{}", f.message);
+        // Connection 1 was never seen closing: the finding says that, not "still open".
+        assert!(
+            f.message
+                .contains("sat idle (no FIN or RST of it was captured before the capture ended)"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn an_unacknowledged_synack_is_not_an_idle_open_connection() {
+        let mut a = Conv::open(40000, 0.0);
+        a.packets.truncate(2); // SYN, SYN-ACK; the client never acknowledges
+        let found = run(&[&a], 60.0);
+        assert!(
+            found
+                .iter()
+                .all(|f| f.kind != FindingKind::IdleOpenConnection),
+            "{:?}",
+            kinds(&found)
+        );
+    }
+
+    #[test]
+    fn durations_of_days_are_not_written_in_seconds() {
+        assert_eq!(secs(184_280_859.0), "2132.9 days");
+        assert_eq!(secs(4.0 * 3600.0), "4.0 h");
+        assert_eq!(secs(120.0), "120 s");
+    }
+
+    /// The bug: two probes in the same instant were "sent every 0.0 ms".
+    #[test]
+    fn probes_in_one_burst_have_no_rhythm() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET).response(0.2, OK);
+        a.client_probe(5.0, true).client_probe(5.0001, true);
+        a.request(9.0, GET).response(9.1, OK).fin(true, 9.5);
+        let found = run(&[&a], 10.0);
+        let f = find(&found, FindingKind::ConnectionReused);
+        assert!(!f.message.contains(" every "), "{}", f.message);
+    }
+
+    /// The bug: "packets 1076, 1076" when the last payload was the last packet.
+    #[test]
+    fn idle_open_connection_lists_a_packet_once() {
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, GET);
+        let found = run(&[&a], 30.0);
+        let f = find(&found, FindingKind::IdleOpenConnection);
+        assert_eq!(f.packets, vec![4], "{f:?}");
     }
 
     #[test]

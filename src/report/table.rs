@@ -12,7 +12,148 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use unicode_width::UnicodeWidthStr;
 
+/// Which columns of the connection table are shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Columns {
+    /// Every column (not a terminal: pipes, files, golden outputs).
+    All,
+    /// As many as fit this many terminal columns, the most telling first.
+    Fit(usize),
+    /// These, by index in [`COLUMN_NAMES`], in table order (`--columns`).
+    Chosen(Vec<usize>),
+}
+
+/// The names `--columns` takes, in table order: `id`, then one per cell.
+pub const COLUMN_NAMES: [&str; 14] = [
+    "id",
+    "client",
+    "server",
+    "start",
+    "duration",
+    "packets",
+    "bytes",
+    "rtt",
+    "proto",
+    "host",
+    "requests",
+    "keep-alive",
+    "close",
+    "state",
+];
+
+/// The order in which a narrow terminal gives columns room: who talked to whom, how
+/// many requests rode on it and how it ended first; counters last.
+const FIT_PRIORITY: [usize; 14] = [0, 1, 2, 10, 12, 8, 9, 4, 3, 13, 11, 7, 5, 6];
+
+impl Columns {
+    /// `--columns id,client,server` or `--columns all`: names in any order, shown in
+    /// table order.
+    pub fn parse(text: &str) -> Result<Columns, String> {
+        if text.trim() == "all" {
+            return Ok(Columns::All);
+        }
+        let mut chosen = Vec::new();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let index = COLUMN_NAMES
+                .iter()
+                .position(|c| *c == name)
+                .ok_or_else(|| {
+                    format!(
+                        "--columns: no column {name:?}; the columns are {} (or `all`)",
+                        COLUMN_NAMES.join(",")
+                    )
+                })?;
+            chosen.push(index);
+        }
+        if chosen.is_empty() {
+            return Err("--columns: name at least one column, or `all`".into());
+        }
+        chosen.sort_unstable();
+        chosen.dedup();
+        Ok(Columns::Chosen(chosen))
+    }
+
+    /// The columns for standard output: all unless it is a terminal, whose width
+    /// comes from the TTY, else from `COLUMNS`, else 80.
+    pub fn for_stdout(terminal: bool) -> Columns {
+        if !terminal {
+            return Columns::All;
+        }
+        let tty = terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0));
+        let env = || {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse::<usize>().ok())
+        };
+        Columns::Fit(tty.filter(|w| *w > 0).or_else(env).unwrap_or(80))
+    }
+
+    /// The shown columns in table order, each with the width it gets, given every
+    /// column's text width. Only `Fit` narrows a column (its cells are then shortened
+    /// in the middle, see [`shorten`]).
+    fn pick(&self, widths: &[usize]) -> Vec<(usize, usize)> {
+        let natural = |i: usize| widths.get(i).copied().unwrap_or(0);
+        let Columns::Fit(room) = self else {
+            let shown: Vec<usize> = match self {
+                Columns::Chosen(chosen) => chosen.clone(),
+                _ => (0..widths.len()).collect(),
+            };
+            return shown.into_iter().map(|i| (i, natural(i))).collect();
+        };
+        // Each column takes its text, a space either side and a rule; the table one more.
+        let need = |w: usize| w + 3;
+        let mut width: Vec<usize> = (0..widths.len()).map(natural).collect();
+        if let Some(host) = width.get_mut(HOST) {
+            *host = (*host).min(HOST_MAX);
+        }
+        // Who talked to whom, how many requests and how it ended are always shown:
+        // long (IPv6) endpoints are shortened to make room for them.
+        let others = need(width[0]) + need(width[REQUESTS]) + need(width[CLOSE]) + 1;
+        if others + need(width[1]) + need(width[2]) > *room {
+            let each = (room.saturating_sub(others + 6) / 2).max(ENDPOINT_MIN);
+            width[1] = width[1].min(each);
+            width[2] = width[2].min(each);
+        }
+        let mut used = 1;
+        let mut shown = Vec::new();
+        for i in FIT_PRIORITY {
+            if used + need(width[i]) <= *room || i <= 2 {
+                used += need(width[i]);
+                shown.push(i);
+            }
+        }
+        shown.sort_unstable();
+        shown.into_iter().map(|i| (i, width[i])).collect()
+    }
+}
+
+/// Indices of columns [`Columns::pick`] treats specially.
+const REQUESTS: usize = 10;
+const CLOSE: usize = 12;
+/// The `host / sni` column's index, and the width a terminal gives it at most.
+const HOST: usize = 9;
+const HOST_MAX: usize = 32;
+/// An endpoint column is never narrowed below this.
+const ENDPOINT_MIN: usize = 14;
+
+/// `text` in at most `width` columns: cut in the middle with `…`, so an endpoint keeps
+/// its port and a name its domain.
+fn shorten(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    if text.width() <= width {
+        return text.into();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let keep = width.saturating_sub(1);
+    let head = keep / 2;
+    let tail = keep - head;
+    let mut out: String = chars.iter().take(head).collect();
+    out.push('…');
+    out.extend(&chars[chars.len().saturating_sub(tail)..]);
+    out.into()
+}
+
 pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io::Result<()> {
+    let columns = Columns::for_stdout(terminal);
     for index in 0..report.inputs.len() {
         let rows: Vec<ConnectionRow> = report
             .connections
@@ -33,7 +174,7 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
             report,
             index,
             &widths,
-            terminal,
+            (terminal, &columns),
             |each| rows.iter().try_for_each(&mut *each),
             |each| findings.iter().try_for_each(|f| each(f)),
         )?;
@@ -55,6 +196,7 @@ pub fn write_spilled_tables(
     report: &Report,
     inputs: &mut [SpilledInput],
     terminal: bool,
+    columns: &Columns,
 ) -> io::Result<()> {
     for (index, spilled) in inputs.iter_mut().enumerate() {
         let SpilledInput {
@@ -67,7 +209,7 @@ pub fn write_spilled_tables(
             report,
             index,
             widths,
-            terminal,
+            (terminal, columns),
             |each| {
                 rows.for_each_in_order(|text| {
                     let row: ConnectionRow = serde_json::from_str(text)?;
@@ -91,7 +233,7 @@ fn write_input(
     report: &Report,
     index: usize,
     widths: &RowWidths,
-    terminal: bool,
+    (terminal, columns): (bool, &Columns),
     rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
     mut findings: impl FnMut(&mut dyn FnMut(&str) -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<()> {
@@ -102,7 +244,7 @@ fn write_input(
     if widths.rows == 0 {
         return Ok(());
     }
-    write_connection_rows(out, widths, terminal, rows)?;
+    write_connection_rows(out, widths, columns, rows)?;
     if widths.inferred {
         writeln!(
             out,
@@ -122,9 +264,27 @@ fn write_input(
     })
 }
 
+/// A finding lists at most this many packets in the table (the JSON has them all).
+const PACKETS_SHOWN: usize = 12;
+
 /// A finding as one paragraph of the table output.
 pub fn finding_text(f: &Finding) -> String {
-    let packets: Vec<String> = f.packets.iter().map(u64::to_string).collect();
+    let mut packets: Vec<String> = f
+        .packets
+        .iter()
+        .take(PACKETS_SHOWN)
+        .map(u64::to_string)
+        .collect();
+    // A merged finding counts the packets it could not keep.
+    let dropped = f
+        .figures
+        .get("packets_dropped")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    let more = (f.packets.len().saturating_sub(PACKETS_SHOWN) as u64).saturating_add(dropped);
+    if more > 0 {
+        packets.push(format!("… and {more} more"));
+    }
     format!(
         "- [{}] {}: {}{}",
         match f.severity {
@@ -202,7 +362,56 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
+/// A table with one free-text column (`flex`) that fits the terminal: when it would be
+/// wider, that column's cells are shortened in the middle to leave the others whole,
+/// instead of comfy-table wrapping every column. `build` makes the table with the
+/// flexible column's width, or whole; off a terminal the table is always whole.
+fn fitted(terminal: bool, flex: usize, build: impl Fn(Option<usize>) -> Table) -> Table {
+    match Columns::for_stdout(terminal) {
+        Columns::Fit(room) => fit_to(room, flex, build),
+        _ => build(None),
+    }
+}
+
+/// [`fitted`] for a terminal `room` columns wide.
+fn fit_to(room: usize, flex: usize, build: impl Fn(Option<usize>) -> Table) -> Table {
+    let table = build(None);
+    let widths: Vec<usize> = table
+        .column_max_content_widths()
+        .into_iter()
+        .map(usize::from)
+        .collect();
+    let total = 1 + widths.iter().map(|w| w + 3).sum::<usize>();
+    let Some(flex_width) = widths.get(flex) else {
+        return table;
+    };
+    if total <= room {
+        return table;
+    }
+    let others = total - flex_width;
+    build(Some(room.saturating_sub(others).max(FLEX_MIN)))
+}
+
+/// A flexible column is never shortened below this.
+const FLEX_MIN: usize = 16;
+
+/// `text`, shortened to `width` when one is given.
+fn flex_text(text: String, width: Option<usize>) -> String {
+    match width {
+        Some(w) => shorten(&text, w).into_owned(),
+        None => text,
+    }
+}
+
 fn http_table(rows: &[(&ConnectionRecord, &HttpExchange)], terminal: bool) -> Table {
+    fitted(terminal, 4, |flex| http_table_with(rows, terminal, flex))
+}
+
+fn http_table_with(
+    rows: &[(&ConnectionRecord, &HttpExchange)],
+    terminal: bool,
+    flex: Option<usize>,
+) -> Table {
     let mut table = new_table(
         terminal,
         vec![
@@ -239,7 +448,7 @@ fn http_table(rows: &[(&ConnectionRecord, &HttpExchange)], terminal: bool) -> Ta
             Cell::new(if target.is_empty() {
                 "-".into()
             } else {
-                target
+                flex_text(target, flex)
             }),
             Cell::new(status),
             right(opt(x.ttfb_ms.map(|ms| format!("{ms:.3}")))),
@@ -252,6 +461,12 @@ fn http_table(rows: &[(&ConnectionRecord, &HttpExchange)], terminal: bool) -> Ta
 }
 
 fn server_table(servers: &[&ServerSummary], terminal: bool) -> Table {
+    fitted(terminal, 1, |flex| {
+        server_table_with(servers, terminal, flex)
+    })
+}
+
+fn server_table_with(servers: &[&ServerSummary], terminal: bool, flex: Option<usize>) -> Table {
     let mut table = new_table(
         terminal,
         vec![
@@ -280,7 +495,7 @@ fn server_table(servers: &[&ServerSummary], terminal: bool) -> Table {
             Cell::new(if s.hosts.is_empty() {
                 "-".into()
             } else {
-                s.hosts.join(" ")
+                flex_text(s.hosts.join(" "), flex)
             }),
             right(s.connections),
             right(s.requests),
@@ -305,8 +520,10 @@ fn summary_line(input: &InputReport) -> String {
         line.push_str(&format!(" {}", input.link_types.join("+")));
     }
     line.push_str(&format!(
-        ", {} packets, {} TCP",
-        input.packets, input.tcp_packets
+        ", {} packet{}, {} TCP",
+        input.packets,
+        if input.packets == 1 { "" } else { "s" },
+        input.tcp_packets
     ));
     if !input.skipped.is_empty() {
         let parts: Vec<String> = input
@@ -491,50 +708,32 @@ impl RowWidths {
     }
 }
 
-/// Tables with more rows than this are written as they are read, without comfy-table
-/// holding them all: on a terminal, comfy-table wraps a wide table to fit; beyond
-/// this, nobody reads it there anyway.
-const TERMINAL_ROWS: usize = 1000;
-
-/// The connection table: comfy-table on a terminal for a screenful, otherwise written
-/// row by row in comfy-table's look (the same bytes it writes when not on a terminal).
+/// The connection table, written row by row as the rows are read (comfy-table's look,
+/// the bytes it writes when not on a terminal), with only the chosen columns: a row
+/// never wraps, so a terminal shows one line per connection.
 fn write_connection_rows(
     out: &mut impl Write,
     widths: &RowWidths,
-    terminal: bool,
+    columns: &Columns,
     mut rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<()> {
-    if terminal && widths.rows <= TERMINAL_ROWS {
-        let mut header = vec!["id"];
-        header.extend(COLUMNS.map(|(h, _)| h));
-        let mut table = new_table(terminal, header);
-        rows(&mut |row| {
-            let mut cells = vec![right(row.id)];
-            for (cell, (_, right_aligned)) in row.cells.iter().zip(COLUMNS) {
-                cells.push(if right_aligned {
-                    right(cell)
-                } else {
-                    Cell::new(cell)
-                });
-            }
-            table.add_row(cells);
-            Ok(())
-        })?;
-        return writeln!(out, "{table}");
-    }
-    let widths: Vec<usize> = widths.all().collect();
+    let all: Vec<usize> = widths.all().collect();
+    let picked = columns.pick(&all);
+    let shown: Vec<usize> = picked.iter().map(|&(i, _)| i).collect();
+    let widths: Vec<usize> = picked.iter().map(|&(_, w)| w).collect();
     let rule = |out: &mut dyn Write, left: &str, line: &str, joint: &str, end: &str| {
         let parts: Vec<String> = widths.iter().map(|w| line.repeat(w + 2)).collect();
         writeln!(out, "{left}{}{end}", parts.join(joint))
     };
-    let line = |out: &mut dyn Write, cells: &[(&str, bool)]| {
+    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = (&str, bool)>| {
         out.write_all("│".as_bytes())?;
-        for (i, ((text, right_aligned), w)) in cells.iter().zip(&widths).enumerate() {
+        for (i, ((text, right_aligned), w)) in cells.zip(&widths).enumerate() {
             if i > 0 {
                 out.write_all("┆".as_bytes())?;
             }
+            let text = shorten(text, *w);
             let pad = " ".repeat(w.saturating_sub(text.width()));
-            if *right_aligned {
+            if right_aligned {
                 write!(out, " {pad}{text} ")?;
             } else {
                 write!(out, " {text}{pad} ")?;
@@ -543,20 +742,125 @@ fn write_connection_rows(
         out.write_all("│\n".as_bytes())
     };
     rule(out, "┌", "─", "┬", "┐")?;
-    let mut header = vec![("id", false)];
-    header.extend(COLUMNS.map(|(h, _)| (h, false)));
-    line(out, &header)?;
+    let header = |i: usize| {
+        if i == 0 {
+            "id"
+        } else {
+            COLUMNS[i - 1].0
+        }
+    };
+    line(out, &mut shown.iter().map(|&i| (header(i), false)))?;
     rule(out, "╞", "═", "╪", "╡")?;
     rows(&mut |row| {
         let id = row.id.to_string();
-        let mut cells = vec![(id.as_str(), true)];
-        cells.extend(
-            row.cells
-                .iter()
-                .zip(COLUMNS)
-                .map(|(c, (_, r))| (c.as_str(), r)),
-        );
-        line(&mut *out, &cells)
+        let cell = |i: usize| match i {
+            0 => (id.as_str(), true),
+            i => (row.cells[i - 1].as_str(), COLUMNS[i - 1].1),
+        };
+        line(&mut *out, &mut shown.iter().map(|&i| cell(i)))
     })?;
-    rule(out, "└", "─", "┴", "┘")
+    rule(out, "└", "─", "┴", "┘")?;
+    if let Columns::Fit(room) = columns {
+        if shown.len() < all.len() {
+            let hidden: Vec<&str> = (0..all.len())
+                .filter(|i| !shown.contains(i))
+                .map(|i| COLUMN_NAMES[i])
+                .collect();
+            writeln!(
+                out,
+                "(to fit {room} columns, not shown: {}; --columns all shows every column)",
+                hidden.join(", ")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Widths as the table measures them: id, then the 13 cells.
+    const WIDE: [usize; 14] = [2, 48, 32, 15, 9, 11, 12, 7, 5, 40, 10, 12, 13, 8];
+
+    fn total(picked: &[(usize, usize)]) -> usize {
+        1 + picked.iter().map(|(_, w)| w + 3).sum::<usize>()
+    }
+
+    #[test]
+    fn ipv6_endpoints_are_shortened_so_requests_and_close_fit_80_columns() {
+        let picked = Columns::Fit(80).pick(&WIDE);
+        let shown: Vec<usize> = picked.iter().map(|(i, _)| *i).collect();
+        assert_eq!(shown, [0, 1, 2, 10, 12]);
+        assert!(total(&picked) <= 80, "{picked:?}");
+        assert_eq!(
+            shorten("[2a01:cb01:2049:8b07:991d:ec85:28df:f629]:40028", 19),
+            "[2a01:cb0…29]:40028"
+        );
+        assert_eq!(shorten("10.0.0.1:80", 19), "10.0.0.1:80");
+    }
+
+    #[test]
+    fn a_wide_terminal_gets_every_column_and_a_pipe_all_of_them_unshortened() {
+        let picked = Columns::Fit(300).pick(&WIDE);
+        assert_eq!(picked.len(), 14);
+        assert_eq!(picked[HOST], (HOST, HOST_MAX));
+        let all = Columns::All.pick(&WIDE);
+        assert_eq!(all.iter().map(|(_, w)| *w).collect::<Vec<_>>(), WIDE);
+    }
+
+    #[test]
+    fn a_long_url_is_shortened_so_the_http_table_fits_instead_of_wrapping() {
+        let url = format!("example.com/{}", "a".repeat(200));
+        let build = |flex: Option<usize>| {
+            let mut t = new_table(false, vec!["conn", "host + target", "status"]);
+            t.add_row(vec![
+                Cell::new("1"),
+                Cell::new(flex_text(url.clone(), flex)),
+                Cell::new("200"),
+            ]);
+            t
+        };
+        let table = fit_to(80, 1, build).to_string();
+        assert!(table.lines().all(|l| l.width() <= 80), "{table}");
+        assert_eq!(table.lines().count(), 5, "{table}");
+        assert!(
+            table.contains("example.com/aaa") && table.contains('…'),
+            "{table}"
+        );
+        // Room enough: whole.
+        assert!(fit_to(300, 1, build).to_string().contains(&url));
+    }
+
+    /// The bug: a SYN scan's finding listed a thousand packet numbers in one paragraph.
+    #[test]
+    fn a_finding_lists_its_first_packets_and_counts_the_rest() {
+        let mut figures = serde_json::Map::new();
+        figures.insert("packets_dropped".into(), 5.into());
+        let f = Finding {
+            kind: crate::report::model::FindingKind::HandshakeFailed,
+            severity: Severity::Warning,
+            input: 0,
+            connections: vec![1],
+            packets: (1..=20).collect(),
+            message: "m".into(),
+            figures,
+        };
+        assert_eq!(
+            finding_text(&f),
+            "- [warning] handshake_failed: m (packets 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, \
+             … and 13 more)"
+        );
+    }
+
+    #[test]
+    fn columns_parse_names_and_all() {
+        assert_eq!(
+            Columns::parse("close, id,requests"),
+            Ok(Columns::Chosen(vec![0, 10, 12]))
+        );
+        assert_eq!(Columns::parse("all"), Ok(Columns::All));
+        assert!(Columns::parse("").is_err());
+        assert!(Columns::parse("id,nope").is_err());
+    }
 }

@@ -35,6 +35,16 @@ fn packet_range(first: Option<u64>, last: Option<u64>) -> String {
     }
 }
 
+/// `+1.500s`; a phase before the connection's first packet (the capture's clock went
+/// backwards) is `-0.250s`, not `+-0.250s`.
+fn offset(s: f64) -> String {
+    if s < 0.0 {
+        format!("-{:.3}s", -s)
+    } else {
+        format!("+{s:.3}s")
+    }
+}
+
 pub fn write_timelines(
     out: &mut impl Write,
     inputs: &[InputReport],
@@ -42,7 +52,15 @@ pub fn write_timelines(
     style: Style,
 ) -> io::Result<()> {
     if timelines.is_empty() {
-        return writeln!(out, "no connection matches");
+        return writeln!(
+            out,
+            "{}",
+            if inputs.iter().all(|i| i.connections == 0) {
+                "no TCP connections in the capture"
+            } else {
+                "no connection matches"
+            }
+        );
     }
     for (n, t) in timelines.iter().enumerate() {
         if n > 0 {
@@ -78,7 +96,7 @@ pub fn write_timelines(
             table.add_row(vec![
                 Cell::new(p.index).set_alignment(CellAlignment::Right),
                 Cell::new(p.time.time_of_day()),
-                Cell::new(format!("+{:.3}s", p.offset_s)).set_alignment(CellAlignment::Right),
+                Cell::new(offset(p.offset_s)).set_alignment(CellAlignment::Right),
                 Cell::new(packet_range(p.first_packet, p.last_packet))
                     .set_alignment(CellAlignment::Right),
                 what,
@@ -90,4 +108,16 @@ pub fn write_timelines(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offset;
+
+    #[test]
+    fn a_negative_offset_is_not_written_plus_minus() {
+        assert_eq!(offset(1.5), "+1.500s");
+        assert_eq!(offset(-0.25), "-0.250s");
+        assert_eq!(offset(0.0), "+0.000s");
+    }
 }
