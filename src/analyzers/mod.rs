@@ -8,6 +8,7 @@
 //! connection is called `unknown`.
 
 pub mod http;
+pub mod http2;
 pub mod reassembly;
 pub mod tls;
 

@@ -1,0 +1,213 @@
+//! HTTP/2 (RFC 9113) with HPACK header compression (RFC 7541): the analyzer core that
+//! turns one connection's two plaintext byte streams into exchanges (one per stream),
+//! SETTINGS, PINGs and GOAWAYs.
+//!
+//! - [`frame`]: the connection preface, the frame header, every frame type, and the
+//!   incremental [`frame::FrameReader`] that cuts a byte stream into frames.
+//! - [`hpack`]: header blocks (HEADERS/PUSH_PROMISE + CONTINUATION) and their decoding.
+//! - [`conversation`]: streams, settings, pings, goaways of one connection.
+//!
+//! Not wired into the pipeline yet: the caller feeds [`Conversation::on_chunk`] with
+//! reassembled bytes per direction (TLS-decrypted ones for `h2`, raw ones for `h2c`
+//! with prior knowledge) and reads [`Conversation::finish`].
+
+pub mod conversation;
+pub mod frame;
+pub mod hpack;
+
+pub use conversation::{Conversation, Exchange, Http2Error, Http2Summary};
+pub use frame::PREFACE;
+
+/// Whether a client's first bytes are (or begin) the HTTP/2 connection preface
+/// (RFC 9113 §3.4), for recognising h2c with prior knowledge by content.
+pub fn looks_like_preface(bytes: &[u8]) -> bool {
+    let n = bytes.len().min(PREFACE.len());
+    n > 0 && bytes.get(..n) == PREFACE.get(..n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::reassembly::{Chunk, Origin};
+    use crate::flow::key::Direction;
+    use crate::time::Timestamp;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn preface_detection() {
+        assert!(looks_like_preface(
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00"
+        ));
+        assert!(looks_like_preface(b"PRI * HT"));
+        assert!(!looks_like_preface(b"PRI / HTTP/1.1"));
+        assert!(!looks_like_preface(b"GET / HTTP/1.1\r\n"));
+        assert!(!looks_like_preface(b""));
+    }
+
+    /// fixtures/h2c-nghttpd.pcap (fixtures/record-h2.sh): nghttpd on 127.0.0.1:8443
+    /// without TLS; three connections. Each connection's TCP payload is reassembled by
+    /// sequence number (loopback: no loss) and fed to one `Conversation` per direction
+    /// in capture order. Reads the file with pcap-parser and etherparse directly: the
+    /// crate's capture/decode modules are being reworked in parallel.
+    fn fixture_conversations() -> BTreeMap<u16, Http2Summary> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/h2c-nghttpd.pcap");
+        let bytes = std::fs::read(path).expect("fixture");
+        let (_, capture) = pcap_parser::parse_pcap(&bytes).expect("pcap");
+        let mut convs: BTreeMap<u16, (Conversation, [u32; 2])> = BTreeMap::new();
+        for (i, block) in capture.blocks.iter().enumerate() {
+            let packet = etherparse::SlicedPacket::from_ethernet(block.data).expect("ethernet");
+            let Some(etherparse::TransportSlice::Tcp(tcp)) = packet.transport else {
+                continue;
+            };
+            let (dir, client_port) = if tcp.source_port() == 8443 {
+                (Direction::Server, tcp.destination_port())
+            } else {
+                (Direction::Client, tcp.source_port())
+            };
+            let (conv, next) = convs.entry(client_port).or_insert_with(Default::default);
+            let next = &mut next[dir.index()];
+            if tcp.syn() {
+                *next = tcp.sequence_number().wrapping_add(1);
+                continue;
+            }
+            let payload = tcp.payload();
+            if payload.is_empty() {
+                continue;
+            }
+            assert_eq!(tcp.sequence_number(), *next, "in order on loopback");
+            *next = next.wrapping_add(payload.len() as u32);
+            let origin = Origin {
+                packet: i as u64 + 1,
+                ts: Timestamp::from_parts(
+                    i64::from(block.ts_sec),
+                    u64::from(block.ts_usec),
+                    1_000_000,
+                ),
+            };
+            conv.on_chunk(dir, Chunk::Data(payload), origin);
+        }
+        convs
+            .into_iter()
+            .map(|(port, (conv, _))| (port, conv.finish()))
+            .collect()
+    }
+
+    /// (stream, method, path, status, request body, response body, request packet,
+    /// first response packet)
+    type Row = (u32, &'static str, &'static str, u16, u64, u64, u64, u64);
+
+    fn rows(s: &Http2Summary) -> Vec<Row> {
+        s.exchanges
+            .iter()
+            .map(|e| {
+                (
+                    e.stream,
+                    leak(&e.method),
+                    leak(&e.path),
+                    e.status.unwrap_or(0),
+                    e.request_body,
+                    e.response_body,
+                    e.request_at.map_or(0, |o| o.packet),
+                    e.response_at.map_or(0, |o| o.packet),
+                )
+            })
+            .collect()
+    }
+
+    fn leak(v: &Option<String>) -> &'static str {
+        Box::leak(v.clone().unwrap_or_default().into_boxed_str())
+    }
+
+    /// The expected values are tshark's:
+    ///   tshark -r fixtures/h2c-nghttpd.pcap -d tcp.port==8443,http2 -Y 'http2.type==1' \
+    ///     -T fields -e frame.number -e tcp.srcport -e http2.streamid \
+    ///     -e http2.headers.method -e http2.headers.path -e http2.headers.status
+    /// and for bodies the same with -Y 'http2.type==0' -e http2.length -e http2.flags.
+    #[test]
+    fn fixture_h2c_nghttpd_matches_tshark() {
+        let convs = fixture_conversations();
+        assert_eq!(
+            convs.keys().copied().collect::<Vec<_>>(),
+            [49014, 49022, 49024]
+        );
+        for s in convs.values() {
+            assert_eq!(s.warnings, [], "no warnings");
+            assert!(!s.stopped);
+            // Every connection: SETTINGS each way, each acknowledged, and the client's
+            // GOAWAY (last stream 0, NO_ERROR) at the end (tshark frames 16, 37, 49).
+            assert_eq!(s.settings.len(), 2);
+            assert!(s.settings.iter().all(|r| r.acked_at.is_some()));
+            assert_eq!(s.goaways.len(), 1);
+            assert_eq!(
+                (
+                    s.goaways[0].by,
+                    s.goaways[0].last_stream,
+                    s.goaways[0].error
+                ),
+                (Direction::Client, 0, frame::ErrorCode::NO_ERROR)
+            );
+            for e in &s.exchanges {
+                assert_eq!(e.authority.as_deref(), Some("127.0.0.1:8443"));
+                assert_eq!(e.scheme.as_deref(), Some("http"));
+                assert!(e.is_closed() && e.reset.is_none());
+            }
+        }
+        // Connection 1 (h2load -m 1): three requests one after the other.
+        let c1 = &convs[&49014];
+        assert_eq!(
+            rows(c1),
+            [
+                (1, "GET", "/a.txt", 200, 0, 6, 4, 8),
+                (3, "GET", "/b.txt", 200, 0, 40_000, 10, 11),
+                (5, "GET", "/missing", 404, 0, 147, 14, 15),
+            ]
+        );
+        assert_eq!((c1.streams_opened, c1.max_concurrent), (3, 1));
+        assert_eq!(c1.goaways[0].at.packet, 16);
+        // Connection 2 (nghttp -m 3): three concurrent streams after nghttp's five
+        // PRIORITY-only streams 3..11 (priority tree anchors, never opened).
+        let c2 = &convs[&49022];
+        assert_eq!(
+            rows(c2),
+            [
+                (13, "GET", "/b.txt", 200, 0, 40_000, 23, 27),
+                (15, "GET", "/b.txt", 200, 0, 40_000, 23, 27),
+                (17, "GET", "/b.txt", 200, 0, 40_000, 23, 27),
+            ]
+        );
+        assert_eq!((c2.streams_opened, c2.max_concurrent), (3, 3));
+        assert_eq!(c2.frames.client.priority, 5);
+        // Connection 3: a POST of 11 bytes, echoed back.
+        let c3 = &convs[&49024];
+        assert_eq!(rows(c3), [(13, "POST", "/echo", 200, 11, 11, 46, 48)]);
+        // SETTINGS as tshark decodes them:
+        //   tshark -r fixtures/h2c-nghttpd.pcap -d tcp.port==8443,http2 -Y 'http2.type==4' \
+        //     -T fields -e frame.number -e tcp.srcport -e http2.settings.max_concurrent_streams \
+        //     -e http2.settings.initial_window_size -e http2.settings.enable_push
+        // nghttpd sent its SETTINGS before the third client's preface arrived.
+        let by = |s: &Http2Summary, dir| {
+            let r = s.settings.iter().find(|r| r.by == dir).expect("settings");
+            (
+                r.at.packet,
+                r.values.max_concurrent_streams,
+                r.values.initial_window_size,
+                r.values.enable_push,
+            )
+        };
+        assert_eq!(
+            by(c1, Direction::Client),
+            (4, None, Some(1_073_741_823), Some(0))
+        );
+        assert_eq!(by(c1, Direction::Server), (6, Some(100), None, None));
+        assert_eq!(
+            by(c2, Direction::Client),
+            (23, Some(100), Some(65_535), None)
+        );
+        assert_eq!(by(c2, Direction::Server), (25, Some(100), None, None));
+        assert_eq!(
+            by(c3, Direction::Client),
+            (46, Some(100), Some(65_535), None)
+        );
+        assert_eq!(by(c3, Direction::Server), (44, Some(100), None, None));
+    }
+}
