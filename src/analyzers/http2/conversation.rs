@@ -11,7 +11,10 @@
 //! Not for: TLS (the bytes here are plaintext), HTTP/1.1 `Upgrade: h2c` (the caller
 //! hands over the bytes after the 101 response), or flow-control accounting.
 
-use super::frame::{ErrorCode, Frame, FrameError, FrameReader, SettingId, MAX_MAX_FRAME_SIZE};
+use super::frame::{
+    ErrorCode, Frame, FrameError, FrameReader, SettingId, SettingsList, DEFAULT_MAX_FRAME_SIZE,
+    MAX_MAX_FRAME_SIZE,
+};
 use super::hpack::{BlockOutcome, HeaderBlocks, HeaderFields, HpackError};
 use crate::analyzers::reassembly::{Chunk, Origin};
 use crate::flow::key::{Direction, PerSide};
@@ -207,19 +210,21 @@ pub struct Http2Summary {
     pub stopped: bool,
 }
 
-/// One direction's parser state.
-#[derive(Debug)]
-struct Side {
-    reader: FrameReader,
-    blocks: HeaderBlocks,
-    /// The first frame (which must be SETTINGS) has been seen.
-    started: bool,
-}
-
 /// One HTTP/2 connection, fed both directions in capture order.
 #[derive(Debug)]
 pub struct Conversation {
-    sides: PerSide<Side>,
+    /// Apart from the rest so a frame borrowed from a reader's buffer can be handled
+    /// without copying it.
+    readers: PerSide<FrameReader>,
+    conn: Connection,
+}
+
+/// Everything but the frame readers.
+#[derive(Debug, Default)]
+struct Connection {
+    blocks: PerSide<HeaderBlocks>,
+    /// The first frame (which must be SETTINGS) has been seen, per direction.
+    started: PerSide<bool>,
     streams: BTreeMap<u32, Exchange>,
     open: u32,
     /// The server's header block in progress is a PUSH_PROMISE's, for this stream.
@@ -230,22 +235,11 @@ pub struct Conversation {
 impl Default for Conversation {
     fn default() -> Self {
         Conversation {
-            sides: PerSide {
-                client: Side {
-                    reader: FrameReader::client(),
-                    blocks: HeaderBlocks::default(),
-                    started: false,
-                },
-                server: Side {
-                    reader: FrameReader::server(),
-                    blocks: HeaderBlocks::default(),
-                    started: false,
-                },
+            readers: PerSide {
+                client: FrameReader::client(),
+                server: FrameReader::server(),
             },
-            streams: BTreeMap::new(),
-            open: 0,
-            promise_block: None,
-            summary: Http2Summary::default(),
+            conn: Connection::default(),
         }
     }
 }
@@ -255,7 +249,7 @@ impl Conversation {
     pub fn on_chunk(&mut self, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
         match chunk {
             Chunk::Data(bytes) => self.on_data(dir, bytes, origin),
-            Chunk::Gap(bytes) => self.stop(dir, origin, Http2Error::Gap { bytes }),
+            Chunk::Gap(bytes) => self.conn.stop(dir, origin, Http2Error::Gap { bytes }),
             // The sender is done; a frame it left unfinished simply never completes.
             Chunk::Fin => {}
         }
@@ -263,19 +257,21 @@ impl Conversation {
 
     /// Bytes of one direction, in order.
     pub fn on_data(&mut self, dir: Direction, mut bytes: &[u8], origin: Origin) {
-        while !bytes.is_empty() && !self.summary.stopped {
-            let side = self.sides.get_mut(dir);
-            let (used, frame) = match side.reader.next(bytes) {
+        while !bytes.is_empty() && !self.conn.summary.stopped {
+            let (used, frame) = match self.readers.get_mut(dir).next(bytes) {
                 Ok(step) => step,
                 Err(e) => {
-                    self.stop(dir, origin, Http2Error::Frame(e));
+                    self.conn.stop(dir, origin, Http2Error::Frame(e));
                     return;
                 }
             };
-            // `frame` borrows the reader; handle it with the rest of `self`.
+            let mut peer_max_frame = None;
             if let Some(frame) = frame {
-                let frame = frame_owned_view(frame);
-                self.on_frame(dir, &frame, origin);
+                peer_max_frame = self.conn.on_frame(dir, &frame, origin);
+            }
+            // What this side announced bounds the frames the other side may send.
+            if let Some(max) = peer_max_frame {
+                self.readers.get_mut(dir.other()).set_max_frame_size(max);
             }
             bytes = bytes.get(used..).unwrap_or_default();
             if used == 0 {
@@ -286,15 +282,18 @@ impl Conversation {
 
     /// The exchanges so far, by stream id.
     pub fn exchanges(&self) -> impl Iterator<Item = &Exchange> {
-        self.streams.values()
+        self.conn.streams.values()
     }
 
     /// The connection ended (or the capture did).
-    pub fn finish(mut self) -> Http2Summary {
-        self.summary.exchanges = self.streams.into_values().collect();
-        self.summary
+    pub fn finish(self) -> Http2Summary {
+        let mut summary = self.conn.summary;
+        summary.exchanges = self.conn.streams.into_values().collect();
+        summary
     }
+}
 
+impl Connection {
     fn warn(&mut self, dir: Direction, origin: Origin, error: Http2Error) {
         if self.summary.warnings.len() < MAX_RECORDS {
             self.summary.warnings.push(Warning {
@@ -312,100 +311,100 @@ impl Conversation {
         }
     }
 
-    fn on_frame(&mut self, dir: Direction, frame: &OwnedFrame, origin: Origin) {
+    /// Handles one frame; returns the SETTINGS_MAX_FRAME_SIZE it announced, if any.
+    fn on_frame(&mut self, dir: Direction, frame: &Frame<'_>, origin: Origin) -> Option<u32> {
         let counts = self.summary.frames.get_mut(dir);
         counts.frames += 1;
-        let side = self.sides.get_mut(dir);
-        let first = !side.started;
-        side.started = true;
+        let first = !std::mem::replace(self.started.get_mut(dir), true);
         // RFC 9113 §3.4: each side's preface ends with (client) or is (server) a
         // SETTINGS frame, "the first frame ... sent in the HTTP/2 connection".
-        if first && !matches!(frame, OwnedFrame::Settings { ack: false, .. }) {
-            self.stop(
-                dir,
-                origin,
-                Http2Error::NoInitialSettings { kind: frame.kind() },
-            );
-            return;
+        if first && !matches!(frame, Frame::Settings { ack: false, .. }) {
+            let kind = frame.kind();
+            self.stop(dir, origin, Http2Error::NoInitialSettings { kind });
+            return None;
         }
         // A header block must be finished by CONTINUATION before anything else
         // (RFC 9113 §6.10: otherwise a connection PROTOCOL_ERROR).
-        if let Some(stream) = side.blocks.open_stream() {
-            if !matches!(frame, OwnedFrame::Continuation { .. }) {
+        if let Some(stream) = self.blocks.get(dir).open_stream() {
+            if !matches!(frame, Frame::Continuation { .. }) {
                 let e = HpackError::ContinuationMissing { stream };
                 self.stop(dir, origin, Http2Error::Hpack(e));
-                return;
+                return None;
             }
         }
-        match frame {
-            OwnedFrame::Data {
+        match *frame {
+            Frame::Data {
                 stream,
                 end_stream,
                 data_len,
                 payload_len,
             } => {
                 counts.data += 1;
-                counts.data_payload += u64::from(*payload_len);
-                if let Some(ex) = self.streams.get_mut(stream) {
+                counts.data_payload += u64::from(payload_len);
+                if let Some(ex) = self.streams.get_mut(&stream) {
                     match dir {
-                        Direction::Client => ex.request_body += u64::from(*data_len),
-                        Direction::Server => ex.response_body += u64::from(*data_len),
+                        Direction::Client => ex.request_body += u64::from(data_len),
+                        Direction::Server => ex.response_body += u64::from(data_len),
                     }
                 }
-                if *end_stream {
-                    self.end_stream(dir, *stream, origin);
+                if end_stream {
+                    self.end_stream(dir, stream, origin);
                 }
             }
-            OwnedFrame::Headers {
+            Frame::Headers {
                 stream,
                 end_stream,
                 end_headers,
                 fragment,
+                ..
             } => {
                 counts.headers += 1;
-                let side = self.sides.get_mut(dir);
-                let outcome = side.blocks.start(*stream, fragment, *end_headers);
-                self.open_stream(dir, *stream, origin, false);
-                self.on_block(dir, *stream, outcome, origin);
-                if *end_stream {
-                    self.end_stream(dir, *stream, origin);
+                let outcome = self
+                    .blocks
+                    .get_mut(dir)
+                    .start(stream, fragment, end_headers);
+                self.open_stream(dir, stream, origin, false);
+                self.on_block(dir, stream, outcome, origin);
+                if end_stream {
+                    self.end_stream(dir, stream, origin);
                 }
             }
-            OwnedFrame::PushPromise {
-                stream,
+            Frame::PushPromise {
                 promised,
                 end_headers,
                 fragment,
+                ..
             } => {
-                let side = self.sides.get_mut(dir);
-                // The block belongs to the promised stream (its request), not to
-                // `stream`, the request it was pushed for.
-                let _ = stream;
-                let outcome = side.blocks.start(*promised, fragment, *end_headers);
-                self.open_stream(dir, *promised, origin, true);
-                self.promise_block = Some(*promised);
-                self.on_block(dir, *promised, outcome, origin);
+                // The block belongs to the promised stream (its request), not to the
+                // stream of the request it was pushed for.
+                let outcome = self
+                    .blocks
+                    .get_mut(dir)
+                    .start(promised, fragment, end_headers);
+                self.open_stream(dir, promised, origin, true);
+                self.promise_block = Some(promised);
+                self.on_block(dir, promised, outcome, origin);
             }
-            OwnedFrame::Continuation {
+            Frame::Continuation {
                 stream,
                 end_headers,
                 fragment,
             } => {
-                let side = self.sides.get_mut(dir);
+                let blocks = self.blocks.get_mut(dir);
                 // PUSH_PROMISE blocks are kept under the promised stream's id.
-                let target = side.blocks.open_stream().unwrap_or(*stream);
-                let outcome = side.blocks.continuation(target, fragment, *end_headers);
+                let target = blocks.open_stream().unwrap_or(stream);
+                let outcome = blocks.continuation(target, fragment, end_headers);
                 self.on_block(dir, target, outcome, origin);
             }
-            OwnedFrame::Priority => counts.priority += 1,
-            OwnedFrame::WindowUpdate => counts.window_updates += 1,
-            OwnedFrame::Unknown => counts.unknown += 1,
-            OwnedFrame::RstStream { stream, error } => {
-                if let Some(ex) = self.streams.get_mut(stream) {
+            Frame::Priority { .. } => counts.priority += 1,
+            Frame::WindowUpdate { .. } => counts.window_updates += 1,
+            Frame::Unknown { .. } => counts.unknown += 1,
+            Frame::RstStream { stream, error } => {
+                if let Some(ex) = self.streams.get_mut(&stream) {
                     let was_closed = ex.is_closed();
                     ex.reset.get_or_insert(Reset {
                         by: dir,
-                        error: *error,
+                        error,
                         at: origin,
                     });
                     if !was_closed {
@@ -413,7 +412,7 @@ impl Conversation {
                     }
                 }
             }
-            OwnedFrame::Settings { ack: true, .. } => {
+            Frame::Settings { ack: true, .. } => {
                 // The ACK answers the peer's oldest unacknowledged SETTINGS (§6.5.3).
                 let peer = dir.other();
                 if let Some(rec) = self
@@ -425,63 +424,74 @@ impl Conversation {
                     rec.acked_at = Some(origin);
                 }
             }
-            OwnedFrame::Settings { ack: false, values } => {
-                self.on_settings(dir, values, origin);
+            Frame::Settings {
+                ack: false,
+                settings,
+            } => return self.on_settings(dir, settings, origin),
+            Frame::Ping { ack: true, data } => {
+                // The ACK echoes the PING's data (§6.7); answer the latest such.
+                let peer = dir.other();
+                if let Some(rec) = self
+                    .summary
+                    .pings
+                    .iter_mut()
+                    .rev()
+                    .find(|p| p.by == peer && p.acked_at.is_none() && p.data == data)
+                {
+                    rec.acked_at = Some(origin);
+                }
             }
-            OwnedFrame::Ping { ack, data } => {
-                if *ack {
-                    let peer = dir.other();
-                    if let Some(rec) = self
-                        .summary
-                        .pings
-                        .iter_mut()
-                        .rev()
-                        .find(|p| p.by == peer && p.acked_at.is_none() && p.data == *data)
-                    {
-                        rec.acked_at = Some(origin);
-                    }
-                } else if self.summary.pings.len() < MAX_RECORDS {
+            Frame::Ping { ack: false, data } => {
+                if self.summary.pings.len() < MAX_RECORDS {
                     self.summary.pings.push(PingRecord {
                         by: dir,
                         at: origin,
-                        data: *data,
+                        data,
                         acked_at: None,
                     });
                 }
             }
-            OwnedFrame::GoAway {
+            Frame::GoAway {
                 last_stream,
                 error,
                 debug,
             } => {
                 if self.summary.goaways.len() < MAX_RECORDS {
+                    let debug = debug.get(..MAX_DEBUG_TEXT).unwrap_or(debug);
                     self.summary.goaways.push(GoAwayRecord {
                         by: dir,
                         at: origin,
-                        last_stream: *last_stream,
-                        error: *error,
-                        debug: debug.clone(),
+                        last_stream,
+                        error,
+                        debug: String::from_utf8_lossy(debug).into_owned(),
                     });
                 }
             }
         }
+        None
     }
 
-    fn on_settings(&mut self, dir: Direction, values: &[(SettingId, u32)], origin: Origin) {
+    /// A non-ACK SETTINGS; returns its SETTINGS_MAX_FRAME_SIZE for the peer's reader.
+    fn on_settings(
+        &mut self,
+        dir: Direction,
+        list: SettingsList<'_>,
+        origin: Origin,
+    ) -> Option<u32> {
         let mut seen = SettingsValues::default();
-        for &(id, value) in values {
+        for (id, value) in list.iter() {
             // Ranges from RFC 9113 §6.5.2; a value outside is a connection error.
             let valid = match id {
                 SettingId::ENABLE_PUSH => value <= 1,
                 SettingId::INITIAL_WINDOW_SIZE => value <= 0x7fff_ffff,
                 SettingId::MAX_FRAME_SIZE => {
-                    (super::frame::DEFAULT_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&value)
+                    (DEFAULT_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&value)
                 }
                 _ => true,
             };
             if !valid {
                 self.stop(dir, origin, Http2Error::BadSetting { id, value });
-                return;
+                return None;
             }
             let slot = match id {
                 SettingId::HEADER_TABLE_SIZE => &mut seen.header_table_size,
@@ -497,14 +507,10 @@ impl Conversation {
             };
             *slot = Some(value);
         }
-        // What this side announces bounds what the *other* side may send: its frame
-        // sizes and its HPACK encoder's table.
-        let peer = self.sides.get_mut(dir.other());
-        if let Some(max) = seen.max_frame_size {
-            peer.reader.set_max_frame_size(max);
-        }
+        // What this side announces bounds what the *other* side may send: its HPACK
+        // encoder's table here, its frame sizes in the caller.
         if let Some(size) = seen.header_table_size {
-            peer.blocks.set_table_limit(size);
+            self.blocks.get_mut(dir.other()).set_table_limit(size);
         }
         if self.summary.settings.len() < MAX_RECORDS {
             self.summary.settings.push(SettingsRecord {
@@ -514,6 +520,7 @@ impl Conversation {
                 acked_at: None,
             });
         }
+        seen.max_frame_size
     }
 
     /// HEADERS (or PUSH_PROMISE) names a stream: the first time, the stream opens.
@@ -589,7 +596,7 @@ impl Conversation {
         let fields = match outcome {
             BlockOutcome::Decoded(fields) => Some(fields),
             BlockOutcome::Unreadable => {
-                let poisoned = self.sides.get(dir).blocks.poisoned();
+                let poisoned = self.blocks.get(dir).poisoned();
                 // Warn once, at the block that broke the direction.
                 let already = self
                     .summary
@@ -648,141 +655,6 @@ fn apply_request(ex: &mut Exchange, fields: HeaderFields) {
         ex.scheme = fields.scheme;
         ex.authority = fields.authority;
         ex.path = fields.path;
-    }
-}
-
-/// A frame copied out of the reader's buffer so the conversation can update the reader
-/// (SETTINGS) while handling it. Header fragments are copied: at most one frame's.
-#[derive(Debug)]
-enum OwnedFrame {
-    Data {
-        stream: u32,
-        end_stream: bool,
-        data_len: u32,
-        payload_len: u32,
-    },
-    Headers {
-        stream: u32,
-        end_stream: bool,
-        end_headers: bool,
-        fragment: Vec<u8>,
-    },
-    PushPromise {
-        stream: u32,
-        promised: u32,
-        end_headers: bool,
-        fragment: Vec<u8>,
-    },
-    Continuation {
-        stream: u32,
-        end_headers: bool,
-        fragment: Vec<u8>,
-    },
-    Priority,
-    WindowUpdate,
-    Unknown,
-    RstStream {
-        stream: u32,
-        error: ErrorCode,
-    },
-    Settings {
-        ack: bool,
-        values: Vec<(SettingId, u32)>,
-    },
-    Ping {
-        ack: bool,
-        data: [u8; 8],
-    },
-    GoAway {
-        last_stream: u32,
-        error: ErrorCode,
-        debug: String,
-    },
-}
-
-impl OwnedFrame {
-    fn kind(&self) -> super::frame::FrameType {
-        use super::frame::FrameType;
-        match self {
-            OwnedFrame::Data { .. } => FrameType::DATA,
-            OwnedFrame::Headers { .. } => FrameType::HEADERS,
-            OwnedFrame::PushPromise { .. } => FrameType::PUSH_PROMISE,
-            OwnedFrame::Continuation { .. } => FrameType::CONTINUATION,
-            OwnedFrame::Priority => FrameType::PRIORITY,
-            OwnedFrame::WindowUpdate => FrameType::WINDOW_UPDATE,
-            OwnedFrame::Unknown => FrameType(0xff),
-            OwnedFrame::RstStream { .. } => FrameType::RST_STREAM,
-            OwnedFrame::Settings { .. } => FrameType::SETTINGS,
-            OwnedFrame::Ping { .. } => FrameType::PING,
-            OwnedFrame::GoAway { .. } => FrameType::GOAWAY,
-        }
-    }
-}
-
-fn frame_owned_view(frame: Frame<'_>) -> OwnedFrame {
-    match frame {
-        Frame::Data {
-            stream,
-            end_stream,
-            data_len,
-            payload_len,
-        } => OwnedFrame::Data {
-            stream,
-            end_stream,
-            data_len,
-            payload_len,
-        },
-        Frame::Headers {
-            stream,
-            end_stream,
-            end_headers,
-            fragment,
-            ..
-        } => OwnedFrame::Headers {
-            stream,
-            end_stream,
-            end_headers,
-            fragment: fragment.to_vec(),
-        },
-        Frame::PushPromise {
-            stream,
-            promised,
-            end_headers,
-            fragment,
-        } => OwnedFrame::PushPromise {
-            stream,
-            promised,
-            end_headers,
-            fragment: fragment.to_vec(),
-        },
-        Frame::Continuation {
-            stream,
-            end_headers,
-            fragment,
-        } => OwnedFrame::Continuation {
-            stream,
-            end_headers,
-            fragment: fragment.to_vec(),
-        },
-        Frame::Priority { .. } => OwnedFrame::Priority,
-        Frame::WindowUpdate { .. } => OwnedFrame::WindowUpdate,
-        Frame::Unknown { .. } => OwnedFrame::Unknown,
-        Frame::RstStream { stream, error } => OwnedFrame::RstStream { stream, error },
-        Frame::Settings { ack, settings } => OwnedFrame::Settings {
-            ack,
-            values: settings.iter().collect(),
-        },
-        Frame::Ping { ack, data } => OwnedFrame::Ping { ack, data },
-        Frame::GoAway {
-            last_stream,
-            error,
-            debug,
-        } => OwnedFrame::GoAway {
-            last_stream,
-            error,
-            debug: String::from_utf8_lossy(debug.get(..MAX_DEBUG_TEXT).unwrap_or(debug))
-                .into_owned(),
-        },
     }
 }
 
