@@ -18,7 +18,7 @@ use super::frame::{
 use super::hpack::{BlockOutcome, HeaderBlocks, HeaderFields, HpackError};
 use crate::analyzers::reassembly::{Chunk, Origin};
 use crate::flow::key::{Direction, PerSide};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// The most exchanges kept per connection; later streams are counted only.
@@ -135,6 +135,8 @@ pub enum Http2Error {
     /// A SETTINGS value out of range (RFC 9113 §6.5.2: PROTOCOL_ERROR or
     /// FLOW_CONTROL_ERROR): the connection is not parsed further.
     BadSetting { id: SettingId, value: u32 },
+    /// The client opened an even-numbered stream (RFC 9113 §5.1.1).
+    EvenClientStream { stream: u32 },
     /// Bytes of this direction were not captured: frame boundaries are lost, so the
     /// connection is not parsed further.
     Gap { bytes: u64 },
@@ -159,6 +161,9 @@ impl fmt::Display for Http2Error {
                     "SETTINGS parameter 0x{:x} has invalid value {value}",
                     id.0
                 )
+            }
+            Http2Error::EvenClientStream { stream } => {
+                write!(f, "the client opened even-numbered stream {stream}")
             }
             Http2Error::Gap { bytes } => {
                 write!(f, "{bytes} bytes not captured: HTTP/2 framing lost")
@@ -226,7 +231,8 @@ struct Connection {
     /// The first frame (which must be SETTINGS) has been seen, per direction.
     started: PerSide<bool>,
     streams: BTreeMap<u32, Exchange>,
-    open: u32,
+    /// Streams open now (§5.1 "open" or "half-closed"), for the concurrency peak.
+    open: BTreeSet<u32>,
     /// The server's header block in progress is a PUSH_PROMISE's, for this stream.
     promise_block: Option<u32>,
     summary: Http2Summary,
@@ -401,16 +407,13 @@ impl Connection {
             Frame::Unknown { .. } => counts.unknown += 1,
             Frame::RstStream { stream, error } => {
                 if let Some(ex) = self.streams.get_mut(&stream) {
-                    let was_closed = ex.is_closed();
                     ex.reset.get_or_insert(Reset {
                         by: dir,
                         error,
                         at: origin,
                     });
-                    if !was_closed {
-                        self.open = self.open.saturating_sub(1);
-                    }
                 }
+                self.open.remove(&stream);
             }
             Frame::Settings { ack: true, .. } => {
                 // The ACK answers the peer's oldest unacknowledged SETTINGS (§6.5.3).
@@ -535,6 +538,11 @@ impl Connection {
             self.summary.exchanges_dropped += 1;
             return;
         }
+        if dir == Direction::Client && stream % 2 == 0 {
+            // Client-initiated streams are odd (RFC 9113 §5.1.1); a peer would call
+            // this a PROTOCOL_ERROR, the analyzer notes it and reads on.
+            self.warn(dir, origin, Http2Error::EvenClientStream { stream });
+        }
         let request_at = (dir == Direction::Client || pushed).then_some(origin);
         self.streams.insert(
             stream,
@@ -551,27 +559,27 @@ impl Connection {
         // Promised streams are "reserved", not open, until the server's HEADERS
         // (RFC 9113 §5.1); they count toward concurrency from their first HEADERS.
         if !pushed {
-            self.count_open();
+            self.open.insert(stream);
+            self.note_concurrency();
         }
     }
 
-    fn count_open(&mut self) {
-        self.open += 1;
-        self.summary.max_concurrent = self.summary.max_concurrent.max(self.open);
+    fn note_concurrency(&mut self) {
+        let open = u32::try_from(self.open.len()).unwrap_or(u32::MAX);
+        self.summary.max_concurrent = self.summary.max_concurrent.max(open);
     }
 
     fn end_stream(&mut self, dir: Direction, stream: u32, origin: Origin) {
         let Some(ex) = self.streams.get_mut(&stream) else {
             return;
         };
-        let was_closed = ex.is_closed();
         let slot = match dir {
             Direction::Client => &mut ex.request_end,
             Direction::Server => &mut ex.response_end,
         };
         slot.get_or_insert(origin);
-        if !was_closed && ex.is_closed() {
-            self.open = self.open.saturating_sub(1);
+        if ex.is_closed() {
+            self.open.remove(&stream);
         }
     }
 
@@ -615,6 +623,19 @@ impl Connection {
         let Some(ex) = self.streams.get_mut(&stream) else {
             return;
         };
+        let response = dir == Direction::Server && !promised_by_server;
+        if response && ex.response_at.is_none() {
+            // The first response HEADERS, readable or not: time to first byte.
+            ex.response_at = Some(origin);
+            if ex.pushed && !ex.is_closed() {
+                // The pushed stream now opens (reserved → half-closed, §5.1).
+                self.open.insert(stream);
+                self.note_concurrency();
+            }
+        }
+        let Some(ex) = self.streams.get_mut(&stream) else {
+            return;
+        };
         let Some(fields) = fields else {
             ex.headers_unreadable = true;
             return;
@@ -626,17 +647,6 @@ impl Connection {
                 apply_request(ex, fields)
             }
             Direction::Server => {
-                let first_response = ex.response_at.is_none();
-                if first_response {
-                    ex.response_at = Some(origin);
-                    if ex.pushed {
-                        // The pushed stream now opens (reserved → half-closed).
-                        self.count_open();
-                    }
-                }
-                let Some(ex) = self.streams.get_mut(&stream) else {
-                    return;
-                };
                 match fields.status {
                     Some(s @ 100..=199) => ex.interim.push(s),
                     Some(s) if ex.status.is_none() => ex.status = Some(s),
@@ -1039,5 +1049,98 @@ mod tests {
             s.warnings[0].error,
             Http2Error::Hpack(HpackError::ContinuationMissing { stream: 1 })
         );
+    }
+
+    #[test]
+    fn even_client_stream_is_noted_and_read_on() {
+        let mut p = Peers::new();
+        let mut c = client_start();
+        c.extend(p.request(2, "GET", "/even", true));
+        let s = run(&[(C, c, at(5, 0))]);
+        assert!(!s.stopped);
+        assert_eq!(
+            s.warnings,
+            [Warning {
+                dir: C,
+                packet: 5,
+                error: Http2Error::EvenClientStream { stream: 2 }
+            }]
+        );
+        assert_eq!(s.exchanges[0].path.as_deref(), Some("/even"));
+    }
+
+    /// A promised stream reset before its response never counted as open, and the
+    /// reset does not lower the count of the streams that are.
+    #[test]
+    fn reset_promise_does_not_skew_concurrency() {
+        let mut p = Peers::new();
+        let mut c = client_start();
+        c.extend(p.request(1, "GET", "/a", true));
+        c.extend(p.request(3, "GET", "/b", true));
+        let promise = p
+            .server
+            .encode([(&b":method"[..], &b"GET"[..]), (b":path", b"/p")]);
+        let mut pp = 2u32.to_be_bytes().to_vec();
+        pp.extend_from_slice(&promise);
+        let mut sv = server_start();
+        sv.extend(frame(FrameType::PUSH_PROMISE, flags::END_HEADERS, 1, &pp));
+        let script = vec![
+            (C, c, at(1, 0)),
+            (S, sv, at(2, 0)),
+            (
+                C,
+                frame(FrameType::RST_STREAM, 0, 2, &8u32.to_be_bytes()),
+                at(3, 0),
+            ),
+            (C, p.request(5, "GET", "/c", true), at(4, 0)),
+        ];
+        let s = run(&script);
+        assert_eq!(s.streams_opened, 4);
+        // 1, 3 and 5 all await responses: three open at once; the promise never opened.
+        assert_eq!(s.max_concurrent, 3);
+        assert_eq!(s.exchanges[1].reset.map(|r| r.by), Some(C));
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes either way, after a valid start or not, never panic, and
+        /// whatever stops the parse is reported once as the last warning.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            chunks in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::collection::vec(proptest::num::u8::ANY, 0..64)),
+                0..24,
+            ),
+            start in proptest::bool::ANY,
+        ) {
+            let mut conv = Conversation::default();
+            if start {
+                conv.on_chunk(C, Chunk::Data(&client_start()), at(0, 0));
+                conv.on_chunk(S, Chunk::Data(&server_start()), at(0, 0));
+            }
+            for (i, (client, bytes)) in chunks.iter().enumerate() {
+                let dir = if *client { C } else { S };
+                conv.on_chunk(dir, Chunk::Data(bytes), at(i as u64 + 1, 0));
+            }
+            let s = conv.finish();
+            proptest::prop_assert!(!s.stopped || !s.warnings.is_empty());
+        }
+
+        /// The scripted conversation with one byte changed never panics either.
+        #[test]
+        fn mutated_conversation_never_panics(pick in proptest::num::usize::ANY, byte in proptest::num::u8::ANY) {
+            let mut script = scripted();
+            let total: usize = script.iter().map(|(_, b, _)| b.len()).sum();
+            let mut at_byte = pick % total;
+            for (_, bytes, _) in &mut script {
+                if at_byte < bytes.len() {
+                    bytes[at_byte] = byte;
+                    break;
+                }
+                at_byte -= bytes.len();
+            }
+            let s = run(&script);
+            // Every stream opened is an exchange (none dropped at this size).
+            proptest::prop_assert_eq!(s.streams_opened, s.exchanges.len() as u64);
+        }
     }
 }
