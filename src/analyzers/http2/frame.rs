@@ -857,7 +857,7 @@ mod tests {
                     out.push(describe(&frame));
                 }
                 rest = &rest[used..];
-                if rest.is_empty() && used == 0 || rest.is_empty() {
+                if rest.is_empty() {
                     break;
                 }
             }

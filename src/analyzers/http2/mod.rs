@@ -64,7 +64,7 @@ mod tests {
             } else {
                 (Direction::Client, tcp.source_port())
             };
-            let (conv, next) = convs.entry(client_port).or_insert_with(Default::default);
+            let (conv, next) = convs.entry(client_port).or_default();
             let next = &mut next[dir.index()];
             if tcp.syn() {
                 *next = tcp.sequence_number().wrapping_add(1);
