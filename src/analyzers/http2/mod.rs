@@ -210,4 +210,72 @@ mod tests {
         );
         assert_eq!(by(c3, Direction::Server), (44, Some(100), None, None));
     }
+
+    /// fixtures/tls13-h2.plaintext (fixtures/tls13-h2-plaintext.sh): the decrypted
+    /// records of tls13-h2.pcap, a Go client and server (Huffman-coded headers, the
+    /// dynamic table reused across requests). Until TLS decryption is wired in, this
+    /// is how real Go h2 bytes reach the analyzer. Each record is one packet; the
+    /// packet numbers are tshark's for those records:
+    ///   tshark -o tls.keylog_file:fixtures/tls13-h2.keylog -r fixtures/tls13-h2.pcap \
+    ///     -Y http2 -T fields -e frame.number -e tcp.srcport -e http2.streamid \
+    ///     -e http2.headers.method -e http2.headers.path -e http2.headers.status \
+    ///     -e http2.headers.authority -e http2.settings.max_concurrent_streams
+    #[test]
+    fn fixture_tls13_h2_decrypted_go_matches_tshark() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls13-h2.plaintext");
+        let text = std::fs::read_to_string(path).expect("fixture");
+        let packets = [9, 11, 12, 14, 15, 17, 19, 20, 22, 23];
+        let mut conv = Conversation::default();
+        let mut records = 0;
+        for (line, packet) in text.lines().zip(packets) {
+            let (dir, hex) = match line.split_once(' ') {
+                Some(("C", hex)) => (Direction::Client, hex),
+                Some(("S", hex)) => (Direction::Server, hex),
+                _ => panic!("bad line {line}"),
+            };
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                .collect();
+            let origin = Origin {
+                packet,
+                ts: Timestamp::from_nanos(0),
+            };
+            conv.on_chunk(dir, Chunk::Data(&bytes), origin);
+            records += 1;
+        }
+        assert_eq!(records, 10);
+        let s = conv.finish();
+        assert_eq!(s.warnings, []);
+        assert_eq!(
+            rows(&s),
+            [
+                (1, "GET", "/", 200, 0, 2048, 14, 17),
+                (3, "GET", "/", 200, 0, 2048, 19, 20),
+                (5, "GET", "/", 200, 0, 2048, 22, 23),
+            ]
+        );
+        assert!(s
+            .exchanges
+            .iter()
+            .all(|e| e.authority.as_deref() == Some("127.0.0.1:8443")
+                && e.scheme.as_deref() == Some("https")));
+        assert_eq!((s.streams_opened, s.max_concurrent), (3, 1));
+        let server = s
+            .settings
+            .iter()
+            .find(|r| r.by == Direction::Server)
+            .expect("server");
+        assert_eq!(server.values.max_concurrent_streams, Some(250));
+        assert_eq!(server.values.max_frame_size, Some(1_048_576));
+        assert_eq!(server.acked_at.map(|o| o.packet), Some(15));
+        let client = s
+            .settings
+            .iter()
+            .find(|r| r.by == Direction::Client)
+            .expect("client");
+        assert_eq!(client.values.initial_window_size, Some(4_194_304));
+        assert_eq!(client.acked_at.map(|o| o.packet), Some(12));
+        assert_eq!(s.frames.client.window_updates, 1);
+    }
 }
