@@ -30,6 +30,9 @@ pub const MAX_MAX_FRAME_SIZE: u32 = 16_777_215;
 /// analyzer caps at this size anyway (`hpack::MAX_HEADER_BLOCK`), and GOAWAY debug data.
 pub const MAX_BUFFERED_PAYLOAD: u32 = 256 * 1024;
 
+/// Buffer capacity kept between frames; a larger one is freed after use.
+const KEPT_CAPACITY: usize = 64 * 1024;
+
 /// A frame type (RFC 9113 §11.2 registry); unknown values survive as themselves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FrameType(pub u8);
@@ -649,7 +652,9 @@ impl FrameReader {
         loop {
             let rest = input.get(pos..).unwrap_or_default();
             match self.state {
+                // After a connection error nothing is framing any more (§5.4.1).
                 State::Failed => return Ok((input.len(), Step::NeedMore)),
+                // §3.4: the client's first 24 bytes are the preface, exactly.
                 State::Preface { matched } => {
                     let want = PREFACE.get(matched..).unwrap_or_default();
                     let n = want.len().min(rest.len());
@@ -665,6 +670,7 @@ impl FrameReader {
                         }
                     };
                 }
+                // §4.1: every frame starts with the same 9-byte header.
                 State::Header { have } => {
                     let n = (HEADER_LEN - have).min(rest.len());
                     if let (Some(dst), Some(src)) =
@@ -682,9 +688,13 @@ impl FrameReader {
                     if let State::Payload { .. } = self.state {
                         // Zero-copy when the whole payload is already here.
                         let len = header.length as usize;
-                        if input.len() - pos >= len {
+                        if input.len().saturating_sub(pos) >= len {
                             self.state = State::Header { have: 0 };
                             return Ok((pos + len, Step::FromInput(header, pos, pos + len)));
+                        }
+                        // Give back what one large frame made the buffer grow to.
+                        if self.buf.capacity() > KEPT_CAPACITY {
+                            self.buf = Vec::new();
                         }
                         self.buf.clear();
                     }
@@ -698,6 +708,7 @@ impl FrameReader {
                         return Ok((pos, finished_skip(header, pad_len)));
                     }
                 }
+                // §4.2: a payload is read whole before it is interpreted.
                 State::Payload { header } => {
                     let want = (header.length as usize).saturating_sub(self.buf.len());
                     let n = want.min(rest.len());
@@ -710,6 +721,7 @@ impl FrameReader {
                     self.state = State::Header { have: 0 };
                     return Ok((pos, Step::FromBuf(header)));
                 }
+                // §6.1: a PADDED DATA frame's first octet is the pad length.
                 State::DataPad { header } => {
                     let Some(&pad) = rest.first() else {
                         return Ok((pos, Step::NeedMore));
@@ -728,6 +740,7 @@ impl FrameReader {
                         pad_len: Some(pad),
                     };
                 }
+                // §6.1 DATA bodies are counted only; §4.1 unknown types are ignored.
                 State::Skip {
                     header,
                     remaining,
