@@ -49,8 +49,8 @@ mod tests {
     /// sequence number (loopback: no loss) and fed to one `Conversation` per direction
     /// in capture order. Reads the file with pcap-parser and etherparse directly: the
     /// crate's capture/decode modules are being reworked in parallel.
-    fn fixture_conversations() -> BTreeMap<u16, Http2Summary> {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/h2c-nghttpd.pcap");
+    fn fixture_conversations(name: &str) -> BTreeMap<u16, Http2Summary> {
+        let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(path).expect("fixture");
         let (_, capture) = pcap_parser::parse_pcap(&bytes).expect("pcap");
         let mut convs: BTreeMap<u16, (Conversation, [u32; 2])> = BTreeMap::new();
@@ -125,7 +125,7 @@ mod tests {
     /// and for bodies the same with -Y 'http2.type==0' -e http2.length -e http2.flags.
     #[test]
     fn fixture_h2c_nghttpd_matches_tshark() {
-        let convs = fixture_conversations();
+        let convs = fixture_conversations("h2c-nghttpd.pcap");
         assert_eq!(
             convs.keys().copied().collect::<Vec<_>>(),
             [49014, 49022, 49024]
@@ -277,5 +277,50 @@ mod tests {
         assert_eq!(client.values.initial_window_size, Some(4_194_304));
         assert_eq!(client.acked_at.map(|o| o.packet), Some(12));
         assert_eq!(s.frames.client.window_updates, 1);
+    }
+
+    /// fixtures/h2c-ping.pcap: a python3-h2 client PINGs nghttpd twice between two
+    /// GETs; HTTP/2's keep-alive, answered by PING ACKs. tshark's view:
+    ///   tshark -r fixtures/h2c-ping.pcap -d tcp.port==8443,http2 -Y http2.type==6 \
+    ///     -T fields -e frame.number -e frame.time_relative -e tcp.srcport \
+    ///     -e http2.flags -e http2.ping -e http2.pong
+    /// 14 0.058904 client PING "conscop1", 16 0.058995 ACK; 18 0.567060 client PING
+    /// "conscop2", 19 0.567148 ACK.
+    #[test]
+    fn fixture_h2c_ping_round_trips() {
+        let convs = fixture_conversations("h2c-ping.pcap");
+        let s = convs.values().next().expect("one connection");
+        assert_eq!(convs.len(), 1);
+        assert_eq!(s.warnings, []);
+        let pings: Vec<_> = s
+            .pings
+            .iter()
+            .map(|p| (p.by, p.at.packet, p.data, p.acked_at.map(|a| a.packet)))
+            .collect();
+        assert_eq!(
+            pings,
+            [
+                (Direction::Client, 14, *b"conscop1", Some(16)),
+                (Direction::Client, 18, *b"conscop2", Some(19)),
+            ]
+        );
+        let rtt: Vec<f64> = s.pings.iter().filter_map(|p| p.rtt_millis()).collect();
+        assert!((rtt[0] - 0.091).abs() < 1e-9, "{rtt:?}");
+        assert!((rtt[1] - 0.088).abs() < 1e-9, "{rtt:?}");
+        // The idle gap between the PINGs, from the capture's own clock.
+        let gap = s.pings[1].at.ts.millis_since(s.pings[0].at.ts);
+        assert!((gap - 508.156).abs() < 1e-9, "{gap}");
+        assert_eq!(
+            rows(s),
+            [
+                (1, "GET", "/a.txt", 200, 0, 6, 6, 10),
+                (3, "GET", "/missing", 404, 0, 147, 21, 22),
+            ]
+        );
+        assert_eq!(s.goaways.len(), 1);
+        assert_eq!(
+            (s.goaways[0].by, s.goaways[0].at.packet),
+            (Direction::Client, 23)
+        );
     }
 }
