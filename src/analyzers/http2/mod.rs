@@ -8,8 +8,14 @@
 //! - [`conversation`]: streams, settings, pings, goaways of one connection.
 //!
 //! Not wired into the pipeline yet: the caller feeds [`Conversation::on_chunk`] with
-//! reassembled bytes per direction (TLS-decrypted ones for `h2`, raw ones for `h2c`
-//! with prior knowledge) and reads [`Conversation::finish`].
+//! reassembled bytes per direction (TLS-decrypted ones for `h2` after ALPN, raw ones
+//! for `h2c` with prior knowledge, recognised by [`looks_like_preface`]) and reads
+//! [`Conversation::finish`]: an [`Http2Summary`] of plain types (no serde yet; the
+//! report model maps them).
+//!
+//! Not covered: `Upgrade: h2c` from HTTP/1.1 (the caller would hand over the bytes
+//! after the 101, with the request as stream 1), flow-control windows, and RFC 9218
+//! priority signals (PRIORITY frames are counted only).
 
 pub mod conversation;
 pub mod frame;
