@@ -70,6 +70,11 @@ impl Exchange {
     pub fn is_closed(&self) -> bool {
         self.reset.is_some() || (self.request_end.is_some() && self.response_end.is_some())
     }
+
+    /// Milliseconds from the request HEADERS to the first response HEADERS.
+    pub fn ttfb_millis(&self) -> Option<f64> {
+        Some(self.response_at?.ts.millis_since(self.request_at?.ts))
+    }
 }
 
 /// The SETTINGS parameters one side announced (RFC 9113 §6.5.2); `None` = not sent.
@@ -807,8 +812,10 @@ mod tests {
         );
         assert_eq!((get.request_body, get.response_body), (0, 1024));
         assert_eq!(get.request_at.map(|o| o.packet), Some(10));
-        // TTFB is the 103, the first response HEADERS.
+        // TTFB is the 103, the first response HEADERS: 3 ms → 10 ms.
         assert_eq!(get.response_at.map(|o| o.packet), Some(12));
+        assert_eq!(get.ttfb_millis(), Some(7.0));
+        assert_eq!(s.exchanges[2].ttfb_millis(), None);
         assert_eq!(get.request_end.map(|o| o.packet), Some(10));
         assert_eq!(get.response_end.map(|o| o.packet), Some(12));
         let post = &s.exchanges[1];
