@@ -16,6 +16,7 @@
 //! ([`Streams::take_role_reversal`]).
 
 pub mod http;
+pub mod http2;
 pub mod reassembly;
 pub mod tls;
 
