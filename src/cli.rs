@@ -273,6 +273,11 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    /// Also write Zeek-format conn.log, http.log and ssl.log into DIR, as connections
+    /// finish (docs/zeek-logs.md).
+    #[arg(long, value_name = "DIR")]
+    pub zeek_logs: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
