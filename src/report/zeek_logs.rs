@@ -163,6 +163,7 @@ const BUFFER: usize = 64 << 10;
 const OPEN_PLACEHOLDER: &str = "1970-01-01-00-00-00";
 
 /// One log file being written.
+#[derive(Debug)]
 struct LogFile {
     path: PathBuf,
     out: BufWriter<File>,
@@ -224,6 +225,7 @@ impl LogFile {
 }
 
 /// The three logs of one run.
+#[derive(Debug)]
 pub struct ZeekLogs {
     conn: LogFile,
     http: LogFile,
@@ -337,7 +339,7 @@ pub fn uid(input: &str, id: u64, start: Timestamp) -> String {
 }
 
 /// One log line being built, fields separated by tabs.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Line {
     buf: Vec<u8>,
     fields: usize,
@@ -527,7 +529,7 @@ fn ssl_line(line: &mut Line, uid: &str, c: &ConnectionRecord, tls: &TlsInfo) {
     line.string(alert.map(|a| a.description.as_str()));
     line.string(tls.alpn.as_deref());
     line.boolean(tls.handshake_complete);
-    line.unset_n(10); // ssl_history … validation_status: certificates are not parsed
+    line.unset_n(9); // ssl_history … validation_status: certificates are not parsed
     line.end();
 }
 
