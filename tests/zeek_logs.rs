@@ -223,6 +223,7 @@ fn check_against_report(report: &Value, conn: &Log, http: &Log, ssl: &Log) {
 
 #[test]
 fn http_captures_agree_with_the_report() {
+    // The bundled fixtures' targets have no `%`: the uri is the target as it is.
     for fixture in [
         "fixtures/go-keepalive-reuse.pcap",
         "fixtures/curl-http10-twice.pcap",
@@ -303,6 +304,30 @@ fn logs_are_deterministic_and_span_several_inputs() {
     }
     check_against_report(&report, &conn, &http, &ssl);
     assert!(!http.rows.is_empty() && !ssl.rows.is_empty());
+}
+
+/// Zeek's own trace of odd URIs (`http-non-printable-characters.pcap`, in
+/// ../shared/captures/zeek when present): the uri is percent-decoded, then escaped.
+#[test]
+fn uris_are_logged_decoded_and_escaped_as_zeek_does() {
+    let trace =
+        common::root().join("../shared/captures/zeek/http/http-non-printable-characters.pcap");
+    if !trace.exists() {
+        eprintln!("skipped: {} not found", trace.display());
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_, _, http, _) = run(&[&trace.to_string_lossy()], dir.path());
+    let uris: Vec<&str> = http.rows.iter().map(|r| r["uri"].as_str()).collect();
+    assert_eq!(
+        uris,
+        [
+            "/regular_file.html",
+            "/printable_\u{1f604}",
+            "/non_printable_\\x07",
+            "/non_printable_literal_\\\\x07",
+        ]
+    );
 }
 
 /// The logs as a Zeek pipeline reads them: parsezeeklogs (PyPI), when installed.

@@ -384,6 +384,11 @@ impl Line {
         }
     }
 
+    fn bytes(&mut self, value: &[u8]) {
+        self.sep();
+        escape_bytes_into(&mut self.buf, value);
+    }
+
     fn count(&mut self, value: Option<u64>) {
         match value {
             None => self.unset(),
@@ -428,23 +433,63 @@ pub fn epoch_seconds(ts: Timestamp) -> String {
 }
 
 /// A string value escaped as Zeek's ASCII writer does (`ODesc::AddBytes` with UTF-8
-/// on): `\` and non-printable ASCII (which includes the tab separator and newlines) as
-/// `\xNN`; printable UTF-8 kept. An empty string is `(empty)`, and a value that reads
+/// on): non-printable ASCII (which includes the tab separator and newlines) as `\xNN`,
+/// `\` doubled; printable UTF-8 kept. An empty string is `(empty)`, and a value that reads
 /// as a marker (`-`, `(empty)`) has its first byte escaped so no reader mistakes it.
 pub fn escape_into(out: &mut Vec<u8>, value: &str) {
+    escape_bytes_into(out, value.as_bytes());
+}
+
+/// [`escape_into`] for bytes that need not be UTF-8 (a percent-decoded URI): bytes
+/// outside valid UTF-8 are escaped too, as Zeek does.
+pub fn escape_bytes_into(out: &mut Vec<u8>, value: &[u8]) {
     if value.is_empty() {
         out.extend_from_slice(EMPTY.as_bytes());
         return;
     }
-    let marker = value == UNSET || value == EMPTY;
-    for (i, b) in value.bytes().enumerate() {
-        let escape = b == b'\\' || b.is_ascii_control() || (marker && i == 0);
-        if escape {
-            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
-        } else {
-            out.push(b);
+    let marker = value == UNSET.as_bytes() || value == EMPTY.as_bytes();
+    let hex = |out: &mut Vec<u8>, b: u8| out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+    let mut first = true;
+    for chunk in value.utf8_chunks() {
+        for b in chunk.valid().bytes() {
+            if b == b'\\' {
+                // Newer Zeek (`util::get_escaped_string`) doubles a backslash.
+                out.extend_from_slice(b"\\\\");
+            } else if b.is_ascii_control() || (marker && first) {
+                hex(out, b);
+            } else {
+                out.push(b);
+            }
+            first = false;
+        }
+        for b in chunk.invalid() {
+            hex(out, *b);
+            first = false;
         }
     }
+}
+
+/// The request target with `%XX` decoded, as Zeek logs `uri` (its `unescaped_URI`):
+/// a `%` not followed by two hex digits stays as it is.
+pub fn unescape_uri(target: &str) -> Vec<u8> {
+    let bytes = target.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |at: usize| bytes.get(at).and_then(|d| char::from(*d).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                // Two hex digits: at most 0xff, so the cast keeps every bit.
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 fn conn_line(line: &mut Line, uid: &str, c: &ConnectionRecord) {
@@ -486,7 +531,10 @@ fn http_line(line: &mut Line, uid: &str, c: &ConnectionRecord, x: &HttpExchange)
     line.count(Some(x.index));
     line.string(x.method.as_deref());
     line.string(x.host.as_deref());
-    line.string(x.target.as_deref());
+    match &x.target {
+        Some(target) => line.bytes(&unescape_uri(target)),
+        None => line.unset(),
+    }
     line.unset(); // referrer
                   // Zeek logs the version without its `HTTP/` prefix: `1.1`.
     let version = x.version.as_deref().or(x.response_version.as_deref());
@@ -503,23 +551,28 @@ fn http_line(line: &mut Line, uid: &str, c: &ConnectionRecord, x: &HttpExchange)
     line.end();
 }
 
-/// Zeek's names for the versions (`SSL::version_strings`).
-fn zeek_version(v: &str) -> &str {
-    match v {
+/// Zeek's names for the versions (`SSL::version_strings`): `TLSv12`, and the TLS 1.3
+/// drafts as `TLSv13-draft23`.
+fn zeek_version(v: &str) -> std::borrow::Cow<'_, str> {
+    let name = match v {
         "SSL 3.0" => "SSLv3",
         "TLS 1.0" => "TLSv10",
         "TLS 1.1" => "TLSv11",
         "TLS 1.2" => "TLSv12",
         "TLS 1.3" => "TLSv13",
-        other => other,
-    }
+        other => match other.strip_prefix("TLS 1.3 draft ") {
+            Some(draft) => return format!("TLSv13-draft{draft}").into(),
+            None => other,
+        },
+    };
+    name.into()
 }
 
 fn ssl_line(line: &mut Line, uid: &str, c: &ConnectionRecord, tls: &TlsInfo) {
     line.time(tls.handshake_start.unwrap_or(c.start));
     line.raw(uid);
     line.id(&c.client, &c.server);
-    line.string(tls.version.as_deref().map(zeek_version));
+    line.string(tls.version.as_deref().map(zeek_version).as_deref());
     line.string(tls.cipher.as_deref());
     line.unset(); // curve
     line.string(tls.sni.as_deref());
@@ -547,13 +600,32 @@ mod tests {
     fn escaping_follows_zeeks_ascii_writer() {
         assert_eq!(escaped("GET /a b"), "GET /a b");
         assert_eq!(escaped("a\tb\nc"), "a\\x09b\\x0ac");
-        assert_eq!(escaped("C:\\dir"), "C:\\x5cdir");
+        assert_eq!(escaped("C:\\dir"), "C:\\\\dir");
         assert_eq!(escaped("\u{7f}"), "\\x7f");
         assert_eq!(escaped("héllo"), "héllo");
         assert_eq!(escaped(""), "(empty)");
         assert_eq!(escaped("-"), "\\x2d");
         assert_eq!(escaped("(empty)"), "\\x28empty)");
         assert_eq!(escaped("a-b"), "a-b");
+    }
+
+    #[test]
+    fn uris_are_unescaped_then_escaped_as_zeek_logs_them() {
+        // The four requests of Zeek's http-non-printable-characters.pcap.
+        let uri = |t: &str| {
+            let mut out = Vec::new();
+            escape_bytes_into(&mut out, &unescape_uri(t));
+            String::from_utf8(out).unwrap_or_default()
+        };
+        assert_eq!(uri("/regular_file.html"), "/regular_file.html");
+        assert_eq!(uri("/printable_%F0%9F%98%84"), "/printable_\u{1f604}");
+        assert_eq!(uri("/non_printable_%07"), "/non_printable_\\x07");
+        assert_eq!(
+            uri("/non_printable_literal_%5Cx07"),
+            "/non_printable_literal_\\\\x07"
+        );
+        // Invalid UTF-8 after decoding, and a `%` without two hex digits.
+        assert_eq!(uri("/a%ff%zz%4"), "/a\\xff%zz%4");
     }
 
     #[test]
@@ -592,6 +664,14 @@ mod tests {
         // Two base-62 words of up to 64 and 32 bits: at most 1 + 11 + 6 characters.
         assert!((3..=18).contains(&a.len()), "{a}");
         assert!(a[1..].bytes().all(|b| b.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn versions_use_zeeks_names() {
+        assert_eq!(zeek_version("TLS 1.2"), "TLSv12");
+        assert_eq!(zeek_version("SSL 3.0"), "SSLv3");
+        assert_eq!(zeek_version("TLS 1.3 draft 23"), "TLSv13-draft23");
+        assert_eq!(zeek_version("0x7a7a"), "0x7a7a");
     }
 
     #[test]

@@ -13,9 +13,15 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 from parsezeeklogs import ZeekLog
 from parsezeeklogs.ecs import community_id
+
+
+# Zeek's names for the versions (SSL::version_strings).
+ZEEK_VERSIONS = {"SSL 3.0": "SSLv3", "TLS 1.0": "TLSv10", "TLS 1.1": "TLSv11",
+                 "TLS 1.2": "TLSv12", "TLS 1.3": "TLSv13"}
 
 
 def fail(message):
@@ -111,7 +117,10 @@ def main():
             same(f"{w} trans_depth", h["trans_depth"], x["index"])
             same(f"{w} method", h["method"], x["method"])
             same(f"{w} host", h["host"], x["host"])
-            same(f"{w} uri", h["uri"], x["target"])
+            # Zeek logs the URI percent-decoded (its unescaped_URI).
+            want_uri = (None if x["target"] is None
+                        else unquote_to_bytes(x["target"]).decode("utf-8", errors="replace"))
+            same(f"{w} uri", h["uri"], want_uri)
             same(f"{w} status_code", h["status_code"], x["status"])
             same(f"{w} status_msg", h["status_msg"], x["reason"])
             same(f"{w} request_body_len", h["request_body_len"], x["request_body_bytes"])
@@ -127,8 +136,9 @@ def main():
             same(f"{what} established", s["established"], tls["handshake_complete"])
             same(f"{what} resumed", s["resumed"], bool(tls["resumed"]))
             same(f"{what} next_protocol", s["next_protocol"], tls["alpn"])
-            want_version = {"TLS 1.2": "TLSv12", "TLS 1.3": "TLSv13"}.get(
-                tls["version"], tls["version"])
+            want_version = ZEEK_VERSIONS.get(tls["version"], tls["version"])
+            if want_version and want_version.startswith("TLS 1.3 draft "):
+                want_version = "TLSv13-draft" + want_version.rsplit(" ", 1)[1]
             same(f"{what} version", s["version"], want_version)
 
     print(f"check_logs: ok: {len(conns)} conn, {len(https)} http, {len(ssls)} ssl rows "
