@@ -208,6 +208,14 @@ impl LogFile {
         Ok(LogFile { path, out, open_at })
     }
 
+    /// Writes a line; a failure names the file (the error's kind is kept, so a full
+    /// disk still reads as one).
+    fn put(&mut self, line: &[u8]) -> io::Result<()> {
+        self.out
+            .write_all(line)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
+    }
+
     /// Writes `#close` and patches `#open`.
     fn finish(mut self, open: &str, close: &str) -> Result<(), ZeekLogError> {
         let path = self.path.clone();
@@ -256,16 +264,16 @@ impl ZeekLogs {
         let uid = uid(input, record.id, record.start);
         self.line.clear();
         conn_line(&mut self.line, &uid, record);
-        self.conn.out.write_all(&self.line.buf)?;
+        self.conn.put(&self.line.buf)?;
         for exchange in &record.http {
             self.line.clear();
             http_line(&mut self.line, &uid, record, exchange);
-            self.http.out.write_all(&self.line.buf)?;
+            self.http.put(&self.line.buf)?;
         }
         if let Some(tls) = &record.tls {
             self.line.clear();
             ssl_line(&mut self.line, &uid, record, tls);
-            self.ssl.out.write_all(&self.line.buf)?;
+            self.ssl.put(&self.line.buf)?;
         }
         Ok(())
     }
