@@ -373,3 +373,80 @@ fn a_zeek_log_reader_from_pypi_reads_them() {
         assert!(said.contains("check_logs: ok"), "{said}");
     }
 }
+
+/// Zeek's own test traces (../shared/captures/zeek, when present) against the rows in
+/// Zeek's own baselines (zeek/zeek testing/btest/Baseline): the fields connscope fills
+/// hold what Zeek wrote.
+#[test]
+fn rows_match_zeeks_own_baselines() {
+    let traces = common::root().join("../shared/captures/zeek");
+    if !traces.exists() {
+        eprintln!("skipped: {} not found", traces.display());
+        return;
+    }
+    // scripts.base.protocols.http.100-continue/http.log
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = traces.join("http/100-continue.pcap");
+    let (_, _, http, _) = run(&[&trace.to_string_lossy()], dir.path());
+    let row = http.rows.first().expect("one request");
+    for (field, zeek) in [
+        ("ts", "1237440095.634312"),
+        ("id.orig_h", "192.168.3.103"),
+        ("id.orig_p", "54102"),
+        ("id.resp_h", "128.146.216.51"),
+        ("id.resp_p", "80"),
+        ("trans_depth", "1"),
+        ("method", "POST"),
+        ("host", "www.osu.edu"),
+        ("uri", "/"),
+        ("request_body_len", "2001"),
+        ("response_body_len", "60731"),
+        ("status_code", "200"),
+        ("status_msg", "OK"),
+        ("info_code", "100"),
+        ("tags", "(empty)"),
+    ] {
+        assert_eq!(row[field], zeek, "100-continue http.log {field}");
+    }
+    // scripts.base.protocols.ssl.tls-1.2/ssl.log
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = traces.join("tls/tls1.2.pcap");
+    let (_, _, _, ssl) = run(&[&trace.to_string_lossy()], dir.path());
+    let row = ssl.rows.first().expect("one TLS connection");
+    for (field, zeek) in [
+        ("ts", "1357328848.549370"),
+        ("id.orig_p", "56637"),
+        ("id.resp_h", "68.233.76.12"),
+        ("version", "TLSv12"),
+        ("cipher", "TLS_RSA_WITH_RC4_128_MD5"),
+        ("last_alert", "-"),
+    ] {
+        assert_eq!(row[field], zeek, "tls1.2 ssl.log {field}");
+    }
+}
+
+/// A log that cannot be written (a full disk, here /dev/full) is an error naming it.
+#[cfg(unix)]
+#[test]
+fn a_failed_write_is_an_error_naming_the_log() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("conn.log")).expect("symlink");
+    let dir_arg = dir.path().to_string_lossy().into_owned();
+    let out = connscope(&[
+        "analyze",
+        "-q",
+        "--zeek-logs",
+        &dir_arg,
+        "fixtures/go-keepalive-reuse.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = stderr(&out);
+    assert!(
+        said.contains("conn.log") && said.contains("No space left"),
+        "{said}"
+    );
+}
