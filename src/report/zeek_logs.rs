@@ -397,10 +397,17 @@ impl Line {
         escape_bytes_into(&mut self.buf, value);
     }
 
+    /// A value formatted straight into the line, no String in between. Writing to a
+    /// `Vec` cannot fail, so the `io::Result` carries nothing.
+    fn display(&mut self, value: impl fmt::Display) {
+        self.sep();
+        let _ = write!(self.buf, "{value}");
+    }
+
     fn count(&mut self, value: Option<u64>) {
         match value {
             None => self.unset(),
-            Some(v) => self.raw(&v.to_string()),
+            Some(v) => self.display(v),
         }
     }
 
@@ -409,22 +416,22 @@ impl Line {
     }
 
     fn time(&mut self, ts: Timestamp) {
-        self.raw(&epoch_seconds(ts));
+        self.display(EpochSeconds(ts));
     }
 
     fn interval(&mut self, secs: f64) {
         if secs.is_finite() {
-            self.raw(&format!("{secs:.6}"));
+            self.display(format_args!("{secs:.6}"));
         } else {
             self.unset();
         }
     }
 
     fn id(&mut self, client: &Endpoint, server: &Endpoint) {
-        self.raw(&client.ip.to_string());
-        self.raw(&client.port.to_string());
-        self.raw(&server.ip.to_string());
-        self.raw(&server.port.to_string());
+        self.display(client.ip);
+        self.display(client.port);
+        self.display(server.ip);
+        self.display(server.port);
     }
 
     fn end(&mut self) {
@@ -434,10 +441,19 @@ impl Line {
 
 /// Epoch seconds with six decimals, rounded to the microsecond (Zeek's `%.6f`).
 pub fn epoch_seconds(ts: Timestamp) -> String {
-    let micros = ts.as_nanos().saturating_add(500).div_euclid(1000);
-    let sign = if micros < 0 { "-" } else { "" };
-    let abs = micros.unsigned_abs();
-    format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+    EpochSeconds(ts).to_string()
+}
+
+/// [`epoch_seconds`] without the String.
+struct EpochSeconds(Timestamp);
+
+impl fmt::Display for EpochSeconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = self.0.as_nanos().saturating_add(500).div_euclid(1000);
+        let sign = if micros < 0 { "-" } else { "" };
+        let abs = micros.unsigned_abs();
+        write!(f, "{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+    }
 }
 
 /// A string value escaped as Zeek's ASCII writer does (`ODesc::AddBytes` with UTF-8
@@ -456,7 +472,9 @@ pub fn escape_bytes_into(out: &mut Vec<u8>, value: &[u8]) {
         return;
     }
     let marker = value == UNSET.as_bytes() || value == EMPTY.as_bytes();
-    let hex = |out: &mut Vec<u8>, b: u8| out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+    let hex = |out: &mut Vec<u8>, b: u8| {
+        let _ = write!(out, "\\x{b:02x}"); // a Vec cannot fail
+    };
     let mut first = true;
     for chunk in value.utf8_chunks() {
         for b in chunk.valid().bytes() {
