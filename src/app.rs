@@ -16,12 +16,14 @@ use crate::report::model::{
 };
 use crate::report::spill::Spill;
 use crate::report::table::{ConnectionRow, RowWidths, SpilledInput};
+use crate::report::zeek_logs::ZeekLogs;
 use crate::report::{json, servers, table, timeline};
 use crate::story;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -89,10 +91,13 @@ pub fn run(cli: Cli) -> u8 {
                 View::Connections(args.format),
                 args.filter.as_deref(),
                 columns,
+                args.zeek_logs.as_deref(),
             )
         }
-        Command::Http(args) => run_view(&args.input, View::Http(args.format), None, None),
-        Command::Servers(args) => run_view(&args.input, View::Servers(args.format), None, None),
+        Command::Http(args) => run_view(&args.input, View::Http(args.format), None, None, None),
+        Command::Servers(args) => {
+            run_view(&args.input, View::Servers(args.format), None, None, None)
+        }
         Command::Check(args) => run_check(&args),
         #[cfg(feature = "live")]
         Command::Live(args) => crate::live::run(&args),
@@ -122,6 +127,7 @@ pub fn run(cli: Cli) -> u8 {
             run_view(
                 &args.input,
                 View::Timeline(args.format, color, selection),
+                None,
                 None,
                 None,
             )
@@ -383,6 +389,9 @@ pub struct Tracking<'a> {
     /// Where errors and warnings go: standard error, or these lines, to be printed
     /// later in order (inputs analysed in parallel).
     pub diagnostics: Option<&'a std::sync::Mutex<Vec<String>>>,
+    /// `--zeek-logs`: every finished connection is also written there, inputs one
+    /// after the other (so the logs' order and uids do not depend on threads).
+    pub zeek: Option<&'a std::sync::Mutex<ZeekLogs>>,
 }
 
 impl Tracking<'_> {
@@ -403,6 +412,7 @@ impl<'a> Tracking<'a> {
             syn_timeout: args.syn_timeout,
             filter,
             diagnostics: None,
+            zeek: None,
         }
     }
 }
@@ -485,6 +495,8 @@ struct Sink<'a> {
     warning_count: usize,
     write_error: Option<io::Error>,
     scratch: Vec<u8>,
+    /// `--zeek-logs`, and the input's path for the uids.
+    zeek: Option<(&'a std::sync::Mutex<ZeekLogs>, &'a str)>,
 }
 
 impl<'a> Sink<'a> {
@@ -506,6 +518,7 @@ impl<'a> Sink<'a> {
             warning_count: 0,
             write_error: None,
             scratch: Vec::new(),
+            zeek: None,
         })
     }
 
@@ -515,6 +528,16 @@ impl<'a> Sink<'a> {
         for w in &record.warnings {
             if self.warnings.len() < STDERR_CONNECTION_WARNINGS {
                 self.warnings.push((record.id, w.message.clone()));
+            }
+        }
+        if let Some((logs, input)) = self.zeek {
+            let written = match logs.lock() {
+                Ok(mut logs) => logs.write(input, &record),
+                Err(_) => Err(io::Error::other("the Zeek log writer failed earlier")),
+            };
+            if let Err(e) = written {
+                self.write_error = Some(e);
+                return ControlFlow::Break(());
             }
         }
         let written = match (&mut self.each, &mut self.spill) {
@@ -553,13 +576,13 @@ impl<'a> Sink<'a> {
 /// Finished connections in flight between the reading thread and the writing one.
 const PIPELINE_DEPTH: usize = 256;
 
-fn run_input(
+fn run_input<'a>(
     index: usize,
-    arg: &str,
+    arg: &'a str,
     first_id: u64,
     show_progress: bool,
-    track: &Tracking<'_>,
-    each: Each<'_>,
+    track: &Tracking<'a>,
+    each: Each<'a>,
 ) -> Result<InputResult, String> {
     let mut keep = packet_filter(track.filter)?;
     // With a core to spare, connections are serialised, digested and written on a
@@ -570,6 +593,7 @@ fn run_input(
     let pipelined =
         matches!(each, Each::Lines(..) | Each::Spill) && rayon::current_num_threads() > 1;
     let mut sink = Sink::new(each)?;
+    sink.zeek = track.zeek.map(|logs| (logs, arg));
     let table = ConnectionTable::new(index, first_id).with_syn_timeout(nanos(track.syn_timeout));
     let source = Source::from_arg(arg);
     let (outcome, sink) = if pipelined {
@@ -652,7 +676,7 @@ pub fn analyze_files(
     // connection ids from 1; the merge below renumbers them in input order, so the
     // output is byte-identical to a sequential run.
     let streaming = matches!(output, Output::Lines(_));
-    let parallel = !streaming && files.len() > 1;
+    let parallel = !streaming && files.len() > 1 && track.zeek.is_none();
     // What a worker does with each connection (it has no stream to write to).
     let parked = match output {
         Output::Document => Parked::Records,
@@ -857,12 +881,14 @@ fn packet_filter(filter: Option<&str>) -> Result<Keep, String> {
     }
 }
 
-/// `columns`: the connection table's `--columns`, when given.
+/// `columns`: the connection table's `--columns`, when given; `zeek`: the directory for
+/// `--zeek-logs`, when given.
 fn run_view(
     input: &InputArgs,
     view: View,
     filter: Option<&str>,
     columns: Option<table::Columns>,
+    zeek: Option<&Path>,
 ) -> u8 {
     // Not locked: the JSONL stream may be written from a second thread.
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
@@ -872,17 +898,33 @@ fn run_view(
         View::Connections(Format::Table) => Output::Table,
         _ => Output::Keep,
     };
-    let analysis = match analyze_files(
-        &input.files,
-        &Tracking::of(input.quiet, &input.tracking, filter),
-        output,
-    ) {
+    let zeek_logs = match zeek.map(ZeekLogs::create).transpose() {
+        Ok(logs) => logs.map(std::sync::Mutex::new),
+        Err(e) => {
+            crate::say!("connscope: error: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let track = Tracking {
+        zeek: zeek_logs.as_ref(),
+        ..Tracking::of(input.quiet, &input.tracking, filter)
+    };
+    let analysis = match analyze_files(&input.files, &track, output) {
         Ok(analysis) => analysis,
         Err(message) => {
             crate::say!("connscope: error: {message}");
             return EXIT_ERROR;
         }
     };
+    if let Some(logs) = zeek_logs.and_then(|logs| logs.into_inner().ok()) {
+        let inputs = &analysis.report.inputs;
+        let first = inputs.iter().filter_map(|i| i.first_time).min();
+        let last = inputs.iter().filter_map(|i| i.last_time).max();
+        if let Err(e) = logs.finish(first, last) {
+            crate::say!("connscope: error: {e}");
+            return EXIT_ERROR;
+        }
+    }
     let mut spills = analysis.spills;
     let widths = analysis.widths;
     let mut finding_spills = analysis.finding_spills;

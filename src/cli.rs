@@ -279,6 +279,11 @@ pub struct AnalyzeArgs {
     /// By default a terminal gets those that fit its width; a pipe or file gets all.
     #[arg(long, value_name = "LIST")]
     pub columns: Option<String>,
+
+    /// Also write Zeek-format conn.log, http.log and ssl.log into DIR, as connections
+    /// finish (docs/zeek-logs.md).
+    #[arg(long, value_name = "DIR")]
+    pub zeek_logs: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

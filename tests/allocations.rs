@@ -95,6 +95,7 @@ fn allocations(name: &str, pcap: &[u8]) -> usize {
         syn_timeout: 10.0,
         filter: None,
         diagnostics: None,
+        zeek: None,
     };
     let mut sink = std::io::sink();
     let region = Region::new(GLOBAL);

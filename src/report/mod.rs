@@ -1,6 +1,7 @@
 //! The report: one model (`model`) that every renderer reads, so text and JSON never
 //! disagree. Renderers: `table` (human), `json` (one document, or a line per
-//! connection, streamed). `servers` derives the per-server rollup into the model.
+//! connection, streamed), `zeek_logs` (Zeek's TSV conn/http/ssl logs, streamed).
+//! `servers` derives the per-server rollup into the model.
 
 pub mod json;
 pub mod model;
@@ -8,3 +9,4 @@ pub mod servers;
 pub mod spill;
 pub mod table;
 pub mod timeline;
+pub mod zeek_logs;
