@@ -98,11 +98,8 @@ fn man_for(tree: &clap::Command, command: Option<&str>) -> Result<Man, DocsError
                 known: page_commands(),
             })?,
     };
-    let version = tree.get_version().unwrap_or_default();
-    // No date: the page is then the same for every build of one version.
-    Ok(Man::new(cmd)
-        .source(format!("{BIN} {version}"))
-        .manual("User Commands"))
+    // Date, source and manual are set on the `.TH` line by `man_page`.
+    Ok(Man::new(cmd))
 }
 
 /// The roff source of one page, with a SEE ALSO section linking the pages together
@@ -110,9 +107,26 @@ fn man_for(tree: &clap::Command, command: Option<&str>) -> Result<Man, DocsError
 pub fn man_page(command: Option<&str>) -> Result<Vec<u8>, DocsError> {
     let tree = page_tree();
     let man = man_for(&tree, command)?;
-    let mut page = Vec::new();
+    let mut rendered = Vec::new();
     // Writing into a Vec cannot fail; the error type is io's all the same.
-    man.render(&mut page).map_err(DocsError::Output)?;
+    man.render(&mut rendered).map_err(DocsError::Output)?;
+    let title = man.get_filename();
+    let title = title.strip_suffix(".1").unwrap_or(&title);
+    let mut page = Vec::with_capacity(rendered.len() + 64);
+    // clap_mangen writes an empty date as nothing rather than `""`, which shifts the
+    // source into the date's place and the manual into the source's (the footer then
+    // reads "User Commands … connscope 0.1.0"). We want no date (the page is then the
+    // same for every build of one version), so the `.TH` line is written here.
+    for line in rendered.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b".TH ") {
+            let version = tree.get_version().unwrap_or_default();
+            page.extend_from_slice(
+                format!(".TH {title} 1 \"\" \"{BIN} {version}\" \"User Commands\"\n").as_bytes(),
+            );
+        } else {
+            page.extend_from_slice(line);
+        }
+    }
     let mut see_also = Roff::new();
     see_also.control("SH", ["SEE ALSO"]);
     let related: Vec<String> = match command {
@@ -247,8 +261,8 @@ mod tests {
         let written = write_pages(dir.path()).expect("pages");
         assert_eq!(written.len(), 1 + page_commands().len());
         assert_eq!(written[0], dir.path().join("connscope.1"));
-        let analyze = std::fs::read_to_string(dir.path().join("connscope-analyze.1"))
-            .expect("analyze page");
+        let analyze =
+            std::fs::read_to_string(dir.path().join("connscope-analyze.1")).expect("analyze page");
         assert!(analyze.contains("\\-\\-format"), "{analyze}");
     }
 }

@@ -44,6 +44,18 @@ fn ok(args: &[&str]) -> String {
     stdout(&out)
 }
 
+/// What `man -l -` shows for `page`, with runs of spaces (justification) collapsed.
+fn man_shows(page: &str) -> String {
+    let out = feed("man", &["-l", "-"], page, &[("MANWIDTH", "100")]);
+    assert!(out.status.success(), "man -l -: {}", stderr(&out));
+    assert_eq!(stderr(&out), "", "man -l - warns");
+    stdout(&out)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Runs `program args…` with `input` on standard input.
 fn feed(program: &str, args: &[&str], input: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(program)
@@ -195,16 +207,15 @@ fn top_page_renders_with_name_synopsis_and_every_command() {
     assert!(page.contains(".TH connscope 1"), "{page}");
     if installed("groff") {
         // -ww: every warning; -z: no output, only the diagnostics.
-        let out = feed("groff", &["-man", "-Tutf8", "-ww", "-z"], &page, &[]);
+        // -k: convert UTF-8 input first (preconv), as man does.
+        let out = feed("groff", &["-k", "-man", "-Tutf8", "-ww", "-z"], &page, &[]);
         assert!(out.status.success(), "groff: {}", stderr(&out));
         assert_eq!(stderr(&out), "", "groff warns about the top page");
     }
     if !installed("man") {
         return;
     }
-    let out = feed("man", &["-l", "-"], &page, &[("MANWIDTH", "100")]);
-    assert!(out.status.success(), "man -l -: {}", stderr(&out));
-    let shown = stdout(&out);
+    let shown = man_shows(&page);
     assert!(shown.contains("NAME"), "{shown}");
     assert!(
         shown.contains("connscope - How many TCP connections"),
@@ -227,14 +238,20 @@ fn command_page_renders_with_its_synopsis_and_flags() {
     if !installed("man") {
         return;
     }
-    let out = feed("man", &["-l", "-"], &page, &[("MANWIDTH", "100")]);
-    assert!(out.status.success(), "man -l -: {}", stderr(&out));
-    let shown = stdout(&out);
-    assert!(shown.contains("connscope-check - Check expectations"), "{shown}");
+    let shown = man_shows(&page);
+    assert!(
+        shown.contains("connscope-check - Check expectations"),
+        "{shown}"
+    );
     assert!(shown.contains("connscope check"), "synopsis: {shown}");
     assert!(shown.contains("--junit"), "{shown}");
     assert!(shown.contains("SEE ALSO"), "{shown}");
     assert!(shown.contains("connscope(1)"), "{shown}");
+    // The footer: source on the left, then the title; no date.
+    assert!(
+        shown.ends_with("connscope 0.1.0 connscope-check(1)"),
+        "{shown}"
+    );
 }
 
 /// $ connscope man nope
