@@ -337,7 +337,7 @@ pub struct ManArgs {
     pub command: Option<String>,
 
     /// Write every page (connscope.1 and connscope-COMMAND.1 for each command) into this
-    /// directory instead of printing one; prints the paths written.
+    /// directory, creating it if missing, instead of printing one; prints the paths written.
     #[arg(long, value_name = "DIR", conflicts_with = "command")]
     pub dir: Option<std::path::PathBuf>,
 }

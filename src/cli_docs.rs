@@ -25,7 +25,7 @@ pub const BIN: &str = "connscope";
 pub enum DocsError {
     /// `connscope man NAME` named no command.
     UnknownCommand { name: String, known: Vec<String> },
-    /// Writing a page into `--dir` failed.
+    /// Creating `--dir` or writing a page into it failed.
     File { path: PathBuf, source: io::Error },
     /// Writing to standard output failed (other than a closed pipe, which is quiet).
     Output(io::Error),
@@ -141,9 +141,14 @@ pub fn man_page(command: Option<&str>) -> Result<Vec<u8>, DocsError> {
     Ok(page)
 }
 
-/// Writes every page into `dir`: `connscope.1` and `connscope-COMMAND.1` for each
-/// command. Returns the paths written, top page first.
+/// Writes every page into `dir` (created if missing, as `mkdir -p`): `connscope.1`
+/// and `connscope-COMMAND.1` for each command. Returns the paths written, top page
+/// first.
 pub fn write_pages(dir: &Path) -> Result<Vec<PathBuf>, DocsError> {
+    std::fs::create_dir_all(dir).map_err(|source| DocsError::File {
+        path: dir.to_owned(),
+        source,
+    })?;
     let mut names: Vec<Option<String>> = vec![None];
     names.extend(page_commands().into_iter().map(Some));
     let mut written = Vec::with_capacity(names.len());
@@ -257,12 +262,14 @@ mod tests {
 
     #[test]
     fn dir_gets_one_page_per_command() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let written = write_pages(dir.path()).expect("pages");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // Missing directories are created, as `mkdir -p` would.
+        let dir = tmp.path().join("man/man1");
+        let written = write_pages(&dir).expect("pages");
         assert_eq!(written.len(), 1 + page_commands().len());
-        assert_eq!(written[0], dir.path().join("connscope.1"));
+        assert_eq!(written[0], dir.join("connscope.1"));
         let analyze =
-            std::fs::read_to_string(dir.path().join("connscope-analyze.1")).expect("analyze page");
+            std::fs::read_to_string(dir.join("connscope-analyze.1")).expect("analyze page");
         assert!(analyze.contains("\\-\\-format"), "{analyze}");
     }
 }

@@ -266,18 +266,19 @@ fn page_for_unknown_command_is_an_error() {
     assert!(err.contains("analyze"), "{err}");
 }
 
-/// $ connscope man --dir DIR
-/// DIR/connscope.1
-/// DIR/connscope-analyze.1 …
+/// $ connscope man --dir DIR/man/man1        (created as mkdir -p would)
+/// DIR/man/man1/connscope.1
+/// DIR/man/man1/connscope-analyze.1 …
 #[test]
 fn dir_writes_one_page_per_command() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let listed = ok(&["man", "--dir", dir.path().to_str().expect("utf-8")]);
-    let mut expected = vec![dir.path().join("connscope.1")];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("man/man1");
+    let listed = ok(&["man", "--dir", dir.to_str().expect("utf-8")]);
+    let mut expected = vec![dir.join("connscope.1")];
     expected.extend(
         COMMANDS
             .iter()
-            .map(|c| dir.path().join(format!("connscope-{c}.1"))),
+            .map(|c| dir.join(format!("connscope-{c}.1"))),
     );
     let listed: Vec<_> = listed.lines().map(std::path::PathBuf::from).collect();
     assert_eq!(listed.len(), expected.len(), "{listed:?}");
@@ -288,20 +289,25 @@ fn dir_writes_one_page_per_command() {
     }
     // The page written equals the page printed.
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("connscope-analyze.1")).expect("read"),
+        std::fs::read_to_string(dir.join("connscope-analyze.1")).expect("read"),
         ok(&["man", "analyze"])
     );
 }
 
-/// $ connscope man --dir /nonexistent/x
-/// connscope: error: cannot write /nonexistent/x/connscope.1: No such file or directory
+/// $ connscope man --dir FILE/man1         (FILE is a regular file: not even root can)
+/// connscope: error: cannot write FILE/man1: Not a directory
 #[test]
-fn dir_that_cannot_be_written_is_an_error() {
-    let out = connscope(&["man", "--dir", "/nonexistent/connscope-man"]);
+fn dir_that_cannot_be_created_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("plain");
+    std::fs::write(&file, "not a directory").expect("write");
+    let target = file.join("man1");
+    let out = connscope(&["man", "--dir", target.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert!(
-        err.contains("cannot write /nonexistent/connscope-man/connscope.1"),
+        err.contains(&format!("cannot write {}", target.display())),
         "{err}"
     );
 }
