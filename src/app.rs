@@ -99,6 +99,8 @@ pub fn run(cli: Cli) -> u8 {
             run_view(&args.input, View::Servers(args.format), None, None, None)
         }
         Command::Check(args) => run_check(&args),
+        Command::Completions(args) => crate::cli_docs::run_completions(&args),
+        Command::Man(args) => crate::cli_docs::run_man(&args),
         #[cfg(feature = "live")]
         Command::Live(args) => crate::live::run(&args),
         #[cfg(feature = "live")]

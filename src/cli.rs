@@ -57,6 +57,12 @@ pub enum Command {
     /// fails, 2 on a usage or input error. The language is in docs/ci.md.
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
+    /// Print a shell completion script on standard output.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on standard output, or write every page to a directory.
+    #[command(after_help = MAN_HELP)]
+    Man(ManArgs),
 }
 
 const CHECK_HELP: &str = "\
@@ -310,4 +316,39 @@ pub enum Format {
     Json,
     /// One JSON object per connection and line, written as each connection finishes.
     Jsonl,
+}
+
+const COMPLETIONS_HELP: &str = "\
+Install:
+  bash  connscope completions bash > ~/.local/share/bash-completion/completions/connscope
+  zsh   connscope completions zsh > ~/.zfunc/_connscope   (with fpath+=~/.zfunc before compinit)
+  fish  connscope completions fish > ~/.config/fish/completions/connscope.fish";
+
+const MAN_HELP: &str = "\
+One page per command, as git and cargo ship them: connscope(1) lists the commands,
+connscope-analyze(1) and the others describe each one.
+
+Examples:
+  connscope man | man -l -                        read the top page now
+  connscope man analyze | man -l -                the page of one command
+  connscope man > ~/.local/share/man/man1/connscope.1
+  connscope man --dir ~/.local/share/man/man1     every page: connscope.1, connscope-analyze.1, …";
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`analyze`, `check`, …); without it, the top page.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+
+    /// Write every page (connscope.1 and connscope-COMMAND.1 for each command) into this
+    /// directory, creating it if missing, instead of printing one; prints the paths written.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<std::path::PathBuf>,
 }

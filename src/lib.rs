@@ -22,6 +22,7 @@ pub mod app;
 pub mod capture;
 pub mod check;
 pub mod cli;
+pub mod cli_docs;
 pub mod decode;
 pub mod decrypt;
 pub mod findings;
