@@ -180,7 +180,7 @@ fn headline(ours: &Value, truth: &Value) -> [bool; 3] {
 
 /// Runs the comparison over every capture under `captures/<set>` that has a truth
 /// file in `captures/<truth>`; fails on a difference docs/conformance.md does not explain.
-fn conform(set: &str, truth_dir: &str) {
+fn conform(set: &str, truth_dir: &str, min_headline_percent: usize) {
     let Some(dir) = captures_dir() else {
         eprintln!("conformance: ../shared/captures not present; skipped");
         return;
@@ -259,6 +259,15 @@ fn conform(set: &str, truth_dir: &str) {
         println!("  UNEXPLAINED {line}");
     }
     assert!(total > 0, "no truth files matched any capture");
+    for (name, agreeing) in ["connection counts", "HTTP requests per connection", "SNI"]
+        .into_iter()
+        .zip(headlines)
+    {
+        assert!(
+            agreeing * 100 >= min_headline_percent * total,
+            "{set}: {name} agree on only {agreeing} of {total} captures (at least {min_headline_percent} % expected)"
+        );
+    }
     assert!(
         undocumented.is_empty(),
         "{} captures disagree with tshark without an explanation in docs/conformance.md:\n{}",
@@ -269,10 +278,14 @@ fn conform(set: &str, truth_dir: &str) {
 
 #[test]
 fn agrees_with_tshark_on_zeek_traces() {
-    conform("zeek", "truth");
+    // Zeek's traces are HTTP edge cases on purpose (smuggling, gaps), where tshark's
+    // count is often the wrong one: every difference is explained, no share is set.
+    conform("zeek", "truth", 0);
 }
 
 #[test]
 fn agrees_with_tshark_on_wild_captures() {
-    conform("wild", "truth-wild");
+    // Issue 13's bar for real applications' captures: each headline figure agrees
+    // with tshark on at least 95 % of them.
+    conform("wild", "truth-wild", 95);
 }
