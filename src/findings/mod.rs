@@ -213,17 +213,28 @@ pub fn diagnose_digests(
     sorted.sort_by_key(|c| c.id);
     let ctx = Ctx::new(sorted, &conns.attempts);
     let mut servers = Servers::new(&ctx);
-    // Each rule's findings are gathered, then those of one kind about one server host
-    // and cause are merged when there are many (a port scan is one finding, not 997).
-    let mut found: Vec<Finding> = Vec::new();
+    // Those of one kind about one server host and cause are merged when there are many
+    // (a port scan is one finding, not 997). So that memory does not grow with the
+    // findings, a rule runs twice: once to count its groups, once to hand on the
+    // findings of small groups as they are made and fold the others into a bounded
+    // merge.
     let mut rule = |run: &mut dyn FnMut(&mut Push<'_>)| {
-        let mut push =
-            |kind, severity, connections: Vec<u64>, packets: Vec<u64>, message: String, figs| {
+        let mut sizes: BTreeMap<GroupKey, usize> = BTreeMap::new();
+        let mut total = 0usize;
+        run(&mut |_, _, connections: Vec<u64>, _, _, figs| {
+            total += 1;
+            *sizes
+                .entry(group_key(&mut servers, &connections, &figs))
+                .or_default() += 1;
+        });
+        let mut merging: BTreeMap<GroupKey, Merging> = BTreeMap::new();
+        run(
+            &mut |kind, severity, connections: Vec<u64>, packets: Vec<u64>, message, figs| {
                 debug_assert!(
                     !figures_collide(&figs),
                     "{kind:?}: a figure reuses a finding field's name"
                 );
-                found.push(Finding {
+                let finding = Finding {
                     kind,
                     severity,
                     input,
@@ -231,10 +242,23 @@ pub fn diagnose_digests(
                     packets,
                     message,
                     figures: figs,
-                })
-            };
-        run(&mut push);
-        aggregate(std::mem::take(&mut found), &mut servers, each);
+                };
+                if total <= AGGREGATE_ABOVE {
+                    return each(finding);
+                }
+                let key = group_key(&mut servers, &finding.connections, &finding.figures);
+                if sizes.get(&key).copied().unwrap_or(0) <= AGGREGATE_ABOVE {
+                    return each(finding);
+                }
+                let server = finding.connections.first().and_then(|id| servers.of(*id));
+                merging.entry(key).or_default().add(server, finding);
+            },
+        );
+        for ((host, cause), group) in merging {
+            if let Some(merged) = merge(host, &cause, group, servers.conns) {
+                each(merged);
+            }
+        }
     };
     rule(&mut |p| connection_reused(&ctx, p));
     rule(&mut |p| new_connection_while_idle(&ctx, p));
@@ -311,38 +335,49 @@ impl<'c> Servers<'c> {
     }
 }
 
-/// Hands one rule's findings to `each`, merging those of one kind about one server
-/// host and cause (the kind's word-valued figures, such as `outcome` or `by`) when
-/// there are more than [`AGGREGATE_ABOVE`].
-fn aggregate(found: Vec<Finding>, servers: &mut Servers<'_>, each: &mut dyn FnMut(Finding)) {
-    if found.len() <= AGGREGATE_ABOVE {
-        found.into_iter().for_each(each);
-        return;
-    }
-    type Key = (Option<std::net::IpAddr>, Vec<(String, String)>);
-    let mut groups: BTreeMap<Key, Vec<(Option<crate::flow::key::Endpoint>, Finding)>> =
-        BTreeMap::new();
-    for f in found {
-        let server = f.connections.first().and_then(|id| servers.of(*id));
-        let cause = f
-            .figures
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-            .collect();
-        groups
-            .entry((server.map(|s| s.ip), cause))
-            .or_default()
-            .push((server, f));
-    }
-    for ((host, cause), mut group) in groups {
-        // The finding about the earliest connection speaks for the group.
-        group.sort_by_key(|(_, f)| order(f));
-        if group.len() <= AGGREGATE_ABOVE {
-            group.into_iter().for_each(|(_, f)| each(f));
-            continue;
+/// What findings are merged by: the server host of their first connection, and the
+/// cause (the kind's word-valued figures, such as `outcome` or `by`).
+type GroupKey = (Option<std::net::IpAddr>, Vec<(String, String)>);
+
+fn group_key(
+    servers: &mut Servers<'_>,
+    connections: &[u64],
+    figs: &Map<String, Value>,
+) -> GroupKey {
+    let server = connections.first().and_then(|id| servers.of(*id));
+    let cause = figs
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+        .collect();
+    (server.map(|s| s.ip), cause)
+}
+
+/// A group of findings being merged: its size, the finding about its earliest
+/// connection (which speaks for the group), and the ids, packets and ports it names.
+/// Only numbers are kept per finding, never their messages.
+#[derive(Default)]
+struct Merging {
+    count: usize,
+    first: Option<Finding>,
+    ids: Vec<u64>,
+    packets: Vec<u64>,
+    ports: Vec<u16>,
+}
+
+impl Merging {
+    fn add(&mut self, server: Option<crate::flow::key::Endpoint>, f: Finding) {
+        self.count += 1;
+        self.ids.extend_from_slice(&f.connections);
+        self.packets.extend_from_slice(&f.packets);
+        if let Some(s) = server {
+            self.ports.push(s.port);
         }
-        if let Some(merged) = merge(host, &cause, group, servers.conns) {
-            each(merged);
+        if self
+            .first
+            .as_ref()
+            .is_none_or(|first| order(&f) < order(first))
+        {
+            self.first = Some(f);
         }
     }
 }
@@ -352,32 +387,26 @@ fn aggregate(found: Vec<Finding>, servers: &mut Servers<'_>, each: &mut dyn FnMu
 fn merge(
     host: Option<std::net::IpAddr>,
     cause: &[(String, String)],
-    group: Vec<(Option<crate::flow::key::Endpoint>, Finding)>,
+    group: Merging,
     conns: &[&Digest],
 ) -> Option<Finding> {
-    let n = group.len();
-    let mut ports: Vec<u16> = group
-        .iter()
-        .filter_map(|(s, _)| s.map(|s| s.port))
-        .collect();
+    let Merging {
+        count: n,
+        first,
+        mut ids,
+        mut packets,
+        mut ports,
+    } = group;
     ports.sort_unstable();
     ports.dedup();
-    let mut ids: Vec<u64> = group
-        .iter()
-        .flat_map(|(_, f)| f.connections.iter().copied())
-        .collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut packets: Vec<u64> = group
-        .iter()
-        .flat_map(|(_, f)| f.packets.iter().copied())
-        .collect();
     packets.sort_unstable();
     packets.dedup();
     let (total_ids, total_packets) = (ids.len(), packets.len());
     ids.truncate(AGGREGATE_KEPT);
     packets.truncate(AGGREGATE_KEPT);
-    let (_, first) = group.into_iter().next()?;
+    let first = first?;
     let named: Vec<String> = ids
         .iter()
         .take(AGGREGATE_NAMED)
