@@ -27,8 +27,6 @@ pub mod decode;
 pub mod decrypt;
 pub mod findings;
 pub mod flow;
-#[cfg(feature = "live")]
-pub mod live;
 #[cfg(all(feature = "live", target_os = "linux"))]
 pub mod process;
 pub mod report;

@@ -14,5 +14,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    ExitCode::from(connscope::app::run(cli))
+    match connscope::app::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        // The one place an error that stops the run is said.
+        Err(e) => {
+            connscope::say!("connscope: error: {e}");
+            ExitCode::from(connscope::app::EXIT_ERROR)
+        }
+    }
 }

@@ -4,7 +4,9 @@
 //! reading, decoding, tracking, HTTP, findings and the JSONL output. One test in this
 //! file: the counter is process-wide.
 
-use connscope::app::{analyze_files, Output, Tracking};
+use connscope::app::analyze::{analyze_files, Reading};
+use connscope::app::config::Tracking;
+use connscope::app::sink::Destination;
 use etherparse::PacketBuilder;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
@@ -89,17 +91,18 @@ fn allocations(name: &str, pcap: &[u8]) -> usize {
     let path: PathBuf = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, pcap).expect("write capture");
     let files = vec![path.to_string_lossy().into_owned()];
-    let track = Tracking {
+    let reading = Reading::of(Tracking {
         quiet: true,
         idle_threshold: 10.0,
-        syn_timeout: 10.0,
-        filter: None,
-        diagnostics: None,
-        zeek: None,
-    };
+        syn_timeout_nanos: 10_000_000_000,
+    });
     let mut sink = std::io::sink();
     let region = Region::new(GLOBAL);
-    let analysis = analyze_files(&files, &track, Output::Lines(&mut sink)).expect("analysis");
+    let stream = Destination::Stream {
+        out: &mut sink,
+        flush: false,
+    };
+    let analysis = analyze_files(&files, &reading, stream).expect("analysis");
     let stats = region.change();
     assert!(!analysis.input_error && analysis.write_error.is_none());
     stats.allocations + stats.reallocations

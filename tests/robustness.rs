@@ -5,7 +5,7 @@
 
 mod common;
 
-use connscope::app::analyze_input;
+use connscope::app::driver::analyze_input;
 use connscope::capture::file::Source;
 use connscope::flow::table::ConnectionTable;
 use std::ops::ControlFlow;
@@ -56,30 +56,22 @@ impl Rng {
 fn analyse(name: &str, bytes: Vec<u8>) -> (u64, Vec<String>, bool) {
     let source = Source::Bytes(name.to_string(), Arc::from(bytes));
     let mut records = Vec::new();
-    let outcome = analyze_input(
-        &source,
-        ConnectionTable::new(0, 1),
-        false,
-        |_| true,
-        |r| {
-            records.push(r);
-            ControlFlow::Continue(())
-        },
-    );
-    let found =
-        connscope::findings::diagnose(0, &records, outcome.report.last_time, &Default::default());
+    let (report, run) = analyze_input(&source, ConnectionTable::new(0, 1), |r| {
+        records.push(r);
+        ControlFlow::Continue(())
+    });
+    let found = connscope::findings::diagnose(0, &records, report.last_time, &Default::default());
     for c in &records {
         let _ = connscope::story::timeline(c);
         serde_json::to_string(c).expect("serialises");
     }
     serde_json::to_string(&found).expect("serialises");
-    let warnings = outcome
-        .report
+    let warnings = report
         .warnings
         .iter()
         .map(|w| w.message.clone())
         .collect();
-    (outcome.report.packets, warnings, outcome.error.is_none())
+    (report.packets, warnings, run.error.is_none())
 }
 
 #[test]

@@ -5,10 +5,12 @@
 //!
 //! Not for reading files (`file`, pure Rust), nor for what to do with packets (`live`).
 
-use super::{LinkType, RawPacket};
+use super::file::{ReadSummary, Warning};
+use super::{Event, LinkType, RawPacket};
 use crate::time::Timestamp;
 use pcap::{Active, Capture, Device, Error, Savefile};
 use std::collections::HashMap;
+use thiserror::Error as ThisError;
 
 /// Pause between polls of a quiet interface: short enough to feel immediate, long
 /// enough not to spin a core.
@@ -33,8 +35,34 @@ pub struct Interface {
     pub loopback: bool,
 }
 
-pub fn interfaces() -> Result<Vec<Interface>, String> {
-    let devices = Device::list().map_err(|e| format!("cannot list interfaces: {e}"))?;
+/// Why a live capture could not start or go on: each says what to do about it.
+#[derive(Debug, ThisError)]
+pub enum LiveError {
+    #[error("cannot list interfaces: {0}")]
+    List(Error),
+    #[error("no default interface: {0}")]
+    NoDefault(Error),
+    #[error("no default interface; name one with -i")]
+    NoInterface,
+    #[error("{interface}: {PERMISSION_ADVICE} ({detail})")]
+    Permission { interface: String, detail: String },
+    #[error("{interface}: no such interface; the interfaces are: {known}")]
+    NoSuchInterface { interface: String, known: String },
+    #[error("{interface}: cannot capture: {detail}")]
+    Open { interface: String, detail: String },
+    #[error("invalid BPF filter {expression:?}: {detail}")]
+    Filter { expression: String, detail: String },
+    #[error("{path}: cannot write: {detail}")]
+    Write { path: String, detail: Error },
+    #[error("cannot flush the capture file: {0}")]
+    Flush(Error),
+    /// libpcap could not make a compiler for `analyze --filter`.
+    #[error("{0}")]
+    Compiler(Error),
+}
+
+pub fn interfaces() -> Result<Vec<Interface>, LiveError> {
+    let devices = Device::list().map_err(LiveError::List)?;
     Ok(devices
         .into_iter()
         .map(|d| Interface {
@@ -51,11 +79,15 @@ const PERMISSION_ADVICE: &str =
     "capturing needs root or CAP_NET_RAW and CAP_NET_ADMIN: run with sudo, or grant the \
 capabilities with `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v connscope)`";
 
-fn describe_open_error(interface: &str, e: &Error) -> String {
+fn describe_open_error(interface: &str, e: &Error) -> LiveError {
     let text = e.to_string();
     let lower = text.to_lowercase();
+    let interface = interface.to_string();
     if lower.contains("permission") || lower.contains("not permitted") {
-        format!("{interface}: {PERMISSION_ADVICE} ({text})")
+        LiveError::Permission {
+            interface,
+            detail: text,
+        }
     } else if lower.contains("no such device")
         || lower.contains("doesn't exist")
         || lower.contains("no such")
@@ -68,9 +100,12 @@ fn describe_open_error(interface: &str, e: &Error) -> String {
                     .join(", ")
             })
             .unwrap_or_default();
-        format!("{interface}: no such interface; the interfaces are: {known}")
+        LiveError::NoSuchInterface { interface, known }
     } else {
-        format!("{interface}: cannot capture: {text}")
+        LiveError::Open {
+            interface,
+            detail: text,
+        }
     }
 }
 
@@ -81,10 +116,11 @@ pub struct Live {
     pub link_type: LinkType,
     savefile: Option<Savefile>,
     number: u64,
+    last_ts: Option<Timestamp>,
 }
 
 /// What the capture loop got.
-pub enum Next<'a> {
+enum Next<'a> {
     Packet(RawPacket<'a>),
     /// No packet waiting: a chance to refresh and check for stop (after a short pause).
     Idle,
@@ -93,14 +129,14 @@ pub enum Next<'a> {
 }
 
 impl Live {
-    pub fn open(opts: &LiveOptions) -> Result<Live, String> {
+    pub fn open(opts: &LiveOptions) -> Result<Live, LiveError> {
         let interface = match &opts.interface {
             Some(name) => name.clone(),
             None if cfg!(target_os = "linux") => "any".to_string(),
             None => Device::lookup()
-                .map_err(|e| format!("no default interface: {e}"))?
+                .map_err(LiveError::NoDefault)?
                 .map(|d| d.name)
-                .ok_or("no default interface; name one with -i")?,
+                .ok_or(LiveError::NoInterface)?,
         };
         let capture = Capture::from_device(interface.as_str())
             .map_err(|e| describe_open_error(&interface, &e))?
@@ -117,7 +153,10 @@ impl Live {
         if let Some(filter) = &opts.filter {
             capture
                 .filter(filter, true)
-                .map_err(|e| format!("invalid BPF filter {filter:?}: {e}"))?;
+                .map_err(|e| LiveError::Filter {
+                    expression: filter.clone(),
+                    detail: e.to_string(),
+                })?;
         }
         let link_type = LinkType(capture.get_datalink().0 as u32);
         Ok(Live {
@@ -126,20 +165,20 @@ impl Live {
             link_type,
             savefile: None,
             number: 0,
+            last_ts: None,
         })
     }
 
     /// Starts saving every packet to `path` (created by whoever connscope runs as now).
-    pub fn write_to(&mut self, path: &str) -> Result<(), String> {
-        self.savefile = Some(
-            self.capture
-                .savefile(path)
-                .map_err(|e| format!("{path}: cannot write: {e}"))?,
-        );
+    pub fn write_to(&mut self, path: &str) -> Result<(), LiveError> {
+        self.savefile = Some(self.capture.savefile(path).map_err(|e| LiveError::Write {
+            path: path.to_string(),
+            detail: e,
+        })?);
         Ok(())
     }
 
-    pub fn next_packet(&mut self) -> Next<'_> {
+    fn next_packet(&mut self) -> Next<'_> {
         match self.capture.next_packet() {
             Ok(packet) => {
                 if let Some(file) = self.savefile.as_mut() {
@@ -151,6 +190,7 @@ impl Live {
                 #[allow(clippy::useless_conversion)]
                 let secs = i64::from(h.ts.tv_sec);
                 let ts = Timestamp::from_parts(secs, h.ts.tv_usec as u64, 1_000_000);
+                self.last_ts = Some(ts);
                 Next::Packet(RawPacket {
                     number: self.number,
                     ts,
@@ -167,8 +207,49 @@ impl Live {
         }
     }
 
+    /// Reads until `visit` says stop or the capture ends (then a warning says why),
+    /// giving `visit` a [`Event::Pause`] (with this capture, for its counts) before
+    /// each read.
+    pub fn for_each(
+        &mut self,
+        mut visit: impl FnMut(Event<'_, '_>) -> std::ops::ControlFlow<()>,
+    ) -> ReadSummary {
+        let mut summary = ReadSummary {
+            format: "live".to_string(),
+            link_types: std::iter::once(self.link_type).collect(),
+            ..ReadSummary::default()
+        };
+        while visit(Event::Pause(self)).is_continue() {
+            match self.next_packet() {
+                Next::Packet(packet) => {
+                    summary.first_ts.get_or_insert(packet.ts);
+                    summary.last_ts = Some(packet.ts);
+                    summary.packets = packet.number;
+                    if visit(Event::Packet(&packet)).is_break() {
+                        break;
+                    }
+                }
+                Next::Idle => {}
+                Next::Ended(message) => {
+                    // The interface went down, or libpcap gave up: report what we have.
+                    summary.warnings.push(Warning {
+                        packet: None,
+                        message,
+                    });
+                    break;
+                }
+            }
+        }
+        summary
+    }
+
     pub fn packets(&self) -> u64 {
         self.number
+    }
+
+    /// The newest packet's time: "now" for expiring idle connections.
+    pub fn last_ts(&self) -> Option<Timestamp> {
+        self.last_ts
     }
 
     /// libpcap's counts: (received, dropped by the kernel buffer, dropped by the interface).
@@ -180,11 +261,9 @@ impl Live {
     }
 
     /// Flushes the savefile so it is complete and valid.
-    pub fn flush(&mut self) -> Result<(), String> {
+    pub fn flush(&mut self) -> Result<(), LiveError> {
         match self.savefile.as_mut() {
-            Some(file) => file
-                .flush()
-                .map_err(|e| format!("cannot flush the capture file: {e}")),
+            Some(file) => file.flush().map_err(LiveError::Flush),
             None => Ok(()),
         }
     }
@@ -199,10 +278,13 @@ pub struct BpfFilter {
 
 impl BpfFilter {
     /// Checks the expression once (against Ethernet) so a typo is a usage error.
-    pub fn new(expression: &str) -> Result<BpfFilter, String> {
-        let dead = Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| e.to_string())?;
+    pub fn new(expression: &str) -> Result<BpfFilter, LiveError> {
+        let dead = Capture::dead(pcap::Linktype::ETHERNET).map_err(LiveError::Compiler)?;
         dead.compile(expression, true)
-            .map_err(|e| format!("invalid BPF filter {expression:?}: {e}"))?;
+            .map_err(|e| LiveError::Filter {
+                expression: expression.to_string(),
+                detail: e.to_string(),
+            })?;
         Ok(BpfFilter {
             expression: expression.to_string(),
             programs: HashMap::new(),
@@ -228,21 +310,23 @@ mod tests {
     #[test]
     fn permission_errors_say_how_to_fix_them() {
         let e = Error::PcapError("socket: Operation not permitted".into());
-        let message = describe_open_error("eth0", &e);
+        let message = describe_open_error("eth0", &e).to_string();
         assert!(message.starts_with(
             "eth0: capturing needs root or CAP_NET_RAW and CAP_NET_ADMIN: run with sudo"
         ));
         assert!(message.contains("setcap cap_net_raw,cap_net_admin=eip"));
         let e =
             Error::PcapError("eth0: You don't have permission to capture on that device".into());
-        assert!(describe_open_error("eth0", &e).contains("run with sudo"));
+        assert!(describe_open_error("eth0", &e)
+            .to_string()
+            .contains("run with sudo"));
     }
 
     #[test]
     fn other_errors_keep_libpcap_s_words() {
         let e = Error::PcapError("something odd".into());
         assert_eq!(
-            describe_open_error("eth9", &e),
+            describe_open_error("eth9", &e).to_string(),
             "eth9: cannot capture: libpcap error: something odd"
         );
     }

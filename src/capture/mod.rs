@@ -1,5 +1,7 @@
-//! Where packets come from. Files today (`file`), live interfaces later; every source
-//! yields [`RawPacket`]s numbered from 1 in file order, as Wireshark numbers frames.
+//! Where packets come from: a capture file (`file`) or a live interface (`live`), both
+//! behind one [`PacketSource`] that yields [`RawPacket`]s numbered from 1 in capture
+//! order, as Wireshark numbers frames. What is done with the packets is the driver's
+//! business (`app::driver`), not this module's.
 //!
 //! Nothing from `pcap-parser` leaves this module: downstream code sees our own
 //! [`LinkType`], [`Timestamp`] and byte slices.
@@ -9,7 +11,11 @@ pub mod file;
 pub mod live;
 
 use crate::time::Timestamp;
+use file::{CaptureError, ReadSummary, Source};
 use std::fmt;
+use std::ops::ControlFlow;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 /// A link-layer header type from the tcpdump.org registry. A newtype rather than an
 /// enum so that values we do not decode survive to be reported.
@@ -96,4 +102,49 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// Length on the wire.
     pub orig_len: u32,
+}
+
+/// Where the packets of one run come from.
+pub enum PacketSource {
+    /// A capture file, or standard input (`-`).
+    File(Source),
+    /// An open interface: packets until the caller says stop or the interface goes.
+    #[cfg(feature = "live")]
+    Live(live::Live),
+}
+
+/// What a source hands its reader.
+pub enum Event<'p, 'a> {
+    Packet(&'p RawPacket<'a>),
+    /// A live source is about to wait for the next packet: a chance to refresh a
+    /// display, expire idle connections or stop. Files never pause.
+    #[cfg(feature = "live")]
+    Pause(&'p mut live::Live),
+}
+
+impl PacketSource {
+    /// The name the report gives this input: the file's path, or `live:IFACE`.
+    pub fn name(&self) -> String {
+        match self {
+            PacketSource::File(source) => source.to_string(),
+            #[cfg(feature = "live")]
+            PacketSource::Live(live) => format!("live:{}", live.interface),
+        }
+    }
+
+    /// Hands every packet to `visit`, in order, until the source ends or `visit`
+    /// returns `Break`. `bytes_read` counts the file bytes taken so far (progress).
+    pub fn for_each(
+        &mut self,
+        bytes_read: Arc<AtomicU64>,
+        mut visit: impl FnMut(Event<'_, '_>) -> ControlFlow<()>,
+    ) -> Result<ReadSummary, CaptureError> {
+        match self {
+            PacketSource::File(source) => {
+                file::read_packets(source, bytes_read, |packet| visit(Event::Packet(packet)))
+            }
+            #[cfg(feature = "live")]
+            PacketSource::Live(live) => Ok(live.for_each(visit)),
+        }
+    }
 }

@@ -51,6 +51,27 @@ impl Spill {
     pub fn push(&mut self, key: (u64, u64), value: &impl Serialize) -> io::Result<()> {
         self.scratch.clear();
         serde_json::to_writer(&mut self.scratch, value)?;
+        self.park(key)
+    }
+
+    /// An item pretty-printed as an element of an array one level inside a document
+    /// (each line after the first indented four spaces), as serde_json's pretty
+    /// printer lays out a whole report. JSON strings hold no raw newline, so every
+    /// newline is the printer's own.
+    pub fn push_nested(&mut self, key: (u64, u64), value: &impl Serialize) -> io::Result<()> {
+        let text = serde_json::to_vec_pretty(value)?;
+        self.scratch.clear();
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                self.scratch.extend_from_slice(b"\n    ");
+            }
+            self.scratch.extend_from_slice(line);
+        }
+        self.park(key)
+    }
+
+    /// Writes the item in `scratch` to the file, keyed.
+    fn park(&mut self, key: (u64, u64)) -> io::Result<()> {
         let len =
             u32::try_from(self.scratch.len()).map_err(|_| io::Error::other("an item over 4 GB"))?;
         self.file.write_all(&self.scratch)?;
@@ -118,6 +139,33 @@ fn with_id(text: &str, id: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_items_are_indented_as_inside_a_pretty_document() {
+        #[derive(Serialize)]
+        struct Item {
+            id: u64,
+            tags: Vec<&'static str>,
+        }
+        let item = Item {
+            id: 3,
+            tags: vec!["a\nb"],
+        };
+        let mut spill = Spill::new().expect("temporary file");
+        spill.push_nested((3, 0), &item).expect("pushed");
+        let mut texts = Vec::new();
+        spill
+            .for_each_in_order(|t| {
+                texts.push(t.to_string());
+                Ok(())
+            })
+            .expect("read back");
+        let whole = serde_json::to_string_pretty(&serde_json::json!({ "items": [
+            { "id": 3, "tags": ["a\nb"] }
+        ]}))
+        .expect("json");
+        assert!(whole.contains(&format!("[\n    {}\n  ]", texts[0])), "{whole}\n{}", texts[0]);
+    }
 
     #[test]
     fn ids_are_rewritten_in_place() {

@@ -190,6 +190,21 @@ pub struct SpilledInput {
     pub findings: Spill,
 }
 
+impl SpilledInput {
+    /// Each input's rows, widths and findings, side by side.
+    pub fn zip(rows: Vec<Spill>, widths: Vec<RowWidths>, findings: Vec<Spill>) -> Vec<Self> {
+        rows.into_iter()
+            .zip(widths)
+            .zip(findings)
+            .map(|((rows, widths), findings)| SpilledInput {
+                rows,
+                widths,
+                findings,
+            })
+            .collect()
+    }
+}
+
 /// The tables of a report whose connections and findings were spilled, input by input.
 pub fn write_spilled_tables(
     out: &mut impl Write,
