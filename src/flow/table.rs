@@ -12,10 +12,15 @@ use super::tcp::Connection;
 use crate::decode::Segment;
 use crate::report::model::ConnectionRecord;
 use crate::time::Timestamp;
-use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
+
+/// The 4-tuple map's hasher: the keys are chosen by whoever sends packets, so the
+/// hash is seeded at random per table (foldhash), lest a crafted capture pile every
+/// connection into one bucket. Nothing printed depends on it: ids follow first
+/// packets and every walk over the map is sorted by id.
+type FlowMap<V> = HashMap<FlowKey, V, foldhash::fast::RandomState>;
 
 /// How long a closed connection waits for stragglers (the last ACK, a repeated FIN,
 /// an RST answering a late segment) before it is finished. Zeek waits 5 s
@@ -77,7 +82,7 @@ pub struct ConnectionTable {
     input: usize,
     next_id: u64,
     /// Boxed: the map's spare slots then cost a pointer, not a whole connection.
-    live: FxHashMap<FlowKey, Box<Connection>>,
+    live: FlowMap<Box<Connection>>,
     /// Closed connections in order of when they may be finished: (deadline, key, id).
     closing: Deadlines,
     /// Connections opened by a SYN, in order of when an unanswered one is given up.
@@ -95,7 +100,7 @@ impl ConnectionTable {
         ConnectionTable {
             input,
             next_id: first_id,
-            live: FxHashMap::default(),
+            live: FlowMap::default(),
             closing: Deadlines::default(),
             attempts: Deadlines::default(),
             syn_timeout_nanos: SYN_TIMEOUT_NANOS,
