@@ -1195,7 +1195,7 @@ mod http_tests {
         p.push(pkt(false, body_at, 0.5).ack(119).data(b"0123456789")); // retransmission
         p.push(pkt(false, body_at + 10, 0.6).ack(119).data(b"abcdefghij"));
         let c = &track(&p)[0];
-        assert_eq!(c.protocol, "http");
+        assert_eq!(c.protocol, crate::report::model::Protocol::Http);
         assert_eq!(c.retransmissions.server, 1);
         assert_eq!(c.http.len(), 1);
         assert_eq!(c.http[0].response_body_bytes, 20);
@@ -1250,7 +1250,7 @@ mod http_tests {
         p.push(pkt(true, 108, 0.3).ack(505).data(&[0xde, 0xad]));
         p.push(pkt(false, 505, 0.4).ack(110).data(b"\x00\x01"));
         let c = &track(&p)[0];
-        assert_eq!(c.protocol, "unknown");
+        assert_eq!(c.protocol, crate::report::model::Protocol::Unknown);
         assert_eq!(c.requests, 0);
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
         assert_eq!(c.warnings[0].packet, Some(4));

@@ -10,8 +10,7 @@
 use super::key::{Direction, Endpoint, PerSide};
 use super::seq::SeqNumber;
 use super::zeek::ZeekConn;
-use crate::analyzers::reassembly::Origin;
-use crate::analyzers::{http, Streams};
+use crate::analyzers::{Origin, Streams, TcpEnd};
 use crate::decode::Segment;
 use crate::report::model::{
     Close, CloseHow, ConnectionRecord, Encapsulation, FlagCounts, Handshake, HandshakeOutcome,
@@ -116,9 +115,6 @@ struct HandshakeTrack {
     /// Wireshark's `tcp.analysis.initial_rtt`, once known.
     initial_rtt_ms: Option<f64>,
 }
-
-/// Ports where HTTP or TLS is expected.
-const WEB_PORTS: [u16; 7] = [80, 443, 8000, 8008, 8080, 8443, 8888];
 
 /// A connection being tracked.
 #[derive(Debug)]
@@ -703,69 +699,10 @@ impl Connection {
         close.both_fins = self.wire.client.seen_fin && self.wire.server.seen_fin;
         close.completed = self.wire.client.fin_acked && self.wire.server.fin_acked;
         let community_id = super::community_id::community_id(self.client, self.server);
-        let streams = streams.finish();
-        let http_end = streams
-            .http
-            .as_ref()
-            .and_then(|h| http::http_end(h, close.by));
-        let http = streams.http.unwrap_or_default();
-        let tls = streams.tls;
-        let (requests, gaps): (u64, Vec<f64>) = match &tls {
-            Some(t) if streams.protocol == "tls" => (
-                t.info.exchanges.len() as u64,
-                t.info
-                    .exchanges
-                    .iter()
-                    .filter_map(|x| x.idle_before_s)
-                    .collect(),
-            ),
-            _ => (
-                http.exchanges.iter().filter(|x| x.method.is_some()).count() as u64,
-                http.exchanges
-                    .iter()
-                    .filter_map(|x| x.idle_before_s)
-                    .collect(),
-            ),
-        };
-        let max_request_gap_s = gaps.into_iter().fold(None, |max: Option<f64>, gap| {
-            Some(max.map_or(gap, |m| m.max(gap)))
+        let app = streams.finish(TcpEnd {
+            close: &close,
+            server_port: self.server.port,
         });
-        let mut warnings = http.warnings;
-        if let Some(t) = &tls {
-            warnings.extend(t.warnings.iter().cloned());
-        }
-        // A request the connection closed on before any answer came.
-        if let (Some(end), Some(last)) = (http_end, http.exchanges.last()) {
-            if end.reason == crate::report::model::HttpEndReason::ClosedDuringExchange
-                && last.response_packet.is_none()
-            {
-                warnings.push(crate::report::model::WarningRecord {
-                    packet: last.request_packet,
-                    message: format!(
-                        "the request{} got no response before the connection was closed ({} by the {})",
-                        last.request_packet
-                            .map(|p| format!(" at packet {p}"))
-                            .unwrap_or_default(),
-                        close.how.as_str().to_uppercase(),
-                        end.by.map_or("-", Direction::as_str),
-                    ),
-                });
-            }
-        }
-        // Traffic on a web port that is neither HTTP nor TLS is worth a word: a
-        // tunnel, another protocol, or garbage aimed at the server.
-        if let (Some(packet), true) = (
-            streams.unrecognised_from,
-            WEB_PORTS.contains(&self.server.port),
-        ) {
-            warnings.push(crate::report::model::WarningRecord {
-                packet: Some(packet),
-                message: format!(
-                    "the payload on port {} is neither HTTP nor TLS; not analysed",
-                    self.server.port
-                ),
-            });
-        }
         ConnectionRecord {
             id: self.id,
             input: self.input,
@@ -797,21 +734,18 @@ impl Connection {
             conn_state: self.zeek.conn_state(),
             history: self.zeek.history().to_string(),
             community_id,
-            protocol: streams.protocol,
-            requests,
-            reused: requests >= 2,
-            http_end,
-            max_request_gap_s,
-            tunnel: http.tunnel,
+            protocol: app.protocol,
+            requests: app.requests,
+            reused: app.requests >= 2,
+            http_end: app.http_end,
+            max_request_gap_s: app.max_request_gap_s,
+            tunnel: app.tunnel,
             encapsulation: self.encapsulation,
-            requests_inferred: streams.protocol == "tls",
-            tls: tls.map(|t| t.info),
-            missed_bytes: PerSide {
-                client: http.missed_bytes.0,
-                server: http.missed_bytes.1,
-            },
-            warnings,
-            http: http.exchanges,
+            requests_inferred: app.protocol.infers_exchanges(),
+            tls: app.tls,
+            missed_bytes: app.missed_bytes,
+            warnings: app.warnings,
+            http: app.http,
             process: None,
             timed_out: false,
         }
