@@ -643,4 +643,80 @@ mod tests {
             "2 TCP keep-alive probes from the client, all answered"
         );
     }
+
+    /// A TLS record of `content_type` with `len` body bytes.
+    fn record(content_type: u8, len: usize) -> Vec<u8> {
+        let mut r = vec![content_type, 3, 3];
+        r.extend_from_slice(&(len as u16).to_be_bytes());
+        r.resize(5 + len, 0xee);
+        r
+    }
+
+    /// A handshake record holding one hello of `kind` (1 client, 2 server), TLS 1.2.
+    fn hello(kind: u8) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]); // random
+        body.push(0); // no session id
+        if kind == 1 {
+            body.extend_from_slice(&[0, 2, 0xc0, 0x2f, 1, 0]); // one suite, null compression
+        } else {
+            body.extend_from_slice(&[0xc0, 0x2f, 0]);
+        }
+        let mut message = vec![kind, 0, 0, body.len() as u8];
+        message.extend(body);
+        let mut r = vec![22, 3, 1, 0, message.len() as u8];
+        r.extend(message);
+        r
+    }
+
+    #[test]
+    fn tls_exchanges_are_told_as_inferred_and_reuse_is_said() {
+        let mut a = Conv::open_to(40000, ([10, 0, 0, 2], 443), 0.0);
+        a.request(0.1, hello(1))
+            .response(0.2, hello(2))
+            .request(0.3, record(20, 1))
+            .response(0.4, record(20, 1))
+            .request(1.0, record(23, 300))
+            .response(1.5, record(23, 2000))
+            .request(6.0, record(23, 100))
+            .response(6.25, record(23, 500));
+        let t = texts(&a);
+        let exchanges: Vec<&String> = t
+            .iter()
+            .filter(|x| x.starts_with("encrypted exchange"))
+            .collect();
+        assert_eq!(exchanges.len(), 2, "{t:?}");
+        assert_eq!(
+            exchanges[0],
+            "encrypted exchange 1 (inferred): 300 B up, 2000 B down in 500 ms"
+        );
+        assert!(
+            exchanges[1].starts_with("encrypted exchange 2 (inferred): 100 B up, 500 B down"),
+            "{}",
+            exchanges[1]
+        );
+        assert!(
+            exchanges[1].contains("reuses this connection 4.5 s after exchange 1"),
+            "{}",
+            exchanges[1]
+        );
+        // Encrypted exchanges never read as HTTP.
+        assert!(!t.iter().any(|x| x.starts_with("HTTP exchange")), "{t:?}");
+    }
+
+    #[test]
+    fn payload_no_analyzer_knows_is_data_not_recognised() {
+        let mut a = Conv::open_to(40000, ([10, 0, 0, 2], 22), 0.0);
+        a.response(0.1, "SSH-2.0-OpenSSH_9.6\r\n")
+            .request(0.2, "SSH-2.0-client\r\n")
+            .response(0.3, [0x5au8; 40])
+            .request(0.4, [0x17u8; 30]);
+        let t = texts(&a);
+        assert!(
+            t.iter().any(|x| x
+                == "data (protocol not recognised): 46 B from the client, 61 B from the server"),
+            "{t:?}"
+        );
+        assert!(!t.iter().any(|x| x.contains("exchange")), "{t:?}");
+    }
 }

@@ -755,9 +755,9 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use crate::flow::key::Direction;
+    use crate::flow::key::Endpoint;
     use crate::flow::table::tests_support::*;
-    use crate::report::model::ConnectionRecord;
-    use crate::report::model::RoleSource;
+    use crate::report::model::{ConnectionRecord, HttpEndReason, Protocol, RoleSource};
 
     /// A keep-alive HTTP conversation captured after its handshake (the first three
     /// packets dropped), between a client on `client_port` and a server on
@@ -834,5 +834,90 @@ mod tests {
         assert!(c.duration_s >= 0.0, "duration {}", c.duration_s);
         assert_eq!(c.duration_s, 1.0, "first packet to the latest time seen");
         assert_eq!(c.end.as_nanos(), 11_000_000_000);
+    }
+
+    /// The roles `assign_roles` gives a connection whose first captured packet is
+    /// `p`: (client port, server port, how decided, first packet from the server).
+    fn roles_of(p: Pkt) -> (u16, u16, RoleSource, bool) {
+        let frame = p.bytes();
+        let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
+        let (src, dst) = (Endpoint::from(seg.src), Endpoint::from(seg.dst));
+        let (client, server, source, flipped) = super::assign_roles(src, dst, &seg);
+        (client.port, server.port, source, flipped)
+    }
+
+    #[test]
+    fn roles_follow_the_syn_then_the_syn_ack_then_the_ports() {
+        let (c, s) = (([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 5432));
+        // A SYN's sender is the client whatever the ports.
+        let syn = pkt(false, 7, 0.0).syn().between(c, s);
+        assert_eq!(roles_of(syn), (5432, 40000, RoleSource::Syn, false));
+        // A SYN-ACK first: its sender is the server, and the history starts flipped.
+        let synack = pkt(false, 7, 0.0).syn().ack(1).between(c, s);
+        assert_eq!(roles_of(synack), (40000, 5432, RoleSource::SynAck, true));
+        // Mid-stream: the one plausible server port (5432) decides.
+        let data = pkt(false, 7, 0.0).ack(1).data(b"x").between(c, s);
+        assert_eq!(roles_of(data), (40000, 5432, RoleSource::Ports, true));
+        // Neither port plausible: the lower one is the server.
+        let (hi, lo) = (([10, 0, 0, 1], 50001), ([10, 0, 0, 2], 40001));
+        let data = pkt(true, 7, 0.0).ack(1).data(b"x").between(hi, lo);
+        assert_eq!(roles_of(data), (50001, 40001, RoleSource::Ports, false));
+        // Equal ports keep the first sender as client.
+        let (a, b) = (([10, 0, 0, 1], 7000), ([10, 0, 0, 2], 7000));
+        let data = pkt(false, 7, 0.0).ack(1).data(b"x").between(a, b);
+        assert_eq!(roles_of(data), (7000, 7000, RoleSource::Ports, false));
+    }
+
+    #[test]
+    fn a_connection_without_payload_carries_no_protocol() {
+        let mut c = Conv::open(40000, 0.0);
+        c.fin(true, 1.0);
+        let r = &capture(&[&c])[0];
+        assert_eq!(r.protocol, Protocol::None);
+        assert_eq!((r.requests, r.reused, r.requests_inferred), (0, false, false));
+        assert!(r.http.is_empty() && r.tls.is_none() && r.http_end.is_none());
+        // Both FINs; the server's FIN acknowledges the client's, but no ACK of the
+        // server's FIN was captured, so the close is not complete.
+        assert!(r.close.both_fins);
+        assert!(!r.close.completed);
+        assert_eq!(r.close.by, Some(Direction::Client));
+        assert_eq!(r.conn_state, "SF");
+    }
+
+    #[test]
+    fn two_requests_make_a_reused_connection_with_its_longest_gap() {
+        let mut c = Conv::open(40000, 0.0);
+        c.request(1.0, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            .response(1.1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .request(4.1, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+            .response(4.2, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .fin(false, 9.0);
+        let r = &capture(&[&c])[0];
+        assert_eq!(r.protocol, Protocol::Http);
+        assert_eq!((r.requests, r.reused), (2, true));
+        // Response end 1.1 → next request 4.1.
+        let gap = r.max_request_gap_s.expect("a gap");
+        assert!((gap - 3.0).abs() < 1e-6, "{gap}");
+        assert_eq!(
+            r.http_end.map(|e| e.reason),
+            Some(HttpEndReason::ServerClosedIdle)
+        );
+    }
+
+    #[test]
+    fn a_request_cut_off_by_the_close_is_warned_about() {
+        let mut c = Conv::open(40000, 0.0);
+        c.request(1.0, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .rst(false, 2.0);
+        let r = &capture(&[&c])[0];
+        assert_eq!(
+            r.http_end.map(|e| e.reason),
+            Some(HttpEndReason::ClosedDuringExchange)
+        );
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert_eq!(
+            r.warnings[0].message,
+            "the request at packet 4 got no response before the connection was closed (RST by the server)"
+        );
     }
 }
