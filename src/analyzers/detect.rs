@@ -102,19 +102,40 @@ mod tests {
     fn a_short_start_never_says_it_came_from_the_other_side() {
         // `HT` could begin a status line or nothing at all: too short to swap roles.
         assert_eq!(detect(Client, b"HT"), Detected::Nothing);
-        assert_eq!(detect(Server, b"HTTP/1.1"), Detected::Http { other_side: false });
-        assert_eq!(detect(Client, b"HTTP/1.1"), Detected::Http { other_side: true });
+        assert_eq!(
+            detect(Server, b"HTTP/1.1"),
+            Detected::Http { other_side: false }
+        );
+        assert_eq!(
+            detect(Client, b"HTTP/1.1"),
+            Detected::Http { other_side: true }
+        );
         assert_eq!(detect(Client, b"HTTP/1."), Detected::Nothing);
     }
 
     #[test]
     fn hellos_say_which_side_sent_them() {
-        assert_eq!(detect(Client, &hello(1)), Detected::Tls { other_side: false });
-        assert_eq!(detect(Server, &hello(2)), Detected::Tls { other_side: false });
-        assert_eq!(detect(Server, &hello(1)), Detected::Tls { other_side: true });
-        assert_eq!(detect(Client, &hello(2)), Detected::Tls { other_side: true });
+        assert_eq!(
+            detect(Client, &hello(1)),
+            Detected::Tls { other_side: false }
+        );
+        assert_eq!(
+            detect(Server, &hello(2)),
+            Detected::Tls { other_side: false }
+        );
+        assert_eq!(
+            detect(Server, &hello(1)),
+            Detected::Tls { other_side: true }
+        );
+        assert_eq!(
+            detect(Client, &hello(2)),
+            Detected::Tls { other_side: true }
+        );
         // A handshake record cut before its message type still reads as TLS.
-        assert_eq!(detect(Server, &[22, 3, 3]), Detected::Tls { other_side: false });
+        assert_eq!(
+            detect(Server, &[22, 3, 3]),
+            Detected::Tls { other_side: false }
+        );
     }
 
     #[test]
@@ -135,8 +156,14 @@ mod tests {
 
     #[test]
     fn other_bytes_are_nothing() {
-        assert_eq!(detect(Client, b"SSH-2.0-OpenSSH_9.6\r\n"), Detected::Nothing);
-        assert_eq!(detect(Server, b"220 smtp.example ESMTP\r\n"), Detected::Nothing);
+        assert_eq!(
+            detect(Client, b"SSH-2.0-OpenSSH_9.6\r\n"),
+            Detected::Nothing
+        );
+        assert_eq!(
+            detect(Server, b"220 smtp.example ESMTP\r\n"),
+            Detected::Nothing
+        );
         assert_eq!(detect(Client, &[0xff; 64]), Detected::Nothing);
         assert_eq!(detect(Client, b""), Detected::Nothing);
     }

@@ -255,8 +255,8 @@ mod tests {
     //! Whole connections built with etherparse, tracked as the pipeline does, to see
     //! which protocol the streams settle on.
     use super::tls::looks_like_tls_records;
-    use crate::report::model::Protocol;
     use crate::flow::table::tests_support::*;
+    use crate::report::model::Protocol;
 
     const H2_SETTINGS: &[u8] = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 

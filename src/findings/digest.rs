@@ -8,7 +8,8 @@
 
 use crate::flow::key::{Direction, Endpoint};
 use crate::report::model::{
-    Close, ConnectionRecord, Exchange, HandshakeOutcome, HttpEnd, HttpExchange, PacketRef, Probe, TlsAlert,
+    Close, ConnectionRecord, Exchange, HandshakeOutcome, HttpEnd, HttpExchange, PacketRef, Probe,
+    TlsAlert,
 };
 use crate::time::Timestamp;
 
@@ -279,9 +280,13 @@ impl Digest {
                 .exchanges()
                 .find_map(|x| x.keep_alive().and_then(|k| k.max))
                 .map_or(NO_TIMEOUT, |m| u32::try_from(m).unwrap_or(NO_TIMEOUT - 1)),
-            first_request: c.exchanges().next().and_then(Exchange::http).map_or(0, |x| {
-                request_line_hash(x.method.as_deref(), x.target.as_deref())
-            }),
+            first_request: c
+                .exchanges()
+                .next()
+                .and_then(Exchange::http)
+                .map_or(0, |x| {
+                    request_line_hash(x.method.as_deref(), x.target.as_deref())
+                }),
             rare: (!rare.is_empty()).then(|| Box::new(rare)),
         }
     }

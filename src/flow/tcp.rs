@@ -8,6 +8,7 @@
 //! answering a SYN (RFC 5961 §4) is set aside. Not for payload meaning (`analyzers`).
 
 use super::key::{Direction, Endpoint, PerSide};
+use super::roles::assign_roles;
 use super::seq::SeqNumber;
 use super::zeek::ZeekConn;
 use crate::analyzers::{Origin, Streams, TcpEnd};
@@ -17,13 +18,6 @@ use crate::report::model::{
     Idle, IdlePeriod, KeepAlive, PacketRef, Probe, RoleSource, TcpEvent, TcpEventKind,
 };
 use crate::time::Timestamp;
-
-/// Ports a server plausibly listens on, beyond the well-known range below 1024; used
-/// only when no SYN says who the client was.
-const LIKELY_SERVER_PORTS: &[u16] = &[
-    1080, 1433, 1521, 2049, 3000, 3128, 3306, 4443, 5000, 5432, 5672, 5900, 6379, 6443, 8000, 8008,
-    8080, 8081, 8088, 8443, 8888, 9000, 9090, 9200, 9443, 11211, 27017,
-];
 
 /// Gaps between payloads at least this long are listed as idle periods.
 const IDLE_PERIOD_MIN_S: f64 = 1.0;
@@ -37,39 +31,6 @@ const MAX_IDLE_PERIODS: usize = 100;
 /// and jitter (Linux's SYN retries come 1, 2, 4, 8, 16, 32 s apart, give or take).
 fn backoff_patience(base: i64, last_gap: i64) -> i64 {
     base.max(last_gap.saturating_mul(3))
-}
-
-fn likely_server_port(port: u16) -> bool {
-    port < 1024 || LIKELY_SERVER_PORTS.contains(&port)
-}
-
-/// Decides the client for a connection whose first packet goes `src` → `dst`.
-/// Returns (client, server, how it was decided, whether the first packet came from
-/// the server).
-pub fn assign_roles(
-    src: Endpoint,
-    dst: Endpoint,
-    seg: &Segment<'_>,
-) -> (Endpoint, Endpoint, RoleSource, bool) {
-    if seg.flags.syn() && !seg.flags.ack() {
-        return (src, dst, RoleSource::Syn, false);
-    }
-    if seg.flags.syn() && seg.flags.ack() {
-        return (dst, src, RoleSource::SynAck, true);
-    }
-    // Mid-stream: exactly one plausible server port decides; otherwise the lower
-    // port is the server (ephemeral ports are high); equal ports keep the first sender
-    // as client.
-    let src_server = match (likely_server_port(src.port), likely_server_port(dst.port)) {
-        (true, false) => true,
-        (false, true) => false,
-        _ => src.port < dst.port,
-    };
-    if src_server {
-        (dst, src, RoleSource::Ports, true)
-    } else {
-        (src, dst, RoleSource::Ports, false)
-    }
 }
 
 /// Wireshark's per-direction analysis state (`tcp_analyze_seq_info` and friends).
@@ -755,7 +716,6 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use crate::flow::key::Direction;
-    use crate::flow::key::Endpoint;
     use crate::flow::table::tests_support::*;
     use crate::report::model::{ConnectionRecord, HttpEndReason, Protocol, RoleSource};
 
@@ -836,45 +796,16 @@ mod tests {
         assert_eq!(c.end.as_nanos(), 11_000_000_000);
     }
 
-    /// The roles `assign_roles` gives a connection whose first captured packet is
-    /// `p`: (client port, server port, how decided, first packet from the server).
-    fn roles_of(p: Pkt) -> (u16, u16, RoleSource, bool) {
-        let frame = p.bytes();
-        let seg = decode(LinkType::ETHERNET, &frame, frame.len() as u32).expect("decodes");
-        let (src, dst) = (Endpoint::from(seg.src), Endpoint::from(seg.dst));
-        let (client, server, source, flipped) = super::assign_roles(src, dst, &seg);
-        (client.port, server.port, source, flipped)
-    }
-
-    #[test]
-    fn roles_follow_the_syn_then_the_syn_ack_then_the_ports() {
-        let (c, s) = (([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 5432));
-        // A SYN's sender is the client whatever the ports.
-        let syn = pkt(false, 7, 0.0).syn().between(c, s);
-        assert_eq!(roles_of(syn), (5432, 40000, RoleSource::Syn, false));
-        // A SYN-ACK first: its sender is the server, and the history starts flipped.
-        let synack = pkt(false, 7, 0.0).syn().ack(1).between(c, s);
-        assert_eq!(roles_of(synack), (40000, 5432, RoleSource::SynAck, true));
-        // Mid-stream: the one plausible server port (5432) decides.
-        let data = pkt(false, 7, 0.0).ack(1).data(b"x").between(c, s);
-        assert_eq!(roles_of(data), (40000, 5432, RoleSource::Ports, true));
-        // Neither port plausible: the lower one is the server.
-        let (hi, lo) = (([10, 0, 0, 1], 50001), ([10, 0, 0, 2], 40001));
-        let data = pkt(true, 7, 0.0).ack(1).data(b"x").between(hi, lo);
-        assert_eq!(roles_of(data), (50001, 40001, RoleSource::Ports, false));
-        // Equal ports keep the first sender as client.
-        let (a, b) = (([10, 0, 0, 1], 7000), ([10, 0, 0, 2], 7000));
-        let data = pkt(false, 7, 0.0).ack(1).data(b"x").between(a, b);
-        assert_eq!(roles_of(data), (7000, 7000, RoleSource::Ports, false));
-    }
-
     #[test]
     fn a_connection_without_payload_carries_no_protocol() {
         let mut c = Conv::open(40000, 0.0);
         c.fin(true, 1.0);
         let r = &capture(&[&c])[0];
         assert_eq!(r.protocol, Protocol::None);
-        assert_eq!((r.requests, r.reused, r.requests_inferred), (0, false, false));
+        assert_eq!(
+            (r.requests, r.reused, r.requests_inferred),
+            (0, false, false)
+        );
         assert!(r.http.is_empty() && r.tls.is_none() && r.http_end.is_none());
         // Both FINs; the server's FIN acknowledges the client's, but no ACK of the
         // server's FIN was captured, so the close is not complete.

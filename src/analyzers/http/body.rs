@@ -19,7 +19,13 @@ impl HttpAnalyzer {
         }
     }
 
-    pub(super) fn body_bytes(&mut self, dir: Direction, body: Body, bytes: &[u8], origin: Origin) -> usize {
+    pub(super) fn body_bytes(
+        &mut self,
+        dir: Direction,
+        body: Body,
+        bytes: &[u8],
+        origin: Origin,
+    ) -> usize {
         match body {
             Body::UntilClose => {
                 self.count_body(dir, bytes.len() as u64);

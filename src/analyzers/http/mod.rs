@@ -39,10 +39,9 @@ const MAX_TEXT: usize = 2048;
 /// Warnings kept per connection.
 const MAX_WARNINGS: usize = 16;
 
-
 pub use end::http_end;
-pub use parse::{looks_like_request, looks_like_response};
 use parse::*;
+pub use parse::{looks_like_request, looks_like_response};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ChunkPhase {

@@ -281,9 +281,7 @@ fn gap_inside_a_head_resynchronises_at_the_next_response() {
     http.on_chunk(S, Chunk::Gap(500), o(4));
     http.on_chunk(
         S,
-        Chunk::Data(
-            b"tail of something\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-        ),
+        Chunk::Data(b"tail of something\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
         o(5),
     );
     let s = http.finish();
