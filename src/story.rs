@@ -7,7 +7,7 @@
 use crate::findings::secs;
 use crate::flow::key::Direction;
 use crate::report::model::{
-    CloseHow, ConnectionRecord, HandshakeOutcome, HttpExchange, Phase, PhaseKind, Probe,
+    CloseHow, ConnectionRecord, Exchange, HandshakeOutcome, Phase, PhaseKind, Probe, Protocol,
     TcpEventKind, Timeline,
 };
 use crate::time::Timestamp;
@@ -32,13 +32,12 @@ pub fn timeline(c: &ConnectionRecord) -> Timeline {
     let mut drafts = Vec::new();
     handshake(c, &mut drafts);
     tls_handshake(c, &mut drafts);
-    if c.protocol == "tls" {
-        // Without exchanges the TLS handshake phase tells what happened.
-        exchanges(c, &c.tls_exchanges_as_http(), &mut drafts);
-    } else if c.http.is_empty() {
-        data(c, &mut drafts);
+    // Without exchanges a TLS connection's handshake phase tells what happened; other
+    // connections without exchanges show their data.
+    if c.protocol.infers_exchanges() || c.exchanges().len() > 0 {
+        exchanges(c, &mut drafts);
     } else {
-        exchanges(c, &c.http, &mut drafts);
+        data(c, &mut drafts);
     }
     tcp_events(c, &mut drafts);
     close(c, &mut drafts);
@@ -125,17 +124,19 @@ fn handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
     });
 }
 
-fn exchange_text(x: &HttpExchange, encrypted: bool) -> String {
-    if encrypted {
+fn exchange_text(x: Exchange<'_>) -> String {
+    let Some(x) = x.http() else {
         let mut text = format!(
             "encrypted exchange {} (inferred): {} B up, {} B down",
-            x.index, x.request_body_bytes, x.response_body_bytes
+            x.index(),
+            x.request_bytes(),
+            x.response_bytes()
         );
-        if let (Some(start), Some(end)) = (x.request_start, x.response_end) {
+        if let (Some(start), Some(end)) = (x.request_start(), x.response_end()) {
             text.push_str(&format!(" in {}", secs(end.secs_since(start))));
         }
         return text;
-    }
+    };
     let request = match (&x.method, &x.target) {
         // Origin form (`/path`) is shown after the host; authority form (CONNECT) alone.
         (Some(m), Some(t)) if t.starts_with('/') => {
@@ -175,26 +176,27 @@ fn exchange_text(x: &HttpExchange, encrypted: bool) -> String {
     text
 }
 
-fn exchanges(c: &ConnectionRecord, list: &[HttpExchange], out: &mut Vec<Draft>) {
-    let encrypted = c.protocol == "tls";
+fn exchanges(c: &ConnectionRecord, out: &mut Vec<Draft>) {
+    let encrypted = c.protocol.infers_exchanges();
     let mut previous_end: Option<(Timestamp, u64)> = None;
-    for x in list {
-        let start = x.request_start.or(x.response_start).unwrap_or(c.start);
-        if let (Some((end, end_packet)), Some(gap)) = (previous_end, x.idle_before_s) {
-            idle(c, end, Some(end_packet), start, x.request_packet, out);
-            let mut text = exchange_text(x, encrypted);
+    for x in c.exchanges() {
+        let start = x.request_start().or(x.response_start()).unwrap_or(c.start);
+        if let (Some((end, end_packet)), Some(gap)) = (previous_end, x.idle_before_s()) {
+            idle(c, end, Some(end_packet), start, x.request_packet(), out);
+            let mut text = exchange_text(x);
             text.push_str(&format!(
                 "; reuses this connection {} after exchange {}",
                 secs(gap),
-                x.index.saturating_sub(1)
+                x.index().saturating_sub(1)
             ));
             push_exchange(x, start, text, out);
         } else {
-            push_exchange(x, start, exchange_text(x, encrypted), out);
+            push_exchange(x, start, exchange_text(x), out);
         }
-        if let (Some(end), Some(packet)) =
-            (x.response_end, x.response_end_packet.or(x.response_packet))
-        {
+        if let (Some(end), Some(packet)) = (
+            x.response_end(),
+            x.response_end_packet().or(x.response_packet()),
+        ) {
             previous_end = Some((end, packet));
         }
     }
@@ -202,9 +204,9 @@ fn exchanges(c: &ConnectionRecord, list: &[HttpExchange], out: &mut Vec<Draft>) 
         out.push(Draft {
             kind: PhaseKind::Tunnel,
             time: c
-                .http
-                .last()
-                .and_then(|x| x.response_start)
+                .exchanges()
+                .next_back()
+                .and_then(Exchange::response_start)
                 .unwrap_or(c.start),
             duration_s: None,
             first_packet: Some(t.packet),
@@ -306,13 +308,13 @@ fn tls_handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
     }
 }
 
-fn push_exchange(x: &HttpExchange, start: Timestamp, text: String, out: &mut Vec<Draft>) {
-    let end = x.response_end.or(x.request_end);
+fn push_exchange(x: Exchange<'_>, start: Timestamp, text: String, out: &mut Vec<Draft>) {
+    let end = x.response_end().or(x.request_end());
     let (first, last) = packets(
-        x.request_packet.or(x.response_packet),
-        x.response_end_packet
-            .or(x.response_packet)
-            .or(x.request_end_packet),
+        x.request_packet().or(x.response_packet()),
+        x.response_end_packet()
+            .or(x.response_packet())
+            .or(x.request_end_packet()),
     );
     out.push(Draft {
         kind: PhaseKind::Exchange,
@@ -422,7 +424,7 @@ fn data(c: &ConnectionRecord, out: &mut Vec<Draft>) {
         .map(|i| i.periods.clone())
         .unwrap_or_default();
     periods.sort_by_key(|p| p.from_packet);
-    let what = if c.protocol == "unknown" {
+    let what = if c.protocol == Protocol::Unknown {
         "data (protocol not recognised)"
     } else {
         "data"
@@ -640,5 +642,81 @@ mod tests {
             probes,
             "2 TCP keep-alive probes from the client, all answered"
         );
+    }
+
+    /// A TLS record of `content_type` with `len` body bytes.
+    fn record(content_type: u8, len: usize) -> Vec<u8> {
+        let mut r = vec![content_type, 3, 3];
+        r.extend_from_slice(&(len as u16).to_be_bytes());
+        r.resize(5 + len, 0xee);
+        r
+    }
+
+    /// A handshake record holding one hello of `kind` (1 client, 2 server), TLS 1.2.
+    fn hello(kind: u8) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]); // random
+        body.push(0); // no session id
+        if kind == 1 {
+            body.extend_from_slice(&[0, 2, 0xc0, 0x2f, 1, 0]); // one suite, null compression
+        } else {
+            body.extend_from_slice(&[0xc0, 0x2f, 0]);
+        }
+        let mut message = vec![kind, 0, 0, body.len() as u8];
+        message.extend(body);
+        let mut r = vec![22, 3, 1, 0, message.len() as u8];
+        r.extend(message);
+        r
+    }
+
+    #[test]
+    fn tls_exchanges_are_told_as_inferred_and_reuse_is_said() {
+        let mut a = Conv::open_to(40000, ([10, 0, 0, 2], 443), 0.0);
+        a.request(0.1, hello(1))
+            .response(0.2, hello(2))
+            .request(0.3, record(20, 1))
+            .response(0.4, record(20, 1))
+            .request(1.0, record(23, 300))
+            .response(1.5, record(23, 2000))
+            .request(6.0, record(23, 100))
+            .response(6.25, record(23, 500));
+        let t = texts(&a);
+        let exchanges: Vec<&String> = t
+            .iter()
+            .filter(|x| x.starts_with("encrypted exchange"))
+            .collect();
+        assert_eq!(exchanges.len(), 2, "{t:?}");
+        assert_eq!(
+            exchanges[0],
+            "encrypted exchange 1 (inferred): 300 B up, 2000 B down in 500 ms"
+        );
+        assert!(
+            exchanges[1].starts_with("encrypted exchange 2 (inferred): 100 B up, 500 B down"),
+            "{}",
+            exchanges[1]
+        );
+        assert!(
+            exchanges[1].contains("reuses this connection 4.5 s after exchange 1"),
+            "{}",
+            exchanges[1]
+        );
+        // Encrypted exchanges never read as HTTP.
+        assert!(!t.iter().any(|x| x.starts_with("HTTP exchange")), "{t:?}");
+    }
+
+    #[test]
+    fn payload_no_analyzer_knows_is_data_not_recognised() {
+        let mut a = Conv::open_to(40000, ([10, 0, 0, 2], 22), 0.0);
+        a.response(0.1, "SSH-2.0-OpenSSH_9.6\r\n")
+            .request(0.2, "SSH-2.0-client\r\n")
+            .response(0.3, [0x5au8; 40])
+            .request(0.4, [0x17u8; 30]);
+        let t = texts(&a);
+        assert!(
+            t.iter().any(|x| x
+                == "data (protocol not recognised): 46 B from the client, 61 B from the server"),
+            "{t:?}"
+        );
+        assert!(!t.iter().any(|x| x.contains("exchange")), "{t:?}");
     }
 }

@@ -1,11 +1,10 @@
 //! Stream analyzers: each connection's two byte streams, reassembled in order
-//! (`reassembly`), handed to the protocol they turn out to carry (`http`, `tls`).
+//! (`reassembly`), handed to the protocol they turn out to carry, in a layered
+//! analyzer tree (`tree`) as Zeek's: HTTP/1.x (`http`), TLS (`tls`), and, as a child
+//! of HTTP, the TLS inside a `CONNECT` tunnel. HTTP/2 (`http2`) is recognised by its
+//! preface; its analyzer is not wired in yet.
 //!
-//! The protocol is recognised by content, never by port: a request line from the
-//! client or a status line from the server makes the connection HTTP; a handshake
-//! record (`16 03 0x`) makes it TLS, and so do records of any type from either side
-//! when the capture began after the handshake; the HTTP/2 connection preface makes
-//! it `http2` (whose frames are not parsed yet). A capture that
+//! The protocol is recognised by content, never by port (`detect`). A capture that
 //! starts mid-connection is given a few chunks to show a message start before the
 //! connection is called `unknown`.
 //!
@@ -14,34 +13,31 @@
 //! the client, means the port guess was wrong. [`Streams`] then reads the directions
 //! the other way round and asks its connection to swap roles
 //! ([`Streams::take_role_reversal`]).
+//!
+//! `flow/` sees only [`Streams`] and the [`AppRecord`] it ends with: what a protocol
+//! found stays inside this module.
 
+pub mod detect;
 pub mod http;
 pub mod http2;
 pub mod reassembly;
+mod record;
 pub mod tls;
+mod tree;
 
 use crate::decode::Segment;
 use crate::flow::key::{Direction, PerSide};
-use http::{looks_like_request, looks_like_response, HttpAnalyzer, HttpSummary};
-use reassembly::{Chunk, Origin, Reassembler};
-use tls::{looks_like_tls, looks_like_tls_records, TlsAnalyzer, TlsSummary};
+use crate::report::model::Protocol;
+use detect::{detect, Detected};
+use http::HttpAnalyzer;
+pub use reassembly::Origin;
+use reassembly::{Chunk, Reassembler};
+pub use record::{AppRecord, TcpEnd};
+use tls::TlsAnalyzer;
+use tree::{Layers, Node};
 
 /// Data chunks per direction inspected before giving up on recognising a protocol.
 const DETECT_CHUNKS: u32 = 4;
-
-/// A message start must be at least this long (`HTTP/1.1`) to reverse roles: a byte
-/// or two (`P`, `HT`) could begin either a request or a response.
-const MIN_REVERSING_BYTES: usize = 8;
-
-/// The HTTP/2 connection preface a client sends first (RFC 9113 §3.4).
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// Whether `bytes` begin with the HTTP/2 connection preface (or, cut short, with at
-/// least its `PRI * HTTP/2` line start).
-fn looks_like_h2_preface(bytes: &[u8]) -> bool {
-    let n = bytes.len().min(H2_PREFACE.len());
-    n >= "PRI * HTTP/2".len() && bytes[..n] == H2_PREFACE[..n]
-}
 
 /// What a connection carries, as far as the analyzers can tell.
 #[derive(Debug)]
@@ -52,15 +48,10 @@ enum App {
         /// The packet of the first payload, to point at when none is recognised.
         first: Option<u64>,
     },
-    /// HTTP, and once a CONNECT tunnel carries TLS, the TLS inside it.
-    Http(Box<HttpAnalyzer>, Option<Box<TlsAnalyzer>>),
-    Tls(Box<TlsAnalyzer>),
-    /// HTTP/2 in clear text ("prior knowledge"): its frames are not parsed yet.
-    Http2,
+    /// A recognised protocol: the root of the analyzer tree.
+    Tree(Node),
     /// Payload that no analyzer recognises, from this packet on.
-    Unknown {
-        first: Option<u64>,
-    },
+    Unknown { first: Option<u64> },
 }
 
 /// The stream side of one connection.
@@ -97,17 +88,6 @@ impl Default for Streams {
     }
 }
 
-/// What the analyzers learnt about a connection.
-#[derive(Debug, Default)]
-pub struct StreamSummary {
-    /// `http`, `http2`, `tls`, `unknown`, or `none` when no payload crossed.
-    pub protocol: &'static str,
-    pub http: Option<HttpSummary>,
-    pub tls: Option<TlsSummary>,
-    /// For `unknown`: the packet of the first payload.
-    pub unrecognised_from: Option<u64>,
-}
-
 impl Streams {
     /// Streams of a connection whose roles a SYN or SYN-ACK decided (`fixed`), or
     /// ports only.
@@ -140,7 +120,12 @@ impl Streams {
 
     /// Feeds one segment sent by `dir`. RST payloads are not stream data.
     pub fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, origin: Origin) {
-        if seg.flags.rst() || matches!(self.app, App::Unknown { .. } | App::Http2) {
+        let deaf = match &self.app {
+            App::Unknown { .. } => true,
+            App::Tree(node) => node.is_deaf(),
+            App::Undecided { .. } => false,
+        };
+        if seg.flags.rst() || deaf {
             return;
         }
         let Streams {
@@ -182,35 +167,23 @@ impl Streams {
         }
     }
 
-    /// The connection ended: flush what reassembly still holds, then summarise.
-    pub fn finish(mut self) -> StreamSummary {
+    /// The connection ended as `tcp` says: flush what reassembly still holds, then
+    /// give the analyzers' part of the record.
+    pub fn finish(mut self, tcp: TcpEnd<'_>) -> AppRecord {
         self.flush();
         match self.app {
-            App::Undecided { chunks, .. } if chunks.client + chunks.server == 0 => StreamSummary {
-                protocol: "none",
-                ..StreamSummary::default()
-            },
-            App::Undecided { first, .. } | App::Unknown { first } => StreamSummary {
-                protocol: "unknown",
-                unrecognised_from: first,
-                ..StreamSummary::default()
-            },
-            App::Http(analyzer, inner) => StreamSummary {
-                protocol: "http",
-                http: Some(analyzer.finish()),
-                tls: inner.map(|t| t.finish()),
-                unrecognised_from: None,
-            },
-            App::Tls(analyzer) => StreamSummary {
-                protocol: "tls",
-                http: None,
-                tls: Some(analyzer.finish()),
-                unrecognised_from: None,
-            },
-            App::Http2 => StreamSummary {
-                protocol: "http2",
-                ..StreamSummary::default()
-            },
+            App::Undecided { chunks, .. } if chunks.client + chunks.server == 0 => {
+                AppRecord::new(Protocol::None, None, None, None, tcp)
+            }
+            App::Undecided { first, .. } | App::Unknown { first } => {
+                AppRecord::new(Protocol::Unknown, None, None, first, tcp)
+            }
+            App::Tree(node) => {
+                let protocol = node.protocol();
+                let mut layers = Layers::default();
+                node.finish(&mut layers);
+                AppRecord::new(protocol, layers.http, layers.tls, None, tcp)
+            }
         }
     }
 }
@@ -225,100 +198,55 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
     if let App::Undecided { chunks, first } = app {
         let Chunk::Data(bytes) = chunk else { return };
         first.get_or_insert(origin.packet);
-        if looks_like_tls(bytes) {
-            // A ClientHello comes from the client, a ServerHello from the server: one
-            // from the other side means the port guess was backwards.
-            let reverse = *roles == Roles::Guessed
-                && matches!(
-                    (dir, tls::handshake_type(bytes)),
-                    (Direction::Server, Some(tls::CLIENT_HELLO))
-                        | (Direction::Client, Some(tls::SERVER_HELLO))
-                );
-            if reverse {
-                *roles = Roles::Reversed;
-                let PerSide { client, server } = chunks;
-                std::mem::swap(client, server);
-                dir = dir.other();
-            }
-            // A handshake record from either side: the client's ClientHello, or the
-            // server's flight when the ClientHello was not captured.
-            let mut analyzer = TlsAnalyzer::default();
-            if dir == Direction::Server && *chunks.get(Direction::Client) > 0 {
-                analyzer.skip_direction(
-                    Direction::Client,
-                    origin,
-                    "the client's first bytes were not a TLS handshake record (an SSLv2-format ClientHello?); its records are not followed",
-                );
-            }
-            *app = App::Tls(Box::new(analyzer));
-            if let App::Tls(analyzer) = app {
-                analyzer.on_chunk(dir, chunk, origin);
-            }
-            return;
-        }
-        if looks_like_h2_preface(bytes) {
-            // Not an HTTP/1 request line (`PRI *`): HTTP/2 with prior knowledge.
-            *app = App::Http2;
-            return;
-        }
-        if looks_like_tls_records(bytes) {
-            // Records but no handshake: the capture began after it.
-            let mut analyzer = TlsAnalyzer::mid_stream(dir);
-            analyzer.on_chunk(dir, chunk, origin);
-            *app = App::Tls(Box::new(analyzer));
-            return;
-        }
-        let (is_start, is_reversed_start) = match dir {
-            Direction::Client => (looks_like_request(bytes), looks_like_response(bytes)),
-            Direction::Server => (looks_like_response(bytes), looks_like_request(bytes)),
-        };
-        // Requests come from the client: when the side taken for the server sends one
-        // (or the other side a response), the port guess was backwards.
-        let reverse = !is_start
-            && is_reversed_start
-            && *roles == Roles::Guessed
-            && bytes.len() >= MIN_REVERSING_BYTES;
-        if reverse {
+        let detected = detect(dir, bytes);
+        // A message start only the other side sends: the port guess was backwards.
+        let reversed = *roles == Roles::Guessed
+            && matches!(
+                detected,
+                Detected::Tls { other_side: true } | Detected::Http { other_side: true }
+            );
+        if reversed {
             *roles = Roles::Reversed;
             let PerSide { client, server } = chunks;
             std::mem::swap(client, server);
             dir = dir.other();
         }
-        if is_start || reverse {
-            let mut analyzer = HttpAnalyzer::default();
-            // The other direction may already have sent data we did not parse.
-            if *chunks.get(dir.other()) > 0 {
-                analyzer.start_resync(dir.other());
+        let root = match detected {
+            // A handshake record from either side: the client's ClientHello, or the
+            // server's flight when the ClientHello was not captured.
+            Detected::Tls { .. } => {
+                let mut analyzer = TlsAnalyzer::default();
+                if dir == Direction::Server && *chunks.get(Direction::Client) > 0 {
+                    analyzer.skip_direction(
+                        Direction::Client,
+                        origin,
+                        "the client's first bytes were not a TLS handshake record (an SSLv2-format ClientHello?); its records are not followed",
+                    );
+                }
+                Node::tls(analyzer)
             }
-            *app = App::Http(Box::new(analyzer), None);
-        } else {
-            let seen = chunks.get_mut(dir);
-            *seen += 1;
-            if chunks.client + chunks.server >= DETECT_CHUNKS {
-                *app = App::Unknown { first: *first };
+            Detected::Http2 => Node::Http2,
+            Detected::TlsMidStream => Node::tls(TlsAnalyzer::mid_stream(dir)),
+            Detected::Http { other_side } if !other_side || reversed => {
+                let mut analyzer = HttpAnalyzer::default();
+                // The other direction may already have sent data we did not parse.
+                if *chunks.get(dir.other()) > 0 {
+                    analyzer.start_resync(dir.other());
+                }
+                Node::http(analyzer)
             }
-            return;
-        }
+            Detected::Http { .. } | Detected::Nothing => {
+                *chunks.get_mut(dir) += 1;
+                if chunks.client + chunks.server >= DETECT_CHUNKS {
+                    *app = App::Unknown { first: *first };
+                }
+                return;
+            }
+        };
+        *app = App::Tree(root);
     }
-    match app {
-        App::Http(analyzer, inner) => {
-            // Inside a CONNECT tunnel the bytes are the tunnelled protocol's: follow TLS.
-            if analyzer.in_connect_tunnel() {
-                if inner.is_none()
-                    && dir == Direction::Client
-                    && matches!(chunk, Chunk::Data(b) if looks_like_tls(b))
-                {
-                    *inner = Some(Box::default());
-                }
-                if let Some(tls) = inner {
-                    tls.on_chunk(dir, chunk, origin);
-                    return;
-                }
-            }
-            analyzer.on_chunk(dir, chunk, origin)
-        }
-        App::Tls(analyzer) => analyzer.on_chunk(dir, chunk, origin),
-        App::Undecided { .. } | App::Http2 | App::Unknown { .. } => {}
+    if let App::Tree(node) = app {
+        node.on_chunk(dir, chunk, origin);
     }
 }
 
@@ -326,8 +254,9 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
 mod tests {
     //! Whole connections built with etherparse, tracked as the pipeline does, to see
     //! which protocol the streams settle on.
-    use super::looks_like_tls_records;
+    use super::tls::looks_like_tls_records;
     use crate::flow::table::tests_support::*;
+    use crate::report::model::Protocol;
 
     const H2_SETTINGS: &[u8] = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 
@@ -338,7 +267,7 @@ mod tests {
             .response(0.2, std::str::from_utf8(H2_SETTINGS).expect("ascii"));
         let records = capture(&[&c]);
         let r = &records[0];
-        assert_eq!(r.protocol, "http2");
+        assert_eq!(r.protocol, Protocol::Http2);
         assert_eq!(r.requests, 0);
         assert!(r.http.is_empty());
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
@@ -403,7 +332,7 @@ mod tests {
         );
         let records = track(&packets);
         let r = &records[0];
-        assert_eq!(r.protocol, "tls");
+        assert_eq!(r.protocol, Protocol::Tls);
         assert!(r.requests_inferred);
         assert_eq!(r.requests, 2);
         let tls = r.tls.as_ref().expect("tls");
@@ -465,7 +394,7 @@ mod tests {
         let r = &records[0];
         assert_eq!(r.roles, crate::report::model::RoleSource::Payload);
         assert_eq!((r.client.port, r.server.port), (40000, 50000));
-        assert_eq!(r.protocol, "tls");
+        assert_eq!(r.protocol, Protocol::Tls);
         let tls = r.tls.as_ref().expect("tls");
         assert_eq!(tls.client_hello_packet, Some(1));
         assert_eq!(tls.version.as_deref(), Some("TLS 1.2"));

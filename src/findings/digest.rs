@@ -8,7 +8,8 @@
 
 use crate::flow::key::{Direction, Endpoint};
 use crate::report::model::{
-    Close, ConnectionRecord, HandshakeOutcome, HttpEnd, HttpExchange, PacketRef, Probe, TlsAlert,
+    Close, ConnectionRecord, Exchange, HandshakeOutcome, HttpEnd, HttpExchange, PacketRef, Probe,
+    TlsAlert,
 };
 use crate::time::Timestamp;
 
@@ -50,24 +51,24 @@ pub struct ExchangeDigest {
 }
 
 impl ExchangeDigest {
-    fn of(x: &HttpExchange, close_time: Option<Timestamp>, conn_end: Timestamp) -> Self {
-        let end = if x.response_complete {
-            x.response_end.unwrap_or(conn_end)
+    fn of(x: Exchange<'_>, close_time: Option<Timestamp>, conn_end: Timestamp) -> Self {
+        let end = if x.response_complete() {
+            x.response_end().unwrap_or(conn_end)
         } else {
             close_time.unwrap_or(conn_end)
         };
         ExchangeDigest {
-            request_start: time(x.request_start),
+            request_start: time(x.request_start()),
             end: end.as_nanos(),
-            response_end: time(x.response_end),
-            request_packet: packet(x.request_packet),
-            response_packet: packet(x.response_packet),
-            response_end_packet: packet(x.response_end_packet),
+            response_end: time(x.response_end()),
+            request_packet: packet(x.request_packet()),
+            response_packet: packet(x.response_packet()),
+            response_end_packet: packet(x.response_end_packet()),
             keep_alive_timeout: x
-                .keep_alive
+                .keep_alive()
                 .and_then(|k| k.timeout)
                 .map_or(NO_TIMEOUT, |t| u32::try_from(t).unwrap_or(NO_TIMEOUT - 1)),
-            response_complete: x.response_complete,
+            response_complete: x.response_complete(),
         }
     }
 
@@ -203,18 +204,10 @@ pub struct Digest {
 
 impl Digest {
     pub fn of(c: &ConnectionRecord) -> Self {
-        let tls_view;
-        let exchanges: &[HttpExchange] = if c.protocol == "tls" {
-            tls_view = c.tls_exchanges_as_http();
-            &tls_view
-        } else {
-            &c.http
-        };
         let mut hosts: Vec<Box<str>> = Vec::new();
         for name in c
-            .http
-            .iter()
-            .filter_map(|x| x.host.as_deref())
+            .exchanges()
+            .filter_map(Exchange::host)
             .chain(c.tls.as_ref().and_then(|t| t.sni.as_deref()))
         {
             if !hosts.iter().any(|h| **h == *name) {
@@ -227,7 +220,8 @@ impl Digest {
             target: x.target.as_deref().map(Into::into),
             packet: x.request_packet,
         };
-        let unanswered_reuse = c.http.last().and_then(|last| {
+        let unanswered_reuse = c.exchanges().next_back().and_then(|last| {
+            let last = last.http()?;
             let sent = last.request_start?;
             let idle_before_s = last.idle_before_s?;
             let candidate = last.index >= 2
@@ -261,7 +255,7 @@ impl Digest {
             start: c.start,
             end: c.end,
             close: c.close,
-            carries_requests: matches!(c.protocol, "http" | "tls"),
+            carries_requests: c.protocol.carries_requests(),
             requests_inferred: c.requests_inferred,
             requests: c.requests,
             max_request_gap_s: c.max_request_gap_s.unwrap_or(0.0),
@@ -277,18 +271,22 @@ impl Digest {
                 .last_payload
                 .map_or((NO_PACKET, NO_TIME), |p| (p.packet, p.time.as_nanos())),
             hosts: hosts.into_boxed_slice(),
-            exchanges: exchanges
-                .iter()
+            exchanges: c
+                .exchanges()
                 .map(|x| ExchangeDigest::of(x, c.close.time, c.end))
                 .collect(),
             probes: c.keepalive.probes.iter().cloned().collect(),
-            keep_alive_max: exchanges
-                .iter()
-                .find_map(|x| x.keep_alive.and_then(|k| k.max))
+            keep_alive_max: c
+                .exchanges()
+                .find_map(|x| x.keep_alive().and_then(|k| k.max))
                 .map_or(NO_TIMEOUT, |m| u32::try_from(m).unwrap_or(NO_TIMEOUT - 1)),
-            first_request: c.http.first().map_or(0, |x| {
-                request_line_hash(x.method.as_deref(), x.target.as_deref())
-            }),
+            first_request: c
+                .exchanges()
+                .next()
+                .and_then(Exchange::http)
+                .map_or(0, |x| {
+                    request_line_hash(x.method.as_deref(), x.target.as_deref())
+                }),
             rare: (!rare.is_empty()).then(|| Box::new(rare)),
         }
     }

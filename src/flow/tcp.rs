@@ -8,23 +8,16 @@
 //! answering a SYN (RFC 5961 §4) is set aside. Not for payload meaning (`analyzers`).
 
 use super::key::{Direction, Endpoint, PerSide};
+use super::roles::assign_roles;
 use super::seq::SeqNumber;
 use super::zeek::ZeekConn;
-use crate::analyzers::reassembly::Origin;
-use crate::analyzers::{http, Streams};
+use crate::analyzers::{Origin, Streams, TcpEnd};
 use crate::decode::Segment;
 use crate::report::model::{
     Close, CloseHow, ConnectionRecord, Encapsulation, FlagCounts, Handshake, HandshakeOutcome,
     Idle, IdlePeriod, KeepAlive, PacketRef, Probe, RoleSource, TcpEvent, TcpEventKind,
 };
 use crate::time::Timestamp;
-
-/// Ports a server plausibly listens on, beyond the well-known range below 1024; used
-/// only when no SYN says who the client was.
-const LIKELY_SERVER_PORTS: &[u16] = &[
-    1080, 1433, 1521, 2049, 3000, 3128, 3306, 4443, 5000, 5432, 5672, 5900, 6379, 6443, 8000, 8008,
-    8080, 8081, 8088, 8443, 8888, 9000, 9090, 9200, 9443, 11211, 27017,
-];
 
 /// Gaps between payloads at least this long are listed as idle periods.
 const IDLE_PERIOD_MIN_S: f64 = 1.0;
@@ -38,39 +31,6 @@ const MAX_IDLE_PERIODS: usize = 100;
 /// and jitter (Linux's SYN retries come 1, 2, 4, 8, 16, 32 s apart, give or take).
 fn backoff_patience(base: i64, last_gap: i64) -> i64 {
     base.max(last_gap.saturating_mul(3))
-}
-
-fn likely_server_port(port: u16) -> bool {
-    port < 1024 || LIKELY_SERVER_PORTS.contains(&port)
-}
-
-/// Decides the client for a connection whose first packet goes `src` → `dst`.
-/// Returns (client, server, how it was decided, whether the first packet came from
-/// the server).
-pub fn assign_roles(
-    src: Endpoint,
-    dst: Endpoint,
-    seg: &Segment<'_>,
-) -> (Endpoint, Endpoint, RoleSource, bool) {
-    if seg.flags.syn() && !seg.flags.ack() {
-        return (src, dst, RoleSource::Syn, false);
-    }
-    if seg.flags.syn() && seg.flags.ack() {
-        return (dst, src, RoleSource::SynAck, true);
-    }
-    // Mid-stream: exactly one plausible server port decides; otherwise the lower
-    // port is the server (ephemeral ports are high); equal ports keep the first sender
-    // as client.
-    let src_server = match (likely_server_port(src.port), likely_server_port(dst.port)) {
-        (true, false) => true,
-        (false, true) => false,
-        _ => src.port < dst.port,
-    };
-    if src_server {
-        (dst, src, RoleSource::Ports, true)
-    } else {
-        (src, dst, RoleSource::Ports, false)
-    }
 }
 
 /// Wireshark's per-direction analysis state (`tcp_analyze_seq_info` and friends).
@@ -116,9 +76,6 @@ struct HandshakeTrack {
     /// Wireshark's `tcp.analysis.initial_rtt`, once known.
     initial_rtt_ms: Option<f64>,
 }
-
-/// Ports where HTTP or TLS is expected.
-const WEB_PORTS: [u16; 7] = [80, 443, 8000, 8008, 8080, 8443, 8888];
 
 /// A connection being tracked.
 #[derive(Debug)]
@@ -703,69 +660,10 @@ impl Connection {
         close.both_fins = self.wire.client.seen_fin && self.wire.server.seen_fin;
         close.completed = self.wire.client.fin_acked && self.wire.server.fin_acked;
         let community_id = super::community_id::community_id(self.client, self.server);
-        let streams = streams.finish();
-        let http_end = streams
-            .http
-            .as_ref()
-            .and_then(|h| http::http_end(h, close.by));
-        let http = streams.http.unwrap_or_default();
-        let tls = streams.tls;
-        let (requests, gaps): (u64, Vec<f64>) = match &tls {
-            Some(t) if streams.protocol == "tls" => (
-                t.info.exchanges.len() as u64,
-                t.info
-                    .exchanges
-                    .iter()
-                    .filter_map(|x| x.idle_before_s)
-                    .collect(),
-            ),
-            _ => (
-                http.exchanges.iter().filter(|x| x.method.is_some()).count() as u64,
-                http.exchanges
-                    .iter()
-                    .filter_map(|x| x.idle_before_s)
-                    .collect(),
-            ),
-        };
-        let max_request_gap_s = gaps.into_iter().fold(None, |max: Option<f64>, gap| {
-            Some(max.map_or(gap, |m| m.max(gap)))
+        let app = streams.finish(TcpEnd {
+            close: &close,
+            server_port: self.server.port,
         });
-        let mut warnings = http.warnings;
-        if let Some(t) = &tls {
-            warnings.extend(t.warnings.iter().cloned());
-        }
-        // A request the connection closed on before any answer came.
-        if let (Some(end), Some(last)) = (http_end, http.exchanges.last()) {
-            if end.reason == crate::report::model::HttpEndReason::ClosedDuringExchange
-                && last.response_packet.is_none()
-            {
-                warnings.push(crate::report::model::WarningRecord {
-                    packet: last.request_packet,
-                    message: format!(
-                        "the request{} got no response before the connection was closed ({} by the {})",
-                        last.request_packet
-                            .map(|p| format!(" at packet {p}"))
-                            .unwrap_or_default(),
-                        close.how.as_str().to_uppercase(),
-                        end.by.map_or("-", Direction::as_str),
-                    ),
-                });
-            }
-        }
-        // Traffic on a web port that is neither HTTP nor TLS is worth a word: a
-        // tunnel, another protocol, or garbage aimed at the server.
-        if let (Some(packet), true) = (
-            streams.unrecognised_from,
-            WEB_PORTS.contains(&self.server.port),
-        ) {
-            warnings.push(crate::report::model::WarningRecord {
-                packet: Some(packet),
-                message: format!(
-                    "the payload on port {} is neither HTTP nor TLS; not analysed",
-                    self.server.port
-                ),
-            });
-        }
         ConnectionRecord {
             id: self.id,
             input: self.input,
@@ -797,21 +695,18 @@ impl Connection {
             conn_state: self.zeek.conn_state(),
             history: self.zeek.history().to_string(),
             community_id,
-            protocol: streams.protocol,
-            requests,
-            reused: requests >= 2,
-            http_end,
-            max_request_gap_s,
-            tunnel: http.tunnel,
+            protocol: app.protocol,
+            requests: app.requests,
+            reused: app.requests >= 2,
+            http_end: app.http_end,
+            max_request_gap_s: app.max_request_gap_s,
+            tunnel: app.tunnel,
             encapsulation: self.encapsulation,
-            requests_inferred: streams.protocol == "tls",
-            tls: tls.map(|t| t.info),
-            missed_bytes: PerSide {
-                client: http.missed_bytes.0,
-                server: http.missed_bytes.1,
-            },
-            warnings,
-            http: http.exchanges,
+            requests_inferred: app.protocol.infers_exchanges(),
+            tls: app.tls,
+            missed_bytes: app.missed_bytes,
+            warnings: app.warnings,
+            http: app.http,
             process: None,
             timed_out: false,
         }
@@ -822,8 +717,7 @@ impl Connection {
 mod tests {
     use crate::flow::key::Direction;
     use crate::flow::table::tests_support::*;
-    use crate::report::model::ConnectionRecord;
-    use crate::report::model::RoleSource;
+    use crate::report::model::{ConnectionRecord, HttpEndReason, Protocol, RoleSource};
 
     /// A keep-alive HTTP conversation captured after its handshake (the first three
     /// packets dropped), between a client on `client_port` and a server on
@@ -900,5 +794,61 @@ mod tests {
         assert!(c.duration_s >= 0.0, "duration {}", c.duration_s);
         assert_eq!(c.duration_s, 1.0, "first packet to the latest time seen");
         assert_eq!(c.end.as_nanos(), 11_000_000_000);
+    }
+
+    #[test]
+    fn a_connection_without_payload_carries_no_protocol() {
+        let mut c = Conv::open(40000, 0.0);
+        c.fin(true, 1.0);
+        let r = &capture(&[&c])[0];
+        assert_eq!(r.protocol, Protocol::None);
+        assert_eq!(
+            (r.requests, r.reused, r.requests_inferred),
+            (0, false, false)
+        );
+        assert!(r.http.is_empty() && r.tls.is_none() && r.http_end.is_none());
+        // Both FINs; the server's FIN acknowledges the client's, but no ACK of the
+        // server's FIN was captured, so the close is not complete.
+        assert!(r.close.both_fins);
+        assert!(!r.close.completed);
+        assert_eq!(r.close.by, Some(Direction::Client));
+        assert_eq!(r.conn_state, "SF");
+    }
+
+    #[test]
+    fn two_requests_make_a_reused_connection_with_its_longest_gap() {
+        let mut c = Conv::open(40000, 0.0);
+        c.request(1.0, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            .response(1.1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .request(4.1, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+            .response(4.2, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .fin(false, 9.0);
+        let r = &capture(&[&c])[0];
+        assert_eq!(r.protocol, Protocol::Http);
+        assert_eq!((r.requests, r.reused), (2, true));
+        // Response end 1.1 → next request 4.1.
+        let gap = r.max_request_gap_s.expect("a gap");
+        assert!((gap - 3.0).abs() < 1e-6, "{gap}");
+        assert_eq!(
+            r.http_end.map(|e| e.reason),
+            Some(HttpEndReason::ServerClosedIdle)
+        );
+    }
+
+    #[test]
+    fn a_request_cut_off_by_the_close_is_warned_about() {
+        let mut c = Conv::open(40000, 0.0);
+        c.request(1.0, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .rst(false, 2.0);
+        let r = &capture(&[&c])[0];
+        assert_eq!(
+            r.http_end.map(|e| e.reason),
+            Some(HttpEndReason::ClosedDuringExchange)
+        );
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert_eq!(
+            r.warnings[0].message,
+            "the request at packet 4 got no response before the connection was closed (RST by the server)"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! (`connscope.report/1`, documented field by field in `docs/json.md`). Fields may be
 //! added; none is renamed or removed. Renderers print only what is here.
 
+pub use super::exchange::{Exchange, Exchanges};
 use crate::flow::key::{Direction, Endpoint, PerSide};
 use crate::time::Timestamp;
 use serde::{Serialize, Serializer};
@@ -344,8 +345,8 @@ pub struct ConnectionRecord {
     pub conn_state: &'static str,
     pub history: String,
     pub community_id: String,
-    /// What the payload is: `http`, `unknown`, or `none` (no payload).
-    pub protocol: &'static str,
+    /// What the payload is: `http`, `http2`, `tls`, `unknown`, or `none` (no payload).
+    pub protocol: Protocol,
     /// HTTP requests seen on this connection.
     pub requests: u64,
     /// Two or more requests rode on this connection.
@@ -376,6 +377,52 @@ pub struct ConnectionRecord {
     /// Tracking stopped because the connection was idle longer than `--idle-timeout`
     /// (live capture); it may still have been open.
     pub timed_out: bool,
+}
+
+/// What a connection's payload turned out to be, recognised by content (see
+/// `analyzers::detect`). Serialised as the lower-case word the JSON always carried.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// No payload crossed.
+    #[default]
+    None,
+    /// Payload that no analyzer recognises.
+    Unknown,
+    Http,
+    /// HTTP/2 with prior knowledge (its frames are not parsed yet).
+    Http2,
+    Tls,
+}
+
+impl Protocol {
+    /// The word the JSON and the table print.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::None => "none",
+            Protocol::Unknown => "unknown",
+            Protocol::Http => "http",
+            Protocol::Http2 => "http2",
+            Protocol::Tls => "tls",
+        }
+    }
+
+    /// Whether the connection's exchanges are inferred from encrypted record sizes
+    /// rather than read from parsed messages.
+    pub fn infers_exchanges(self) -> bool {
+        self == Protocol::Tls
+    }
+
+    /// Whether the protocol's exchanges are requests the findings count.
+    pub fn carries_requests(self) -> bool {
+        matches!(self, Protocol::Http | Protocol::Tls)
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -667,35 +714,5 @@ impl HttpExchange {
             idle_before_s: None,
             response_complete: false,
         }
-    }
-}
-
-impl ConnectionRecord {
-    /// A TLS connection's inferred exchanges in the shape of HTTP exchanges with no
-    /// readable content (no method, no status text), so the findings and the timeline
-    /// treat them like requests. Empty for connections without TLS.
-    pub fn tls_exchanges_as_http(&self) -> Vec<HttpExchange> {
-        let Some(tls) = &self.tls else {
-            return Vec::new();
-        };
-        tls.exchanges
-            .iter()
-            .map(|x| HttpExchange {
-                host: tls.sni.clone(),
-                request_packet: Some(x.client_packet),
-                response_packet: x.server_packet,
-                request_start: Some(x.start),
-                request_end: Some(x.start),
-                request_end_packet: Some(x.client_packet),
-                response_start: x.server_packet.map(|_| x.start),
-                response_end: Some(x.end),
-                response_end_packet: Some(x.end_packet),
-                request_body_bytes: x.client_bytes,
-                response_body_bytes: x.server_bytes,
-                idle_before_s: x.idle_before_s,
-                response_complete: x.server_packet.is_some(),
-                ..HttpExchange::blank(x.index)
-            })
-            .collect()
     }
 }

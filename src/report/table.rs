@@ -664,10 +664,9 @@ impl ConnectionRow {
                     conn.payload_bytes.client, conn.payload_bytes.server
                 ),
                 rtt,
-                if conn.protocol == "none" {
-                    "-"
-                } else {
-                    conn.protocol
+                match conn.protocol {
+                    super::model::Protocol::None => "-",
+                    other => other.as_str(),
                 }
                 .to_string(),
                 host,

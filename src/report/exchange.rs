@@ -1,0 +1,226 @@
+//! One view of a connection's exchanges, whatever carried them: HTTP messages parsed
+//! from the stream, or request/response bursts inferred from TLS record sizes. The
+//! findings digest, the timeline, the check language and the renderers all read a
+//! connection's exchanges through [`ConnectionRecord::exchanges`], so none of them
+//! needs to know which protocol produced them or to convert one shape into another.
+//!
+//! An inferred exchange has no readable content: no method, target or status; its
+//! "request" is the client's burst and its "response" the server's.
+
+use super::model::{ConnectionRecord, HttpExchange, KeepAliveHeader, TlsExchange};
+use crate::time::Timestamp;
+
+/// One request and its response, as seen or inferred.
+#[derive(Clone, Copy, Debug)]
+pub enum Exchange<'a> {
+    /// Parsed from HTTP/1.x messages.
+    Http(&'a HttpExchange),
+    /// Inferred from a client burst of TLS application data and the server burst
+    /// that answered it; `sni` is the connection's server name.
+    Tls {
+        exchange: &'a TlsExchange,
+        sni: Option<&'a str>,
+    },
+}
+
+impl<'a> Exchange<'a> {
+    /// The parsed HTTP exchange, when this one was read rather than inferred.
+    pub fn http(self) -> Option<&'a HttpExchange> {
+        match self {
+            Exchange::Http(x) => Some(x),
+            Exchange::Tls { .. } => None,
+        }
+    }
+
+    /// Whether the exchange was inferred from encrypted traffic.
+    pub fn inferred(self) -> bool {
+        matches!(self, Exchange::Tls { .. })
+    }
+
+    /// Its place on the connection, from 1.
+    pub fn index(self) -> u64 {
+        match self {
+            Exchange::Http(x) => x.index,
+            Exchange::Tls { exchange, .. } => exchange.index,
+        }
+    }
+
+    /// The HTTP `Host`, or the TLS server name.
+    pub fn host(self) -> Option<&'a str> {
+        match self {
+            Exchange::Http(x) => x.host.as_deref(),
+            Exchange::Tls { sni, .. } => sni,
+        }
+    }
+
+    pub fn method(self) -> Option<&'a str> {
+        self.http().and_then(|x| x.method.as_deref())
+    }
+
+    pub fn target(self) -> Option<&'a str> {
+        self.http().and_then(|x| x.target.as_deref())
+    }
+
+    pub fn status(self) -> Option<u16> {
+        self.http().and_then(|x| x.status)
+    }
+
+    /// The server's `Keep-Alive` parameters (HTTP only).
+    pub fn keep_alive(self) -> Option<KeepAliveHeader> {
+        self.http().and_then(|x| x.keep_alive)
+    }
+
+    pub fn request_packet(self) -> Option<u64> {
+        match self {
+            Exchange::Http(x) => x.request_packet,
+            Exchange::Tls { exchange, .. } => Some(exchange.client_packet),
+        }
+    }
+
+    pub fn response_packet(self) -> Option<u64> {
+        match self {
+            Exchange::Http(x) => x.response_packet,
+            Exchange::Tls { exchange, .. } => exchange.server_packet,
+        }
+    }
+
+    pub fn request_start(self) -> Option<Timestamp> {
+        match self {
+            Exchange::Http(x) => x.request_start,
+            Exchange::Tls { exchange, .. } => Some(exchange.start),
+        }
+    }
+
+    /// For an inferred exchange the client's burst is taken to end where it starts:
+    /// record sizes do not say where one request ends.
+    pub fn request_end(self) -> Option<Timestamp> {
+        match self {
+            Exchange::Http(x) => x.request_end,
+            Exchange::Tls { exchange, .. } => Some(exchange.start),
+        }
+    }
+
+    pub fn request_end_packet(self) -> Option<u64> {
+        match self {
+            Exchange::Http(x) => x.request_end_packet,
+            Exchange::Tls { exchange, .. } => Some(exchange.client_packet),
+        }
+    }
+
+    pub fn response_start(self) -> Option<Timestamp> {
+        match self {
+            Exchange::Http(x) => x.response_start,
+            Exchange::Tls { exchange, .. } => exchange.server_packet.map(|_| exchange.start),
+        }
+    }
+
+    pub fn response_end(self) -> Option<Timestamp> {
+        match self {
+            Exchange::Http(x) => x.response_end,
+            Exchange::Tls { exchange, .. } => Some(exchange.end),
+        }
+    }
+
+    pub fn response_end_packet(self) -> Option<u64> {
+        match self {
+            Exchange::Http(x) => x.response_end_packet,
+            Exchange::Tls { exchange, .. } => Some(exchange.end_packet),
+        }
+    }
+
+    /// Body bytes (HTTP) or application-data bytes (TLS) the client sent.
+    pub fn request_bytes(self) -> u64 {
+        match self {
+            Exchange::Http(x) => x.request_body_bytes,
+            Exchange::Tls { exchange, .. } => exchange.client_bytes,
+        }
+    }
+
+    /// Body bytes (HTTP) or application-data bytes (TLS) the server sent.
+    pub fn response_bytes(self) -> u64 {
+        match self {
+            Exchange::Http(x) => x.response_body_bytes,
+            Exchange::Tls { exchange, .. } => exchange.server_bytes,
+        }
+    }
+
+    /// The previous exchange's end → this one's start; None for the first.
+    pub fn idle_before_s(self) -> Option<f64> {
+        match self {
+            Exchange::Http(x) => x.idle_before_s,
+            Exchange::Tls { exchange, .. } => exchange.idle_before_s,
+        }
+    }
+
+    /// Whether the whole response was seen (for an inferred one: whether the server
+    /// answered at all).
+    pub fn response_complete(self) -> bool {
+        match self {
+            Exchange::Http(x) => x.response_complete,
+            Exchange::Tls { exchange, .. } => exchange.server_packet.is_some(),
+        }
+    }
+}
+
+/// The exchanges of one connection, in order.
+#[derive(Clone, Debug)]
+pub enum Exchanges<'a> {
+    Http(std::slice::Iter<'a, HttpExchange>),
+    Tls {
+        exchanges: std::slice::Iter<'a, TlsExchange>,
+        sni: Option<&'a str>,
+    },
+}
+
+impl<'a> Iterator for Exchanges<'a> {
+    type Item = Exchange<'a>;
+
+    fn next(&mut self) -> Option<Exchange<'a>> {
+        match self {
+            Exchanges::Http(list) => list.next().map(Exchange::Http),
+            Exchanges::Tls { exchanges, sni } => exchanges.next().map(|exchange| Exchange::Tls {
+                exchange,
+                sni: *sni,
+            }),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Exchanges::Http(list) => list.size_hint(),
+            Exchanges::Tls { exchanges, .. } => exchanges.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Exchanges<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            Exchanges::Http(list) => list.next_back().map(Exchange::Http),
+            Exchanges::Tls { exchanges, sni } => {
+                exchanges.next_back().map(|exchange| Exchange::Tls {
+                    exchange,
+                    sni: *sni,
+                })
+            }
+        }
+    }
+}
+
+impl ExactSizeIterator for Exchanges<'_> {}
+
+impl ConnectionRecord {
+    /// The connection's exchanges: those inferred from TLS records when the
+    /// connection is TLS, else the parsed HTTP ones (empty for other protocols). A
+    /// TLS session inside an HTTP `CONNECT` tunnel keeps the HTTP exchanges: the
+    /// tunnel's request is what was read.
+    pub fn exchanges(&self) -> Exchanges<'_> {
+        match (&self.tls, self.protocol.infers_exchanges()) {
+            (Some(tls), true) => Exchanges::Tls {
+                exchanges: tls.exchanges.iter(),
+                sni: tls.sni.as_deref(),
+            },
+            _ => Exchanges::Http(self.http.iter()),
+        }
+    }
+}
