@@ -27,6 +27,7 @@ pub mod decode;
 pub mod decrypt;
 pub mod findings;
 pub mod flow;
+pub mod host;
 #[cfg(feature = "live")]
 pub mod live;
 #[cfg(all(feature = "live", target_os = "linux"))]
