@@ -27,6 +27,7 @@ pub mod decode;
 pub mod decrypt;
 pub mod findings;
 pub mod flow;
+pub mod host;
 #[cfg(all(feature = "live", target_os = "linux"))]
 pub mod process;
 pub mod report;

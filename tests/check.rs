@@ -333,3 +333,43 @@ fn a_failing_suite_and_its_junit_failure() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The bug: `timeline --host` read only HTTP `Host` headers while `check host=` also
+/// reads the TLS SNI, so a TLS connection `check` selected was "no connection matches"
+/// in the timeline. Both now ask one question: did a `Host` header (port ignored) or
+/// the SNI name this host, ASCII case ignored.
+#[test]
+fn timeline_host_ignored_the_sni_that_check_host_uses() {
+    // $ connscope check fixtures/tls13-reuse.pcap --expect 'connections(host=connscope.test) == 1'
+    assert_eq!(
+        judge("tls13-reuse.pcap", "connections(host=connscope.test) == 1"),
+        (true, "1".to_string())
+    );
+    for flags in [
+        ["--host", "connscope.test"],
+        ["--host", "CONNSCOPE.test"],
+        ["--server", "connscope.test:8443"],
+    ] {
+        // $ connscope timeline --host connscope.test fixtures/tls13-reuse.pcap
+        let out = connscope(&["timeline", flags[0], flags[1], "fixtures/tls13-reuse.pcap"]);
+        assert_eq!(out.status.code(), Some(0), "{flags:?}");
+        let shown = text(&out);
+        assert!(
+            shown.starts_with("Connection 1: 127.0.0.1:54520 → 127.0.0.1:8443"),
+            "{flags:?}: {shown}"
+        );
+        assert!(shown.contains("SNI connscope.test"), "{flags:?}: {shown}");
+    }
+    // A name neither carries still matches nothing, in both.
+    let out = connscope(&[
+        "timeline",
+        "--host",
+        "other.test",
+        "fixtures/tls13-reuse.pcap",
+    ]);
+    assert_eq!(text(&out), "no connection matches\n");
+    assert_eq!(
+        judge("tls13-reuse.pcap", "connections(host=other.test) == 0"),
+        (true, "0".to_string())
+    );
+}

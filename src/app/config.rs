@@ -195,20 +195,9 @@ impl Selection {
         let server = match &args.server {
             None => None,
             Some(text) => {
-                let (host, port) = text.rsplit_once(':').ok_or_else(|| {
-                    AppError::Flag(format!(
-                        "--server {text:?}: expected HOST:PORT, [IPv6]:PORT or :PORT"
-                    ))
-                })?;
-                let port = port.parse::<u16>().map_err(|_| {
-                    AppError::Flag(format!("--server {text:?}: {port:?} is not a port number"))
-                })?;
-                Some((
-                    host.trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .to_string(),
-                    port,
-                ))
+                let (host, port) = crate::host::HostPort::parse_with_port(text)
+                    .map_err(|e| AppError::Flag(format!("--server {text:?}: {e}")))?;
+                Some((host.to_string(), port))
             }
         };
         Ok(Selection {

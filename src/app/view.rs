@@ -130,34 +130,18 @@ impl Selection {
         ))
     }
 
+    /// A `Host` header (any port) or the TLS SNI names the host, as `check host=` reads it.
     fn matches(&self, c: &ConnectionRecord) -> bool {
-        let hosts = || {
-            c.http
-                .iter()
-                .filter_map(|x| x.host.as_deref())
-                .map(|h| host_name(h).to_string())
-        };
         (self.ids.is_empty() || self.ids.contains(&c.id))
             && self.server.as_ref().is_none_or(|(host, port)| {
                 c.server.port == *port
                     && (host.is_empty()
                         || c.server.ip.to_string() == *host
-                        || hosts().any(|h| h.eq_ignore_ascii_case(host)))
+                        || crate::host::addressed_as(c, host))
             })
             && self
                 .host
                 .as_ref()
-                .is_none_or(|want| hosts().any(|h| h.eq_ignore_ascii_case(want)))
-    }
-}
-
-/// `example.com:8080` → `example.com`; `[::1]:80` → `::1`.
-fn host_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
+                .is_none_or(|want| crate::host::addressed_as(c, want))
     }
 }

@@ -46,24 +46,6 @@ pub const METRICS: &[(&str, Metric)] = &[
     ("findings", Metric::Findings),
 ];
 
-pub const FINDINGS: &[FindingKind] = &[
-    FindingKind::ConnectionReused,
-    FindingKind::NewConnectionWhileIdle,
-    FindingKind::ParallelConnections,
-    FindingKind::ServerIdleClose,
-    FindingKind::ConnectionCloseHeader,
-    FindingKind::Http10NoKeepalive,
-    FindingKind::NoReuse,
-    FindingKind::IdleReset,
-    FindingKind::KeepaliveUnanswered,
-    FindingKind::HandshakeFailed,
-    FindingKind::IdleOpenConnection,
-    FindingKind::ServerRequestCap,
-    FindingKind::StaleConnectionReset,
-    FindingKind::ConnectionChurn,
-    FindingKind::TlsHandshakeFailed,
-];
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     Eq,
@@ -224,8 +206,8 @@ pub fn parse(text: &str) -> Result<Expectation, ParseError> {
         let (c, n) = lx.word();
         name_col = c;
         name = n;
-        if !FINDINGS.iter().any(|k| k.as_str() == name) {
-            let kinds: Vec<&str> = FINDINGS.iter().map(|k| k.as_str()).collect();
+        if FindingKind::from_name(name).is_none() {
+            let kinds: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
             return Err(lx.error(
                 name_col,
                 format!("`no` takes a finding kind, not {:?}", name),
@@ -239,10 +221,10 @@ pub fn parse(text: &str) -> Result<Expectation, ParseError> {
         return Err(lx.error(name_col, "expected a metric or a finding", &fits));
     }
     let metric = METRICS.iter().find(|(n, _)| *n == name).map(|(_, m)| *m);
-    let finding = FINDINGS.iter().find(|k| k.as_str() == name).copied();
+    let finding = FindingKind::from_name(name);
     if metric.is_none() && finding.is_none() {
         let mut fits: Vec<&str> = METRICS.iter().map(|(n, _)| *n).collect();
-        fits.extend(FINDINGS.iter().map(|k| k.as_str()));
+        fits.extend(FindingKind::ALL.iter().map(|k| k.as_str()));
         let hint = closest(name, &fits)
             .map(|m| format!(" (did you mean {m}?)"))
             .unwrap_or_default();
@@ -351,18 +333,14 @@ fn parse_selectors(lx: &mut Lexer<'_>) -> Result<Selector, ParseError> {
         let bad = |what: &str| lx.error(value_col, format!("{value:?} is not {what}"), &[]);
         match key {
             "server" => {
-                let (host, port) = value
-                    .rsplit_once(':')
-                    .ok_or_else(|| bad("IP:PORT, [IPv6]:PORT or :PORT"))?;
-                let port = port
-                    .parse()
-                    .map_err(|_| bad("IP:PORT (the port is not a number)"))?;
-                sel.server = Some((
-                    host.trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .to_string(),
-                    port,
-                ));
+                let (host, port) =
+                    crate::host::HostPort::parse_with_port(value).map_err(|e| match e {
+                        crate::host::PortError::Missing => bad("IP:PORT, [IPv6]:PORT or :PORT"),
+                        crate::host::PortError::NotANumber(_) => {
+                            bad("IP:PORT (the port is not a number)")
+                        }
+                    })?;
+                sel.server = Some((host.to_string(), port));
             }
             "port" => sel.port = Some(value.parse().map_err(|_| bad("a port number"))?),
             "host" => sel.host = Some(value.to_string()),

@@ -27,34 +27,17 @@ pub struct Outcome {
     pub why: Vec<String>,
 }
 
-fn host_matches(c: &ConnectionRecord, want: &str) -> bool {
-    let names = c
-        .http
-        .iter()
-        .filter_map(|x| x.host.as_deref())
-        .chain(c.tls.as_ref().and_then(|t| t.sni.as_deref()));
-    names.map(strip_port).any(|h| h.eq_ignore_ascii_case(want))
-}
-
-/// `example.com:8080` → `example.com`; `[::1]:80` → `::1`.
-fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
-            name
-        }
-        _ => host,
-    }
-}
-
 pub fn selects(sel: &Selector, c: &ConnectionRecord) -> bool {
     sel.server.as_ref().is_none_or(|(host, port)| {
         c.server.port == *port
-            && (host.is_empty() || c.server.ip.to_string() == *host || host_matches(c, host))
+            && (host.is_empty()
+                || c.server.ip.to_string() == *host
+                || crate::host::addressed_as(c, host))
     }) && sel.port.is_none_or(|p| c.server.port == p)
-        && sel.host.as_ref().is_none_or(|h| host_matches(c, h))
+        && sel
+            .host
+            .as_ref()
+            .is_none_or(|h| crate::host::addressed_as(c, h))
         && sel
             .client
             .as_ref()
@@ -373,18 +356,5 @@ fn list(ids: &[u64]) -> String {
         format!("{} … ({} in all)", shown.join(", "), ids.len())
     } else {
         shown.join(", ")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ports_are_stripped_from_hosts() {
-        assert_eq!(strip_port("example.com:8080"), "example.com");
-        assert_eq!(strip_port("[::1]:80"), "::1");
-        assert_eq!(strip_port("::1"), "::1");
-        assert_eq!(strip_port("example.com"), "example.com");
     }
 }

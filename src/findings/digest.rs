@@ -435,31 +435,9 @@ impl FromIterator<Digest> for Digests {
     }
 }
 
-/// `example.com:8080` → `example.com`, so a Host matches the SNI.
-pub fn host_name(host: &str) -> &str {
-    match host.rsplit_once(':') {
-        Some((name, port)) if !name.ends_with(']') || name.starts_with('[') => {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                name
-            } else {
-                host
-            }
-        }
-        _ => host,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_names_lose_their_port() {
-        assert_eq!(host_name("example.com:8080"), "example.com");
-        assert_eq!(host_name("[::1]:8080"), "[::1]");
-        assert_eq!(host_name("[::1]"), "[::1]");
-        assert_eq!(host_name("example.com"), "example.com");
-    }
 
     #[test]
     fn a_digest_is_much_smaller_than_a_record() {

@@ -4,6 +4,8 @@
 //! `servers` derives the per-server rollup into the model.
 
 pub mod exchange;
+pub mod figures;
+pub mod finding;
 pub mod json;
 pub mod model;
 pub mod servers;

@@ -3,6 +3,8 @@
 //! added; none is renamed or removed. Renderers print only what is here.
 
 pub use super::exchange::{Exchange, Exchanges};
+pub use super::figures::Figures;
+pub use super::finding::{Finding, FindingKind, Severity};
 use crate::flow::key::{Direction, Endpoint, PerSide};
 use crate::time::Timestamp;
 use serde::{Serialize, Serializer};
@@ -46,71 +48,6 @@ pub struct Report {
     pub servers: Vec<ServerSummary>,
     /// Plain-English diagnoses, each backed by connection ids and packet numbers.
     pub findings: Vec<Finding>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Warning,
-}
-
-/// Stable identifiers of the findings (documented in docs/findings.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingKind {
-    ConnectionReused,
-    NewConnectionWhileIdle,
-    ParallelConnections,
-    ServerIdleClose,
-    ConnectionCloseHeader,
-    Http10NoKeepalive,
-    NoReuse,
-    IdleReset,
-    KeepaliveUnanswered,
-    HandshakeFailed,
-    IdleOpenConnection,
-    ServerRequestCap,
-    StaleConnectionReset,
-    ConnectionChurn,
-    TlsHandshakeFailed,
-}
-
-impl FindingKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingKind::ConnectionReused => "connection_reused",
-            FindingKind::NewConnectionWhileIdle => "new_connection_while_idle",
-            FindingKind::ParallelConnections => "parallel_connections",
-            FindingKind::ServerIdleClose => "server_idle_close",
-            FindingKind::ConnectionCloseHeader => "connection_close_header",
-            FindingKind::Http10NoKeepalive => "http10_no_keepalive",
-            FindingKind::NoReuse => "no_reuse",
-            FindingKind::IdleReset => "idle_reset",
-            FindingKind::KeepaliveUnanswered => "keepalive_unanswered",
-            FindingKind::HandshakeFailed => "handshake_failed",
-            FindingKind::IdleOpenConnection => "idle_open_connection",
-            FindingKind::ServerRequestCap => "server_request_cap",
-            FindingKind::StaleConnectionReset => "stale_connection_reset",
-            FindingKind::ConnectionChurn => "connection_churn",
-            FindingKind::TlsHandshakeFailed => "tls_handshake_failed",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Finding {
-    pub kind: FindingKind,
-    pub severity: Severity,
-    pub input: usize,
-    /// The connections the finding is about, by id.
-    pub connections: Vec<u64>,
-    /// Packet numbers that show it, to look up in Wireshark.
-    pub packets: Vec<u64>,
-    pub message: String,
-    /// Kind-specific figures (documented per kind in docs/findings.md).
-    #[serde(flatten)]
-    pub figures: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -291,11 +291,7 @@ pub fn finding_text(f: &Finding) -> String {
         .map(u64::to_string)
         .collect();
     // A merged finding counts the packets it could not keep.
-    let dropped = f
-        .figures
-        .get("packets_dropped")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0);
+    let dropped = f.figures.packets_dropped();
     let more = (f.packets.len().saturating_sub(PACKETS_SHOWN) as u64).saturating_add(dropped);
     if more > 0 {
         packets.push(format!("… and {more} more"));
@@ -849,8 +845,16 @@ mod tests {
     /// The bug: a SYN scan's finding listed a thousand packet numbers in one paragraph.
     #[test]
     fn a_finding_lists_its_first_packets_and_counts_the_rest() {
-        let mut figures = serde_json::Map::new();
-        figures.insert("packets_dropped".into(), 5.into());
+        let figures = crate::report::figures::Figures::Merged(crate::report::figures::Merged {
+            aggregated: 6,
+            by: None,
+            connection_count: 6,
+            connections_dropped: 0,
+            open_ports: Vec::new(),
+            outcome: None,
+            packets_dropped: 5,
+            server_ports: 1,
+        });
         let f = Finding {
             kind: crate::report::model::FindingKind::HandshakeFailed,
             severity: Severity::Warning,
