@@ -19,6 +19,7 @@
 //! secret comes from the [`ResumptionCache`] that the full handshake which created the
 //! session filled.
 
+mod cipher;
 #[cfg(test)]
 mod fixture_tests;
 pub mod keylog;

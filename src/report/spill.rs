@@ -164,7 +164,11 @@ mod tests {
             { "id": 3, "tags": ["a\nb"] }
         ]}))
         .expect("json");
-        assert!(whole.contains(&format!("[\n    {}\n  ]", texts[0])), "{whole}\n{}", texts[0]);
+        assert!(
+            whole.contains(&format!("[\n    {}\n  ]", texts[0])),
+            "{whole}\n{}",
+            texts[0]
+        );
     }
 
     #[test]

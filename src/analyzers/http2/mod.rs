@@ -20,6 +20,7 @@
 pub mod conversation;
 pub mod frame;
 pub mod hpack;
+pub mod reader;
 
 pub use conversation::{Conversation, Exchange, Http2Error, Http2Summary};
 pub use frame::PREFACE;
