@@ -128,10 +128,13 @@ mod tests {
     #[test]
     fn tls_inside_a_connect_tunnel_is_a_child_of_http() {
         let mut c = Conv::open_to(40000, ([10, 0, 0, 2], 3128), 0.0);
-        c.request(0.1, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
-            .response(0.2, "HTTP/1.1 200 Connection established\r\n\r\n")
-            .request(0.3, hello(1))
-            .response(0.4, hello(2));
+        c.request(
+            0.1,
+            "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        )
+        .response(0.2, "HTTP/1.1 200 Connection established\r\n\r\n")
+        .request(0.3, hello(1))
+        .response(0.4, hello(2));
         let r = &capture(&[&c])[0];
         // The root names the connection; the child adds its layer to the record.
         assert_eq!(r.protocol, Protocol::Http);
