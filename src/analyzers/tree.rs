@@ -100,3 +100,56 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The tree through a whole connection built with etherparse: HTTP at the root,
+    //! TLS as its child once a CONNECT tunnel opens.
+    use crate::flow::table::tests_support::{capture, Conv};
+    use crate::report::model::Protocol;
+
+    /// A TLS 1.2 ClientHello (kind 1) or ServerHello (kind 2) in one handshake record.
+    fn hello(kind: u8) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]); // random
+        body.push(0); // no session id
+        if kind == 1 {
+            body.extend_from_slice(&[0, 2, 0xc0, 0x2f, 1, 0]); // one suite, null compression
+        } else {
+            body.extend_from_slice(&[0xc0, 0x2f, 0]);
+        }
+        let mut message = vec![kind, 0, 0, body.len() as u8];
+        message.extend(body);
+        let mut r = vec![22, 3, 1, 0, message.len() as u8];
+        r.extend(message);
+        r
+    }
+
+    #[test]
+    fn tls_inside_a_connect_tunnel_is_a_child_of_http() {
+        let mut c = Conv::open_to(40000, ([10, 0, 0, 2], 3128), 0.0);
+        c.request(
+            0.1,
+            "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        )
+        .response(0.2, "HTTP/1.1 200 Connection established\r\n\r\n")
+        .request(0.3, hello(1))
+        .response(0.4, hello(2));
+        let r = &capture(&[&c])[0];
+        // The root names the connection; the child adds its layer to the record.
+        assert_eq!(r.protocol, Protocol::Http);
+        assert_eq!(r.tunnel.as_ref().map(|t| t.kind), Some("connect"));
+        let tls = r.tls.as_ref().expect("the tunnel's TLS");
+        // Packets: SYN, SYN-ACK, ACK, CONNECT, 200, its ACK, then the ClientHello.
+        assert_eq!(tls.client_hello_packet, Some(7));
+        assert_eq!(tls.version.as_deref(), Some("TLS 1.2"));
+        // The exchanges are the HTTP ones read, not TLS ones inferred.
+        assert_eq!(r.requests, 1);
+        assert!(!r.requests_inferred);
+        let exchanges: Vec<_> = r.exchanges().collect();
+        assert_eq!(exchanges.len(), 1);
+        assert_eq!(exchanges[0].method(), Some("CONNECT"));
+        assert!(!exchanges[0].inferred());
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+}

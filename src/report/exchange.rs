@@ -224,3 +224,79 @@ impl ConnectionRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_nanos(s * 1_000_000_000)
+    }
+
+    fn burst(index: u64, server_packet: Option<u64>) -> TlsExchange {
+        TlsExchange {
+            index,
+            client_packet: 10 * index,
+            server_packet,
+            start: at(index as i64),
+            end: at(index as i64 + 1),
+            end_packet: 10 * index + 3,
+            client_bytes: 100,
+            server_bytes: server_packet.map_or(0, |_| 900),
+            idle_before_s: (index > 1).then_some(0.5),
+        }
+    }
+
+    #[test]
+    fn an_inferred_exchange_reads_as_a_request_and_its_answer() {
+        let bursts = [burst(1, Some(11)), burst(2, None)];
+        let mut view = Exchanges::Tls {
+            exchanges: bursts.iter(),
+            sni: Some("api.example"),
+        };
+        assert_eq!(view.len(), 2);
+        let first = view.next().expect("first");
+        assert!(first.inferred() && first.http().is_none());
+        assert_eq!(first.host(), Some("api.example"));
+        assert_eq!((first.method(), first.status()), (None, None));
+        assert_eq!(
+            (first.request_packet(), first.response_packet()),
+            (Some(10), Some(11))
+        );
+        // The client's burst is taken to end where it starts.
+        assert_eq!(first.request_end(), Some(at(1)));
+        assert_eq!(first.response_start(), Some(at(1)));
+        assert_eq!(
+            (first.response_end(), first.response_end_packet()),
+            (Some(at(2)), Some(13))
+        );
+        assert_eq!((first.request_bytes(), first.response_bytes()), (100, 900));
+        assert!(first.response_complete());
+        // Unanswered: no response start, not complete.
+        let last = view.next_back().expect("last");
+        assert_eq!(last.index(), 2);
+        assert_eq!(last.response_start(), None);
+        assert!(!last.response_complete());
+        assert_eq!(last.idle_before_s(), Some(0.5));
+        assert!(view.next().is_none());
+    }
+
+    #[test]
+    fn a_parsed_exchange_reads_its_own_fields() {
+        let mut x = HttpExchange::blank(1);
+        x.method = Some("GET".into());
+        x.status = Some(204);
+        x.request_packet = Some(4);
+        x.request_body_bytes = 7;
+        let list = [x];
+        let got: Vec<Exchange<'_>> = Exchanges::Http(list.iter()).collect();
+        assert_eq!(got.len(), 1);
+        assert!(!got[0].inferred());
+        assert_eq!((got[0].method(), got[0].status()), (Some("GET"), Some(204)));
+        assert_eq!(
+            (got[0].request_packet(), got[0].request_bytes()),
+            (Some(4), 7)
+        );
+        assert_eq!(got[0].host(), None);
+    }
+}
