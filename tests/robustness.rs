@@ -66,11 +66,7 @@ fn analyse(name: &str, bytes: Vec<u8>) -> (u64, Vec<String>, bool) {
         serde_json::to_string(c).expect("serialises");
     }
     serde_json::to_string(&found).expect("serialises");
-    let warnings = report
-        .warnings
-        .iter()
-        .map(|w| w.message.clone())
-        .collect();
+    let warnings = report.warnings.iter().map(|w| w.message.clone()).collect();
     (report.packets, warnings, run.error.is_none())
 }
 

@@ -99,8 +99,8 @@ fn run_input<'a>(
     // records across threads costs more than it saves (docs/performance.md).
     let pipelined = destination.serialises() && rayon::current_num_threads() > 1;
     let mut sink = InputSink::new(destination, arg, reading.zeek)?;
-    let table = ConnectionTable::new(index, first_id)
-        .with_syn_timeout(reading.tracking.syn_timeout_nanos);
+    let table =
+        ConnectionTable::new(index, first_id).with_syn_timeout(reading.tracking.syn_timeout_nanos);
     let mut source = PacketSource::File(Source::from_arg(arg));
     let run = if pipelined {
         std::thread::scope(|scope| {
@@ -114,7 +114,13 @@ fn run_input<'a>(
                 }
             });
             let mut to_writer = ToWriter(to_writer);
-            let run = drive(&mut source, table, &mut filter, show_progress, &mut to_writer);
+            let run = drive(
+                &mut source,
+                table,
+                &mut filter,
+                show_progress,
+                &mut to_writer,
+            );
             drop(to_writer);
             writer.join().map_err(|_| AppError::WriterThread)?;
             Ok::<_, AppError>(run)
@@ -205,10 +211,7 @@ pub fn analyze_files(
                 *id += offset;
             }
             if let Some(spill) = &mut sink.spill {
-                spill.renumber(offset);
-            }
-            if let Some(widths) = &mut sink.widths {
-                widths.renumber(offset);
+                spill.number_after(offset);
             }
         }
         run.next_id += offset;

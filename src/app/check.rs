@@ -45,11 +45,9 @@ pub fn run(config: &CheckConfig) -> Result<u8, AppError> {
         }
     }
     if let Some(path) = &config.junit {
-        std::fs::write(path, check::junit::render(&outcomes)).map_err(|cause| {
-            AppError::Junit {
-                path: path.clone(),
-                cause,
-            }
+        std::fs::write(path, check::junit::render(&outcomes)).map_err(|cause| AppError::Junit {
+            path: path.clone(),
+            cause,
         })?;
     }
     let stdout = io::stdout();

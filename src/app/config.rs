@@ -138,16 +138,12 @@ impl Config {
                     ..ViewConfig::of(args.input, View::Connections(args.format, columns), env)
                 })
             }
-            Command::Http(args) => Task::View(ViewConfig::of(
-                args.input,
-                View::Http(args.format),
-                env,
-            )),
-            Command::Servers(args) => Task::View(ViewConfig::of(
-                args.input,
-                View::Servers(args.format),
-                env,
-            )),
+            Command::Http(args) => {
+                Task::View(ViewConfig::of(args.input, View::Http(args.format), env))
+            }
+            Command::Servers(args) => {
+                Task::View(ViewConfig::of(args.input, View::Servers(args.format), env))
+            }
             Command::Timeline(args) => {
                 let view = View::Timeline {
                     format: args.format,
@@ -305,7 +301,15 @@ mod tests {
     #[test]
     fn tracking_flags_reach_the_config_in_nanoseconds() {
         let v = view(
-            &["http", "-q", "--syn-timeout", "2.5", "--idle-threshold", "3", "a.pcap"],
+            &[
+                "http",
+                "-q",
+                "--syn-timeout",
+                "2.5",
+                "--idle-threshold",
+                "3",
+                "a.pcap",
+            ],
             PIPE,
         );
         assert_eq!(
@@ -337,9 +341,7 @@ mod tests {
 
     #[test]
     fn timeline_server_takes_host_port_ipv6_and_bare_port() {
-        let server = |text: &str| match view(&["timeline", "--server", text, "a.pcap"], PIPE)
-            .view
-        {
+        let server = |text: &str| match view(&["timeline", "--server", text, "a.pcap"], PIPE).view {
             View::Timeline { selection, .. } => selection.server,
             other => panic!("{other:?}"),
         };
@@ -363,7 +365,10 @@ mod tests {
         let Ok(Config {
             task: Task::Check(check),
             ..
-        }) = config(&["check", "-e", "connections == 1", "a.pcap", "b.pcap"], PIPE)
+        }) = config(
+            &["check", "-e", "connections == 1", "a.pcap", "b.pcap"],
+            PIPE,
+        )
         else {
             panic!("not a check");
         };

@@ -39,7 +39,10 @@ pub enum AppError {
     #[error(transparent)]
     ZeekLogs(#[from] ZeekLogError),
     #[error("cannot create a temporary file for the {what}: {cause}")]
-    SpillCreate { what: &'static str, cause: io::Error },
+    SpillCreate {
+        what: &'static str,
+        cause: io::Error,
+    },
     #[error("cannot write the findings to a temporary file: {0}")]
     SpillFindings(io::Error),
     #[error("the writing thread failed")]

@@ -147,7 +147,9 @@ impl Sink for LiveSink<'_> {
         record.process = self.owners.by_connection.remove(&record.id);
         let args = &self.config.args;
         let owner = record.process.as_ref();
-        let wanted = args.pid.is_none_or(|pid| owner.is_some_and(|p| p.pid == pid))
+        let wanted = args
+            .pid
+            .is_none_or(|pid| owner.is_some_and(|p| p.pid == pid))
             && (args.process.as_ref()).is_none_or(|n| owner.is_some_and(|p| &p.name == n));
         if !wanted {
             return ControlFlow::Continue(());
@@ -176,7 +178,9 @@ impl Sink for LiveSink<'_> {
         let now = live.last_ts();
         let mut expired = Vec::new();
         if let Some(now) = now {
-            table.expire_idle(now, self.config.idle_timeout_nanos, &mut |r| expired.push(r));
+            table.expire_idle(now, self.config.idle_timeout_nanos, &mut |r| {
+                expired.push(r)
+            });
         }
         for record in expired {
             self.finished(record)?;

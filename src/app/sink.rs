@@ -7,11 +7,11 @@
 use super::driver::Sink;
 use super::error::AppError;
 use crate::findings::{Digest, Digests};
+use crate::report::json;
 use crate::report::model::ConnectionRecord;
 use crate::report::spill::Spill;
 use crate::report::table::{ConnectionRow, RowWidths};
 use crate::report::zeek_logs::ZeekLogs;
-use crate::report::json;
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 use std::sync::mpsc::SyncSender;
@@ -47,7 +47,10 @@ impl Destination<'_> {
 
     /// Whether serialising each connection is the heavy part, worth a second thread.
     pub fn serialises(&self) -> bool {
-        matches!(self, Destination::Stream { .. } | Destination::Document { .. })
+        matches!(
+            self,
+            Destination::Stream { .. } | Destination::Document { .. }
+        )
     }
 }
 
@@ -155,7 +158,8 @@ impl Sink for InputSink<'_> {
                 if let Some(w) = &mut kept.widths {
                     w.add(&row);
                 }
-                spill.push((row.id, 0), &row)
+                row.encode(&mut self.scratch);
+                spill.push_bytes((row.id, 0), &self.scratch)
             }
             (Destination::Document { .. } | Destination::Rows, None) => Ok(()),
         };
