@@ -211,15 +211,20 @@ pub fn analyze_files(
                 *id += offset;
             }
             if let Some(spill) = &mut sink.spill {
-                spill.renumber(offset);
-            }
-            if let Some(widths) = &mut sink.widths {
-                widths.renumber(offset);
+                spill.number_after(offset);
             }
         }
         run.next_id += offset;
         if analysis.write_error.is_none() {
             analysis.write_error = sink.write_error.take();
+        }
+        // Said before the findings are written, as a terminal showing both expects.
+        if let Some(e) = &run.error {
+            reading.say(format!("connscope: error: {e}"));
+            analysis.input_error = true;
+        }
+        if !quiet {
+            print_warnings(reading, &input_report, &sink.warnings, sink.warning_count);
         }
         let digests = std::mem::take(&mut sink.digests);
         let digests = if digests.is_empty() {
@@ -241,13 +246,6 @@ pub fn analyze_files(
             .servers
             .extend(servers::rollup_digests(index, &digests));
         drop(digests);
-        if let Some(e) = &run.error {
-            reading.say(format!("connscope: error: {e}"));
-            analysis.input_error = true;
-        }
-        if !quiet {
-            print_warnings(reading, &input_report, &sink.warnings, sink.warning_count);
-        }
         next_id = run.next_id;
         analysis.report.connections.append(&mut sink.records);
         analysis.spills.extend(sink.spill.take());

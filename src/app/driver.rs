@@ -150,6 +150,8 @@ pub fn drive(
         stopped: false,
     };
     let result = source.for_each(Arc::clone(&bytes_read), |event| {
+        // Without the `live` feature a packet is the only event.
+        #[cfg_attr(not(feature = "live"), allow(clippy::infallible_destructuring_match))]
         let packet = match event {
             Event::Packet(packet) => packet,
             #[cfg(feature = "live")]
@@ -266,4 +268,78 @@ fn progress_bar(source: &Source) -> Option<ProgressBar> {
     }
     bar.set_message(source.to_string());
     Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes connections until it has `wanted`, then says stop.
+    struct Until {
+        wanted: usize,
+        ids: Vec<u64>,
+    }
+
+    impl Sink for Until {
+        fn finished(&mut self, record: ConnectionRecord) -> ControlFlow<()> {
+            self.ids.push(record.id);
+            if self.ids.len() >= self.wanted {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+    }
+
+    fn drive_fixture(name: &str, wanted: usize) -> (Run, Vec<u64>) {
+        let mut source = PacketSource::File(Source::from_arg(&format!("fixtures/{name}")));
+        let mut sink = Until {
+            wanted,
+            ids: Vec::new(),
+        };
+        let table = ConnectionTable::new(0, 1);
+        let run = drive(
+            &mut source,
+            table,
+            &mut PacketFilter::default(),
+            false,
+            &mut sink,
+        );
+        (run, sink.ids)
+    }
+
+    #[test]
+    fn every_connection_reaches_the_sink_and_the_input_is_summed_up() {
+        let (run, ids) = drive_fixture("go-two-servers.pcap", usize::MAX);
+        assert!(run.error.is_none());
+        assert_eq!(run.connections, ids.len() as u64);
+        assert!(ids.len() >= 2, "two servers, so at least two connections");
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len(), "each connection once");
+        assert_eq!(run.next_id, ids.len() as u64 + 1);
+        let report = run.input_report("x.pcap".into());
+        assert_eq!(report.packets, run.summary.packets);
+        assert_eq!(report.tcp_packets, run.tcp_packets);
+        assert_eq!(report.format.as_deref(), Some("pcap"));
+    }
+
+    #[test]
+    fn a_sink_that_says_stop_gets_no_more_connections_but_they_are_counted() {
+        let (all, _) = drive_fixture("go-two-servers.pcap", usize::MAX);
+        let (run, ids) = drive_fixture("go-two-servers.pcap", 1);
+        assert_eq!(ids.len(), 1);
+        assert!(run.summary.packets <= all.summary.packets);
+        assert!(run.connections >= 1);
+    }
+
+    #[test]
+    fn an_unreadable_input_is_an_error_in_its_report_not_a_panic() {
+        let (run, ids) = drive_fixture("no-such-capture.pcap", usize::MAX);
+        assert!(ids.is_empty());
+        let report = run.input_report("fixtures/no-such-capture.pcap".into());
+        assert!(report.error.is_some());
+        assert_eq!(report.format, None);
+    }
 }

@@ -158,7 +158,8 @@ impl Sink for InputSink<'_> {
                 if let Some(w) = &mut kept.widths {
                     w.add(&row);
                 }
-                spill.push((row.id, 0), &row)
+                row.encode(&mut self.scratch);
+                spill.push_bytes((row.id, 0), &self.scratch)
             }
             (Destination::Document { .. } | Destination::Rows, None) => Ok(()),
         };
@@ -182,5 +183,80 @@ impl Sink for ToWriter {
             Ok(()) => ControlFlow::Continue(()),
             Err(_) => ControlFlow::Break(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::file::Source;
+    use crate::flow::table::ConnectionTable;
+
+    /// The connections of a real capture (two connections to two servers).
+    fn records() -> Vec<ConnectionRecord> {
+        let source = Source::from_arg("fixtures/go-two-servers.pcap");
+        let mut records = Vec::new();
+        super::super::driver::analyze_input(&source, ConnectionTable::new(0, 1), |r| {
+            records.push(r);
+            ControlFlow::Continue(())
+        });
+        assert_eq!(records.len(), 2);
+        records
+    }
+
+    #[test]
+    fn a_stream_gets_one_json_line_per_connection_and_keeps_only_digests() {
+        let mut out: Vec<u8> = Vec::new();
+        let stream = Destination::Stream {
+            out: &mut out,
+            flush: true,
+        };
+        let mut sink = InputSink::new(stream, "two.pcap", None).expect("sink");
+        for record in records() {
+            assert!(sink.finished(record).is_continue());
+        }
+        let kept = sink.finish();
+        assert!(kept.records.is_empty() && kept.spill.is_none());
+        assert_eq!(kept.digests.connections.iter().count(), 2);
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with(r#"{"type":"connection","file":"two.pcap","id":1,"#));
+    }
+
+    #[test]
+    fn rows_are_spilled_with_their_widths_and_keep_no_record() {
+        let mut sink = InputSink::new(Destination::Rows, "two.pcap", None).expect("sink");
+        for record in records() {
+            assert!(sink.finished(record).is_continue());
+        }
+        let Kept {
+            spill: Some(spill),
+            widths: Some(widths),
+            records,
+            ..
+        } = sink.finish()
+        else {
+            panic!("rows need a spill and widths");
+        };
+        assert!(records.is_empty());
+        assert_eq!((spill.len(), widths.rows, widths.inferred), (2, 2, false));
+        assert_eq!(spill.largest_id(), Some(2));
+    }
+
+    #[test]
+    fn a_worker_parks_what_the_main_thread_would_stream() {
+        let mut out = Vec::new();
+        let stream = Destination::Stream {
+            out: &mut out,
+            flush: false,
+        };
+        assert!(matches!(stream.parked(), Destination::Keep));
+        assert!(stream.serialises());
+        assert!(matches!(
+            Destination::Document { pretty: true }.parked(),
+            Destination::Document { pretty: true }
+        ));
+        assert!(!Destination::Rows.serialises());
     }
 }

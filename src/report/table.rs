@@ -8,7 +8,6 @@ use super::spill::Spill;
 use crate::flow::key::Direction;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
-use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use unicode_width::UnicodeWidthStr;
 
@@ -163,6 +162,7 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
             .collect();
         let mut widths = RowWidths::default();
         rows.iter().for_each(|r| widths.add(r));
+        let largest_id = rows.iter().map(|r| r.id).max().unwrap_or(0);
         let findings: Vec<String> = report
             .findings
             .iter()
@@ -173,7 +173,7 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
             out,
             report,
             index,
-            &widths,
+            (&widths, largest_id),
             (terminal, &columns),
             |each| rows.iter().try_for_each(&mut *each),
             |each| findings.iter().try_for_each(|f| each(f)),
@@ -219,15 +219,18 @@ pub fn write_spilled_tables(
             widths,
             findings,
         } = spilled;
+        let largest_id = rows.largest_id().unwrap_or(0);
+        // One row read back at a time, into the same cells.
+        let mut row = ConnectionRow::default();
         write_input(
             out,
             report,
             index,
-            widths,
+            (widths, largest_id),
             (terminal, columns),
             |each| {
-                rows.for_each_in_order(|text| {
-                    let row: ConnectionRow = serde_json::from_str(text)?;
+                rows.for_each_raw_in_order(|id, bytes| {
+                    row.decode(id, bytes)?;
                     each(&row)
                 })
             },
@@ -247,7 +250,7 @@ fn write_input(
     out: &mut impl Write,
     report: &Report,
     index: usize,
-    widths: &RowWidths,
+    (widths, largest_id): (&RowWidths, u64),
     (terminal, columns): (bool, &Columns),
     rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
     mut findings: impl FnMut(&mut dyn FnMut(&str) -> io::Result<()>) -> io::Result<()>,
@@ -259,7 +262,7 @@ fn write_input(
     if widths.rows == 0 {
         return Ok(());
     }
-    write_connection_rows(out, widths, columns, rows)?;
+    write_connection_rows(out, widths, largest_id, columns, rows)?;
     if widths.inferred {
         writeln!(
             out,
@@ -620,10 +623,12 @@ const COLUMNS: [(&str, bool); 13] = [
 /// A connection's row in the table, made when it finishes so that the record itself
 /// need not be kept; its id is apart, so inputs analysed in parallel can be numbered
 /// afterwards.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConnectionRow {
     pub id: u64,
     pub cells: [String; 13],
+    /// Its exchanges were inferred from encrypted TLS records (the `~` in `requests`).
+    pub inferred: bool,
 }
 
 impl ConnectionRow {
@@ -671,14 +676,45 @@ impl ConnectionRow {
                 close_cell(conn),
                 format!("{} {}", conn.conn_state, conn.history),
             ],
+            inferred: conn.requests_inferred && conn.requests > 0,
         }
+    }
+
+    /// The row's cells and flag as bytes for a spill file (the id is the spill's key):
+    /// each cell's length (4 bytes, little-endian) and text, then the flag.
+    pub fn encode(&self, bytes: &mut Vec<u8>) {
+        bytes.clear();
+        for cell in &self.cells {
+            bytes.extend_from_slice(&(cell.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(cell.as_bytes());
+        }
+        bytes.push(u8::from(self.inferred));
+    }
+
+    /// Reads back what [`ConnectionRow::encode`] wrote, into this row's cells.
+    pub fn decode(&mut self, id: u64, mut bytes: &[u8]) -> io::Result<()> {
+        let damaged = || io::Error::new(io::ErrorKind::InvalidData, "a damaged table row");
+        self.id = id;
+        for cell in &mut self.cells {
+            let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(damaged)?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let text = rest.get(..len).ok_or_else(damaged)?;
+            cell.clear();
+            cell.push_str(std::str::from_utf8(text).map_err(|_| damaged())?);
+            bytes = &rest[len..];
+        }
+        self.inferred = match bytes {
+            [flag] => *flag != 0,
+            _ => return Err(damaged()),
+        };
+        Ok(())
     }
 }
 
-/// The widths of the connection table's columns, widened as rows go by.
+/// The widths of the connection table's cells, widened as rows go by (the id column's
+/// comes from the largest id, known once the inputs are numbered).
 #[derive(Clone, Copy, Debug)]
 pub struct RowWidths {
-    largest_id: u64,
     cells: [usize; 13],
     pub rows: usize,
     /// A row counts exchanges inferred from TLS.
@@ -688,7 +724,6 @@ pub struct RowWidths {
 impl Default for RowWidths {
     fn default() -> Self {
         RowWidths {
-            largest_id: 0,
             cells: COLUMNS.map(|(header, _)| header.width()),
             rows: 0,
             inferred: false,
@@ -698,23 +733,16 @@ impl Default for RowWidths {
 
 impl RowWidths {
     pub fn add(&mut self, row: &ConnectionRow) {
-        self.largest_id = self.largest_id.max(row.id);
         for (w, cell) in self.cells.iter_mut().zip(&row.cells) {
             *w = (*w).max(cell.width());
         }
         self.rows += 1;
-        self.inferred |= row.cells[9].starts_with('~');
+        self.inferred |= row.inferred;
     }
 
-    /// After `offset` earlier connections.
-    pub fn renumber(&mut self, offset: u64) {
-        if self.rows > 0 {
-            self.largest_id += offset;
-        }
-    }
-
-    fn all(&self) -> impl Iterator<Item = usize> + '_ {
-        std::iter::once(self.largest_id.to_string().len().max("id".len())).chain(self.cells)
+    /// Every column's width, the id's first.
+    fn all(&self, largest_id: u64) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(largest_id.to_string().len().max("id".len())).chain(self.cells)
     }
 }
 
@@ -724,10 +752,11 @@ impl RowWidths {
 fn write_connection_rows(
     out: &mut impl Write,
     widths: &RowWidths,
+    largest_id: u64,
     columns: &Columns,
     mut rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<()> {
-    let all: Vec<usize> = widths.all().collect();
+    let all: Vec<usize> = widths.all(largest_id).collect();
     let picked = columns.pick(&all);
     let shown: Vec<usize> = picked.iter().map(|&(i, _)| i).collect();
     let widths: Vec<usize> = picked.iter().map(|&(_, w)| w).collect();
@@ -880,5 +909,39 @@ mod tests {
         assert_eq!(Columns::parse("all"), Ok(Columns::All));
         assert!(Columns::parse("").is_err());
         assert!(Columns::parse("id,nope").is_err());
+    }
+
+    #[test]
+    fn a_row_comes_back_from_its_bytes_and_damaged_bytes_are_an_error() {
+        let row = ConnectionRow {
+            id: 0,
+            cells: std::array::from_fn(|i| format!("cell {i} é")),
+            inferred: true,
+        };
+        let mut bytes = Vec::new();
+        row.encode(&mut bytes);
+        let mut back = ConnectionRow::default();
+        back.decode(42, &bytes).expect("decodes");
+        assert_eq!(back.id, 42);
+        assert_eq!(back.cells, row.cells);
+        assert!(back.inferred);
+        for cut in [0, 3, 10, bytes.len() - 1] {
+            assert!(back.decode(1, &bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        bytes.push(0);
+        assert!(back.decode(1, &bytes).is_err());
+    }
+
+    #[test]
+    fn the_inferred_flag_is_typed_not_read_from_the_requests_cell() {
+        let mut widths = RowWidths::default();
+        let mut row = ConnectionRow::default();
+        row.cells[9] = "~3".into();
+        widths.add(&row);
+        assert!(!widths.inferred, "a `~` in a cell says nothing");
+        row.inferred = true;
+        widths.add(&row);
+        assert!(widths.inferred);
+        assert_eq!(widths.rows, 2);
     }
 }
