@@ -29,6 +29,8 @@ pub mod findings;
 pub mod flow;
 #[cfg(feature = "live")]
 pub mod live;
+#[cfg(feature = "live")]
+pub mod privilege;
 #[cfg(all(feature = "live", target_os = "linux"))]
 pub mod process;
 pub mod report;

@@ -2,7 +2,8 @@
 //! terminal a table of connections refreshes about once a second; in a pipe each
 //! connection is a JSON line when it finishes. Ctrl-C or SIGTERM ends the capture
 //! cleanly: the final report (connections still open reported as open), the `--write`
-//! file flushed, libpcap's drop counts. Root is dropped right after the capture opens.
+//! file flushed, libpcap's drop counts. Root is dropped once the capture and the
+//! `--write` file are open (`privilege`).
 
 use crate::app::{EXIT_ERROR, EXIT_OK};
 use crate::capture::live::{Live, LiveOptions, Next};
@@ -31,26 +32,6 @@ enum Mode {
     /// A refreshing table on a terminal, the final table at the end.
     Display,
     Final(LiveFormat),
-}
-
-/// Drops root for the invoking sudo user, or nobody, as tcpdump -Z does.
-fn drop_privileges() -> Result<Option<String>, String> {
-    use nix::unistd::{geteuid, setgid, setgroups, setuid, Gid, Uid};
-    if !geteuid().is_root() {
-        return Ok(None);
-    }
-    let id = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok());
-    let (uid, gid, who) = match (id("SUDO_UID"), id("SUDO_GID")) {
-        (Some(uid), Some(gid)) if uid != 0 => (uid, gid, format!("uid {uid}")),
-        _ => (65534, 65534, "nobody".to_string()),
-    };
-    let fail = |what: &str, e: nix::Error| {
-        format!("cannot drop privileges ({what}): {e}; use --keep-privileges to stay root")
-    };
-    setgroups(&[Gid::from_raw(gid)]).map_err(|e| fail("setgroups", e))?;
-    setgid(Gid::from_raw(gid)).map_err(|e| fail("setgid", e))?;
-    setuid(Uid::from_raw(uid)).map_err(|e| fail("setuid", e))?;
-    Ok(Some(who))
 }
 
 struct Owners {
@@ -98,20 +79,12 @@ pub fn run(args: &LiveArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    if !args.keep_privileges {
-        match drop_privileges() {
-            Ok(Some(who)) if !args.quiet => {
-                crate::say!("connscope: capturing on {} as {who}", live.interface)
-            }
-            Ok(_) => {}
-            Err(message) => {
-                crate::say!("connscope: error: {message}");
-                return EXIT_ERROR;
-            }
+    match crate::privilege::open_then_drop(&mut live, args.write.as_deref(), args.keep_privileges) {
+        Ok(Some(who)) if !args.quiet => {
+            crate::say!("connscope: capturing on {} as {who}", live.interface)
         }
-    }
-    if let Some(path) = &args.write {
-        if let Err(message) = live.write_to(path) {
+        Ok(_) => {}
+        Err(message) => {
             crate::say!("connscope: error: {message}");
             return EXIT_ERROR;
         }

@@ -5,10 +5,14 @@
 //!
 //! Not for reading files (`file`, pure Rust), nor for what to do with packets (`live`).
 
+mod savefile;
+
 use super::{LinkType, RawPacket};
 use crate::time::Timestamp;
-use pcap::{Active, Capture, Device, Error, Savefile};
+use pcap::{Active, Capture, Device, Error};
+use savefile::Savefile;
 use std::collections::HashMap;
+use std::fs::File;
 
 /// Pause between polls of a quiet interface: short enough to feel immediate, long
 /// enough not to spin a core.
@@ -80,6 +84,7 @@ pub struct Live {
     pub interface: String,
     pub link_type: LinkType,
     savefile: Option<Savefile>,
+    snaplen: i32,
     number: u64,
 }
 
@@ -125,31 +130,28 @@ impl Live {
             interface,
             link_type,
             savefile: None,
+            snaplen: opts.snaplen,
             number: 0,
         })
     }
 
-    /// Starts saving every packet to `path` (created by whoever connscope runs as now).
-    pub fn write_to(&mut self, path: &str) -> Result<(), String> {
-        self.savefile = Some(
-            self.capture
-                .savefile(path)
-                .map_err(|e| format!("{path}: cannot write: {e}"))?,
-        );
-        Ok(())
+    /// Starts saving every packet to `file`, opened by the caller (`privilege` opens it
+    /// before root is given up).
+    pub fn write_to(&mut self, file: File) {
+        self.savefile = Some(Savefile::new(file, self.link_type, self.snaplen));
     }
 
     pub fn next_packet(&mut self) -> Next<'_> {
         match self.capture.next_packet() {
             Ok(packet) => {
-                if let Some(file) = self.savefile.as_mut() {
-                    file.write(&packet);
-                }
                 self.number += 1;
                 let h = packet.header;
                 // time_t is i64 on this platform, not on every one.
                 #[allow(clippy::useless_conversion)]
                 let secs = i64::from(h.ts.tv_sec);
+                if let Some(file) = self.savefile.as_mut() {
+                    file.write(secs, h.ts.tv_usec as u32, packet.data, h.len);
+                }
                 let ts = Timestamp::from_parts(secs, h.ts.tv_usec as u64, 1_000_000);
                 Next::Packet(RawPacket {
                     number: self.number,
