@@ -5,9 +5,10 @@
 //! Two steps, as `ss -p` takes them. The kernel names the socket: one sock_diag netlink
 //! request (`inet_diag`, an exact lookup by the connection's addresses and ports) gives
 //! its inode and owner uid without reading all of `/proc/net/tcp`. Then the process
-//! holding that inode in `/proc/PID/fd`: processes of the socket's uid (or of hidden
-//! ownership) are read first, newest first, until the inode turns up, and every socket
-//! seen on the way is remembered, so most connections of a busy process need no scan. After root
+//! holding that inode in `/proc/PID/fd`: the owners of the last few connections first,
+//! then processes started since the last look, then those of the socket's uid (or of hidden ownership), then the rest, until the
+//! inode turns up; every socket seen on the way is remembered, so most connections of
+//! a busy process need no scan, and a short-lived client is read first. After root
 //! is dropped this reading needs the two capabilities `privilege` keeps.
 //!
 //! Best effort: a socket or process that is already gone, or one we may not read, is
@@ -34,15 +35,56 @@ pub struct SocketOwner {
     pub uid: u32,
 }
 
-#[derive(Default)]
 pub struct ProcessMap {
     diag: Option<SockDiag>,
     /// Netlink was tried and refused: use `/proc/net/tcp` from then on.
     diag_refused: bool,
     /// Socket inode → owner, from the scans so far.
     owners: HashMap<u64, ProcessInfo>,
-    /// Reused between scans: the pids to read.
-    pids: Vec<(i32, bool)>,
+    /// The pids that existed at the last look, sorted: a pid not among them is a new
+    /// process, the likeliest owner of a new connection.
+    known: Vec<i32>,
+    /// Pids that owned a looked-up socket lately, most recent last (a few): a client
+    /// that opened one connection will likely open the next.
+    recent: Vec<i32>,
+    /// Reused between scans: the pids to read, with the order to read them in.
+    pids: Vec<(Likelihood, i32)>,
+}
+
+/// How many recent owners are read first.
+const RECENT_OWNERS: usize = 8;
+
+/// The order processes are read in when looking for a socket's owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Likelihood {
+    /// Owned a connection looked up lately.
+    Recent,
+    /// Started since the last look: a short-lived client.
+    New,
+    /// Runs as the socket's uid, or hides its uid (not dumpable).
+    SameUser,
+    /// Anyone else: a daemon that changed uid after opening the socket.
+    Other,
+}
+
+impl Default for ProcessMap {
+    /// Notes which processes exist now, so that the first connection's owner, if it is
+    /// a process started after this, is found first.
+    fn default() -> Self {
+        let mut map = ProcessMap {
+            diag: None,
+            diag_refused: false,
+            owners: HashMap::new(),
+            known: Vec::new(),
+            recent: Vec::new(),
+            pids: Vec::new(),
+        };
+        if let Ok(processes) = procfs::process::all_processes() {
+            map.known.extend(processes.flatten().map(|p| p.pid));
+            map.known.sort_unstable();
+        }
+        map
+    }
 }
 
 impl ProcessMap {
@@ -82,43 +124,80 @@ impl ProcessMap {
         if self.owners.len() > MAX_REMEMBERED {
             self.owners.clear();
         }
+        // The owners of the last connections first, before listing /proc at all: a
+        // client's next connection may last only milliseconds.
+        for index in (0..self.recent.len()).rev() {
+            let pid = self.recent[index];
+            if self.read_process(pid, socket.inode) {
+                self.note_owner(pid);
+                return;
+            }
+        }
         let Ok(processes) = procfs::process::all_processes() else {
             return;
         };
         self.pids.clear();
         for process in processes.flatten() {
             // A process's /proc directory belongs to its uid, or to root when the
-            // process is not dumpable (setuid programs, connscope itself): those are
-            // read first, the rest (a daemon that changed uid after opening the
-            // socket) only if the socket is not found among them.
-            let likely = process.uid().is_ok_and(|uid| uid == socket.uid || uid == 0);
-            self.pids.push((process.pid, likely));
-        }
-        // Newest first: a new connection most often comes from a young process.
-        self.pids
-            .sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        for &(pid, _) in &self.pids {
-            let Ok(process) = procfs::process::Process::new(pid) else {
-                continue;
+            // process is not dumpable (setuid programs, connscope itself).
+            let likelihood = if self.recent.contains(&process.pid) {
+                Likelihood::Recent
+            } else if self.known.binary_search(&process.pid).is_err() {
+                Likelihood::New
+            } else if process.uid().is_ok_and(|uid| uid == socket.uid || uid == 0) {
+                Likelihood::SameUser
+            } else {
+                Likelihood::Other
             };
-            let Ok(fds) = process.fd() else { continue };
-            let mut name = None;
-            let mut found = false;
-            for fd in fds.flatten() {
-                if let procfs::process::FDTarget::Socket(inode) = fd.target {
-                    let name = name
-                        .get_or_insert_with(|| process.stat().map(|s| s.comm).unwrap_or_default());
-                    found |= inode == socket.inode;
-                    self.owners.entry(inode).or_insert_with(|| ProcessInfo {
-                        pid: pid as u32,
-                        name: name.clone(),
-                    });
-                }
-            }
-            if found {
-                return;
+            self.pids.push((likelihood, process.pid));
+        }
+        self.known.clear();
+        self.known.extend(self.pids.iter().map(|&(_, pid)| pid));
+        self.known.sort_unstable();
+        // Within a class, higher pids first: often younger, though pids wrap.
+        self.pids
+            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let pids = std::mem::take(&mut self.pids);
+        let found = pids
+            .iter()
+            .filter(|(likelihood, _)| *likelihood != Likelihood::Recent)
+            .find(|&&(_, pid)| self.read_process(pid, socket.inode));
+        if let Some(&(_, pid)) = found {
+            self.note_owner(pid);
+        }
+        self.pids = pids;
+    }
+
+    /// Remembers every socket of `pid`; whether `inode` is among them.
+    fn read_process(&mut self, pid: i32, inode: u64) -> bool {
+        let Ok(process) = procfs::process::Process::new(pid) else {
+            return false;
+        };
+        let Ok(fds) = process.fd() else {
+            return false;
+        };
+        let mut name = None;
+        let mut found = false;
+        for fd in fds.flatten() {
+            if let procfs::process::FDTarget::Socket(socket) = fd.target {
+                let name =
+                    name.get_or_insert_with(|| process.stat().map(|s| s.comm).unwrap_or_default());
+                found |= socket == inode;
+                self.owners.entry(socket).or_insert_with(|| ProcessInfo {
+                    pid: pid as u32,
+                    name: name.clone(),
+                });
             }
         }
+        found
+    }
+
+    fn note_owner(&mut self, pid: i32) {
+        self.recent.retain(|&p| p != pid);
+        if self.recent.len() == RECENT_OWNERS {
+            self.recent.remove(0);
+        }
+        self.recent.push(pid);
     }
 }
 

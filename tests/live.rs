@@ -279,19 +279,22 @@ fn serve_and_close() -> u16 {
     port
 }
 
-/// A separate client process (python3) making `n` connections of a millisecond or two
-/// each, one after another, then staying alive a moment: (its pid, its name).
+/// A separate client process (python3) making `n` connections of about 5 ms each,
+/// one after another, then staying alive a moment: (its pid, its name).
 fn short_connections(port: u16, n: u32) -> Option<(u32, String)> {
-    let script = "import socket, sys, time\n\
-port, n = int(sys.argv[1]), int(sys.argv[2])\n\
-for i in range(n):\n\
-    s = socket.create_connection(('127.0.0.1', port))\n\
-    s.sendall(b'GET /%d HTTP/1.1\\r\\nHost: t\\r\\nConnection: close\\r\\n\\r\\n' % i)\n\
-    while s.recv(4096):\n\
-        pass\n\
-    s.close()\n\
-print('done', flush=True)\n\
-time.sleep(1.5)\n";
+    let script = r#"
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /%d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % i)
+    while s.recv(4096):
+        pass
+    time.sleep(0.005)
+    s.close()
+print("done", flush=True)
+time.sleep(1.5)
+"#;
     let mut child = Command::new("python3")
         .args(["-c", script, &port.to_string(), &n.to_string()])
         .stdout(Stdio::piped())

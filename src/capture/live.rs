@@ -13,10 +13,16 @@ use pcap::{Active, Capture, Device, Error};
 use savefile::Savefile;
 use std::collections::HashMap;
 use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
 
-/// Pause between polls of a quiet interface: short enough to feel immediate, long
-/// enough not to spin a core.
+/// The longest wait for a packet on a quiet interface before the caller gets control
+/// back (to refresh the display, notice Ctrl-C): short enough to feel immediate.
 const IDLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The kernel's capture buffer (tcpdump -B). libpcap's 2 MB holds only eight blocks of
+/// the largest snapshot length, a few milliseconds of traffic in immediate mode, so a
+/// short pause (naming a connection's process) would drop packets.
+const KERNEL_BUFFER: i32 = 32 << 20;
 
 /// What a live capture needs to start.
 #[derive(Clone, Debug)]
@@ -85,6 +91,8 @@ pub struct Live {
     pub link_type: LinkType,
     savefile: Option<Savefile>,
     snaplen: i32,
+    /// The capture's socket again, to wait on while the capture itself is borrowed.
+    readable: OwnedFd,
     number: u64,
 }
 
@@ -112,6 +120,7 @@ impl Live {
             .promisc(opts.promisc)
             .snaplen(opts.snaplen)
             .immediate_mode(true)
+            .buffer_size(KERNEL_BUFFER)
             .open()
             .map_err(|e| describe_open_error(&interface, &e))?;
         // In immediate mode Linux ignores the read timeout, so a quiet interface would
@@ -125,7 +134,12 @@ impl Live {
                 .map_err(|e| format!("invalid BPF filter {filter:?}: {e}"))?;
         }
         let link_type = LinkType(capture.get_datalink().0 as u32);
+        let readable = capture
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| format!("{interface}: cannot capture: {e}"))?;
         Ok(Live {
+            readable,
             capture,
             interface,
             link_type,
@@ -162,7 +176,7 @@ impl Live {
                 })
             }
             Err(Error::TimeoutExpired) | Err(Error::NoMorePackets) => {
-                std::thread::sleep(IDLE_PAUSE);
+                wait_for_packets(&self.readable);
                 Next::Idle
             }
             Err(e) => Next::Ended(format!("{}: capture stopped: {e}", self.interface)),
@@ -189,6 +203,19 @@ impl Live {
                 .map_err(|e| format!("cannot flush the capture file: {e}")),
             None => Ok(()),
         }
+    }
+}
+
+/// Waits until a packet is readable on `capture` (a duplicate of the capture's socket)
+/// or `IDLE_PAUSE` has passed. Waking on the packet rather than sleeping the whole pause
+/// means a SYN is handled within microseconds, while its (perhaps short-lived) process
+/// and socket still exist.
+fn wait_for_packets(capture: &OwnedFd) {
+    use nix::poll::{poll, PollFd, PollFlags};
+    let mut fds = [PollFd::new(capture.as_fd(), PollFlags::POLLIN)];
+    // IDLE_PAUSE fits a u16 of milliseconds.
+    if poll(&mut fds, IDLE_PAUSE.as_millis() as u16).is_err() {
+        std::thread::sleep(IDLE_PAUSE);
     }
 }
 
