@@ -28,6 +28,8 @@ pub mod decrypt;
 pub mod findings;
 pub mod flow;
 pub mod host;
+#[cfg(feature = "live")]
+pub mod privilege;
 #[cfg(all(feature = "live", target_os = "linux"))]
 pub mod process;
 pub mod report;

@@ -28,8 +28,8 @@ pub enum AppError {
     #[error(transparent)]
     Live(#[from] crate::capture::live::LiveError),
     #[cfg(feature = "live")]
-    #[error("cannot drop privileges ({step}): {cause}; use --keep-privileges to stay root")]
-    Privileges { step: &'static str, cause: String },
+    #[error(transparent)]
+    Privileges(#[from] crate::privilege::PrivilegeError),
     #[cfg(not(feature = "live"))]
     #[error("{NO_LIVE}")]
     NoLive,

@@ -74,29 +74,6 @@ impl LiveConfig {
     }
 }
 
-/// Drops root for the invoking sudo user, or nobody, as tcpdump -Z does.
-fn drop_privileges() -> Result<Option<String>, AppError> {
-    use nix::unistd::{geteuid, setgid, setgroups, setuid, Gid, Uid};
-    if !geteuid().is_root() {
-        return Ok(None);
-    }
-    let id = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok());
-    let (uid, gid, who) = match (id("SUDO_UID"), id("SUDO_GID")) {
-        (Some(uid), Some(gid)) if uid != 0 => (uid, gid, format!("uid {uid}")),
-        _ => (65534, 65534, "nobody".to_string()),
-    };
-    let fail = |step: &'static str| {
-        move |e: nix::Error| AppError::Privileges {
-            step,
-            cause: e.to_string(),
-        }
-    };
-    setgroups(&[Gid::from_raw(gid)]).map_err(fail("setgroups"))?;
-    setgid(Gid::from_raw(gid)).map_err(fail("setgid"))?;
-    setuid(Uid::from_raw(uid)).map_err(fail("setuid"))?;
-    Ok(Some(who))
-}
-
 /// Which process owns each open connection's socket, while it is open.
 struct Owners {
     #[cfg(target_os = "linux")]
@@ -209,15 +186,11 @@ pub fn run(config: &LiveConfig) -> Result<u8, AppError> {
         promisc: args.promisc,
     };
     let mut live = Live::open(&opts)?;
-    if !args.keep_privileges {
-        if let Some(who) = drop_privileges()? {
-            if !args.quiet {
-                crate::say!("connscope: capturing on {} as {who}", live.interface)
-            }
-        }
-    }
-    if let Some(path) = &args.write {
-        live.write_to(path)?;
+    // What needs root (the capture, the --write file) is open before root is given up.
+    let dropped =
+        crate::privilege::open_then_drop(&mut live, args.write.as_deref(), args.keep_privileges)?;
+    if let (Some(who), false) = (dropped, args.quiet) {
+        crate::say!("connscope: capturing on {} as {who}", live.interface)
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);

@@ -5,16 +5,26 @@
 //!
 //! Not for reading files (`file`, pure Rust), nor for what to do with packets (`live`).
 
+mod savefile;
+
 use super::file::{ReadSummary, Warning};
 use super::{Event, LinkType, RawPacket};
 use crate::time::Timestamp;
-use pcap::{Active, Capture, Device, Error, Savefile};
+use pcap::{Active, Capture, Device, Error};
+use savefile::Savefile;
 use std::collections::HashMap;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
 use thiserror::Error as ThisError;
 
-/// Pause between polls of a quiet interface: short enough to feel immediate, long
-/// enough not to spin a core.
+/// The longest wait for a packet on a quiet interface before the caller gets control
+/// back (to refresh the display, notice Ctrl-C): short enough to feel immediate.
 const IDLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The kernel's capture buffer (tcpdump -B). libpcap's 2 MB holds only eight blocks of
+/// the largest snapshot length, a few milliseconds of traffic in immediate mode, so a
+/// short pause (naming a connection's process) would drop packets.
+const KERNEL_BUFFER: i32 = 32 << 20;
 
 /// What a live capture needs to start.
 #[derive(Clone, Debug)]
@@ -52,10 +62,8 @@ pub enum LiveError {
     Open { interface: String, detail: String },
     #[error("invalid BPF filter {expression:?}: {detail}")]
     Filter { expression: String, detail: String },
-    #[error("{path}: cannot write: {detail}")]
-    Write { path: String, detail: Error },
     #[error("cannot flush the capture file: {0}")]
-    Flush(Error),
+    Flush(std::io::Error),
     /// libpcap could not make a compiler for `analyze --filter`.
     #[error("{0}")]
     Compiler(Error),
@@ -115,6 +123,9 @@ pub struct Live {
     pub interface: String,
     pub link_type: LinkType,
     savefile: Option<Savefile>,
+    snaplen: i32,
+    /// The capture's socket again, to wait on while the capture itself is borrowed.
+    readable: OwnedFd,
     number: u64,
     last_ts: Option<Timestamp>,
 }
@@ -143,6 +154,7 @@ impl Live {
             .promisc(opts.promisc)
             .snaplen(opts.snaplen)
             .immediate_mode(true)
+            .buffer_size(KERNEL_BUFFER)
             .open()
             .map_err(|e| describe_open_error(&interface, &e))?;
         // In immediate mode Linux ignores the read timeout, so a quiet interface would
@@ -159,36 +171,42 @@ impl Live {
                 })?;
         }
         let link_type = LinkType(capture.get_datalink().0 as u32);
+        let readable = capture
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| LiveError::Open {
+                interface: interface.clone(),
+                detail: e.to_string(),
+            })?;
         Ok(Live {
+            readable,
             capture,
             interface,
             link_type,
             savefile: None,
+            snaplen: opts.snaplen,
             number: 0,
             last_ts: None,
         })
     }
 
-    /// Starts saving every packet to `path` (created by whoever connscope runs as now).
-    pub fn write_to(&mut self, path: &str) -> Result<(), LiveError> {
-        self.savefile = Some(self.capture.savefile(path).map_err(|e| LiveError::Write {
-            path: path.to_string(),
-            detail: e,
-        })?);
-        Ok(())
+    /// Starts saving every packet to `file`, opened by the caller (`privilege` opens it
+    /// before root is given up).
+    pub fn write_to(&mut self, file: File) {
+        self.savefile = Some(Savefile::new(file, self.link_type, self.snaplen));
     }
 
     fn next_packet(&mut self) -> Next<'_> {
         match self.capture.next_packet() {
             Ok(packet) => {
-                if let Some(file) = self.savefile.as_mut() {
-                    file.write(&packet);
-                }
                 self.number += 1;
                 let h = packet.header;
                 // time_t is i64 on this platform, not on every one.
                 #[allow(clippy::useless_conversion)]
                 let secs = i64::from(h.ts.tv_sec);
+                if let Some(file) = self.savefile.as_mut() {
+                    file.write(secs, h.ts.tv_usec as u32, packet.data, h.len);
+                }
                 let ts = Timestamp::from_parts(secs, h.ts.tv_usec as u64, 1_000_000);
                 self.last_ts = Some(ts);
                 Next::Packet(RawPacket {
@@ -200,7 +218,7 @@ impl Live {
                 })
             }
             Err(Error::TimeoutExpired) | Err(Error::NoMorePackets) => {
-                std::thread::sleep(IDLE_PAUSE);
+                wait_for_packets(&self.readable);
                 Next::Idle
             }
             Err(e) => Next::Ended(format!("{}: capture stopped: {e}", self.interface)),
@@ -266,6 +284,19 @@ impl Live {
             Some(file) => file.flush().map_err(LiveError::Flush),
             None => Ok(()),
         }
+    }
+}
+
+/// Waits until a packet is readable on `capture` (a duplicate of the capture's socket)
+/// or `IDLE_PAUSE` has passed. Waking on the packet rather than sleeping the whole pause
+/// means a SYN is handled within microseconds, while its (perhaps short-lived) process
+/// and socket still exist.
+fn wait_for_packets(capture: &OwnedFd) {
+    use nix::poll::{poll, PollFd, PollFlags};
+    let mut fds = [PollFd::new(capture.as_fd(), PollFlags::POLLIN)];
+    // IDLE_PAUSE fits a u16 of milliseconds.
+    if poll(&mut fds, IDLE_PAUSE.as_millis() as u16).is_err() {
+        std::thread::sleep(IDLE_PAUSE);
     }
 }
 
