@@ -77,6 +77,18 @@ pub fn run(cli: Cli) -> u8 {
             .build_global();
     }
     match cli.command {
+        Command::Analyze(args) if matches!(args.format, Format::Html | Format::Svg) => {
+            let format = match args.format {
+                Format::Svg => crate::cli::PictureFormat::Svg,
+                _ => crate::cli::PictureFormat::Html,
+            };
+            crate::report::html::run(&args.input, format, None)
+        }
+        Command::Report(args) => {
+            crate::report::html::run(&args.input, args.format, args.output.as_deref())
+        }
+        Command::Diff(args) => crate::diff::run(&args),
+        Command::Check(args) if args.baseline.is_some() => crate::diff::baseline::run_check(&args),
         Command::Analyze(args) => {
             let columns = match args.columns.as_deref().map(table::Columns::parse) {
                 None => None,
@@ -942,6 +954,8 @@ fn run_view(
     let written = match (write_error, view) {
         (Some(e), _) => Err(e),
         (None, View::Connections(Format::Jsonl)) => Ok(()),
+        // Drawn by `report::html`, which `run` hands these to.
+        (None, View::Connections(Format::Html | Format::Svg)) => Ok(()),
         (None, View::Connections(Format::Json)) => {
             json::write_document(&mut out, &report, &mut spills, &mut finding_spills)
         }

@@ -3,6 +3,7 @@
 //! connection, streamed), `zeek_logs` (Zeek's TSV conn/http/ssl logs, streamed).
 //! `servers` derives the per-server rollup into the model.
 
+pub mod html;
 pub mod json;
 pub mod model;
 pub mod servers;
