@@ -319,3 +319,69 @@ fn words(diff: &Diff) -> String {
     text.push('.');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn side(source: &str, servers: &[(&str, u64, u64, u64)], findings: &[&str]) -> Side {
+        let mut s = Side {
+            source: source.into(),
+            ..Side::default()
+        };
+        for (server, conns, requests, reused) in servers {
+            let mut f = Figures {
+                connections: *conns,
+                http_connections: *conns,
+                requests: *requests,
+                reused_connections: *reused,
+                handshakes: *conns,
+                ..Figures::default()
+            };
+            f.settle();
+            s.servers.insert(server.to_string(), f);
+        }
+        for k in findings {
+            *s.findings.entry(k.to_string()).or_default() += 1;
+        }
+        s
+    }
+
+    #[test]
+    fn the_change_in_plain_words() {
+        let before = side("a", &[("127.0.0.1:8080", 7, 7, 0), ("10.0.0.1:80", 1, 1, 0)], &["new_connection_while_idle"]);
+        let after = side("b", &[("127.0.0.1:8080", 1, 7, 1), ("10.0.0.2:443", 2, 2, 0)], &[]);
+        let d = compare(&before, &after);
+        assert_eq!(
+            d.summary,
+            "10.0.0.1:80 no longer contacted (was 1 connection); new server 10.0.0.2:443: 2 connections, 2 requests; \
+connections to 127.0.0.1:8080: 7 → 1; requests per connection 1.0 → 7.0; reused connections 0 → 1; handshakes 7 → 1; \
+`new_connection_while_idle` gone."
+        );
+        assert_eq!(d.disappeared, vec!["new_connection_while_idle"]);
+        assert!(d.appeared.is_empty());
+        assert_eq!(d.total.before.map(|t| t.connections), Some(8));
+    }
+
+    #[test]
+    fn a_json_report_reduces_like_the_model() {
+        let doc = json!({
+            "schema": "connscope.report/1",
+            "servers": [{"server": {"ip": "::1", "port": 8081}, "connections": 2, "http_connections": 2, "requests": 3, "reused_connections": 1}],
+            "connections": [
+                {"server": {"ip": "::1", "port": 8081}, "handshake": {"syn_packet": 1}},
+                {"server": {"ip": "::1", "port": 8081}, "handshake": {"syn_packet": null}}
+            ],
+            "findings": [{"kind": "connection_reused"}]
+        });
+        let s = Side::from_json("r.json", &doc).expect("reads");
+        let f = s.servers["[::1]:8081"];
+        assert_eq!((f.connections, f.requests, f.handshakes), (2, 3, 1));
+        assert_eq!(f.requests_per_connection, Some(1.5));
+        assert_eq!(s.findings["connection_reused"], 1);
+        let wrong = Side::from_json("x.json", &json!({"schema": "other/1"}));
+        assert!(wrong.is_err_and(|e| e.contains("not a connscope JSON report")));
+        assert!(Side::from_json("y.json", &json!({"schema": "connscope.report/1"})).is_err());
+    }
+}

@@ -287,7 +287,7 @@ impl<'a> Chart<'a> {
                 out,
                 "<g transform=\"translate({x},{y})\">{shape}<text x=\"26\" y=\"4\">{word}</text></g>"
             );
-            x += 30.0 + 7.0 * word.len() as f64;
+            x += 44.0 + 7.0 * word.len() as f64;
         }
         out.push_str("</g>\n");
     }
@@ -628,5 +628,111 @@ fn end_words(c: &ConnectionRecord) -> String {
         (CloseHow::Open, _) => "still open".into(),
         (how, Some(by)) => format!("{} by {}", how.as_str().to_uppercase(), by.as_str()),
         (how, None) => how.as_str().to_uppercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Charts of connections tracked from packets built with etherparse.
+    use super::*;
+    use crate::flow::table::tests_support::{pkt, track};
+    use crate::report::model::SCHEMA;
+
+    fn report(connections: Vec<ConnectionRecord>) -> Report {
+        Report {
+            schema: SCHEMA,
+            inputs: Vec::new(),
+            connections,
+            servers: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    /// Handshake, one GET and its answer, 3 s idle, a second GET, then `end`.
+    fn conversation(port: u16, at: f64, end: &str) -> Vec<crate::flow::table::tests_support::Pkt> {
+        let (c, s) = (([10, 0, 0, 1], port), ([10, 0, 0, 2], 80));
+        let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let (g, o) = (get.len() as u32, ok.len() as u32);
+        let mut p = vec![
+            pkt(true, 100, at).syn(),
+            pkt(false, 500, at + 0.001).syn().ack(101),
+            pkt(true, 101, at + 0.002).ack(501),
+            pkt(true, 101, at + 0.003).ack(501).data(get),
+            pkt(false, 501, at + 0.004).ack(101 + g).data(ok),
+            pkt(true, 101 + g, at + 3.004).ack(501 + o).data(get),
+            pkt(false, 501 + o, at + 3.005).ack(101 + 2 * g).data(ok),
+        ];
+        let (cs, ss) = (101 + 2 * g, 501 + 2 * o);
+        match end {
+            "fin" => p.push(pkt(true, cs, at + 3.1).ack(ss).fin()),
+            "rst" => p.push(pkt(false, ss, at + 3.1).rst()),
+            _ => {}
+        }
+        p.into_iter().map(|x| x.between(c, s)).collect()
+    }
+
+    fn svg(report: &Report) -> String {
+        let mut out = String::new();
+        Chart::new(report, 0).write_svg(&mut out, "t", true);
+        out
+    }
+
+    #[test]
+    fn a_lane_shows_handshake_exchanges_idle_and_the_fin() {
+        let r = report(track(&conversation(40000, 1.0, "fin")));
+        let out = svg(&r);
+        assert_eq!(out.matches("<g class=\"lane\"").count(), 1);
+        // The legend has one of each too.
+        assert_eq!(out.matches("<rect class=\"exchange\"").count(), 2 + 1);
+        assert_eq!(out.matches("<rect class=\"handshake\"").count(), 1 + 1);
+        assert_eq!(out.matches("<rect class=\"idle\"").count(), 1 + 1);
+        assert!(out.contains("<g class=\"close fin by-client\""));
+        assert!(out.contains(">FIN by client</text>"));
+        assert!(out.contains("⋯ 3.0 s ⋯"), "the idle gap is an axis break");
+        assert!(out.contains("exchange 2: GET / → 200; request packet 6"));
+        roxmltree::Document::parse(&out).expect("well-formed SVG");
+    }
+
+    #[test]
+    fn resets_and_open_ends_are_told_apart_in_words() {
+        let mut conns = track(&conversation(40001, 1.0, "rst"));
+        conns.extend(track(&conversation(40002, 2.0, "open")));
+        for (i, c) in conns.iter_mut().enumerate() {
+            c.id = i as u64 + 1;
+        }
+        let out = svg(&report(conns));
+        assert!(out.contains(">RST by server</text>"), "{out}");
+        assert!(out.contains(">still open</text>"));
+        assert!(out.contains("<path class=\"cap open\""));
+    }
+
+    #[test]
+    fn past_the_lane_limit_the_rest_fold_into_an_aggregate_lane() {
+        let mut conns = Vec::new();
+        for i in 0..(LANE_LIMIT as u16 + 3) {
+            let mut c = track(&conversation(20000 + i, f64::from(i) * 0.01, "fin"));
+            c[0].id = u64::from(i) + 1;
+            conns.extend(c);
+        }
+        let mut r = report(conns);
+        r.findings.push(crate::report::model::Finding {
+            kind: crate::report::model::FindingKind::NoReuse,
+            severity: crate::report::model::Severity::Warning,
+            input: 0,
+            connections: vec![LANE_LIMIT as u64 + 2],
+            packets: Vec::new(),
+            message: String::new(),
+            figures: serde_json::Map::new(),
+        });
+        let chart = Chart::new(&r, 0);
+        assert_eq!((chart.lanes(), chart.folded()), (LANE_LIMIT, 3));
+        // The connection a finding names keeps its lane; the last ones fold.
+        assert_eq!(chart.anchor(LANE_LIMIT as u64 + 2), format!("conn-{}", LANE_LIMIT + 2));
+        assert_eq!(chart.anchor(LANE_LIMIT as u64 + 3), "agg-0-0");
+        let out = svg(&r);
+        assert!(out.contains("<g class=\"aggregate\" id=\"agg-0-0\" data-connections=\"3\""));
+        assert!(out.contains(">+3 connections</text>"));
+        assert!(chart.caption().contains("the other 3 are summed up per server"));
     }
 }
