@@ -16,8 +16,12 @@ fn check_golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).expect("write golden");
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {}; run with UPDATE_GOLDEN=1", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {}; run with UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
     assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
@@ -60,7 +64,14 @@ fn json_reports_compare_like_their_captures() {
     }
     let from_json = json(&connscope(&["diff", "-f", "json", &paths[0], &paths[1]]));
     let from_pcap = json(&connscope(&["diff", "-f", "json", BEFORE, AFTER]));
-    for key in ["summary", "servers", "total", "appeared", "disappeared", "findings"] {
+    for key in [
+        "summary",
+        "servers",
+        "total",
+        "appeared",
+        "disappeared",
+        "findings",
+    ] {
         assert_eq!(from_json[key], from_pcap[key], "{key}");
     }
     // Mixed: a JSON report before, a capture after.
@@ -72,9 +83,8 @@ fn json_reports_compare_like_their_captures() {
 fn the_same_capture_twice_is_no_change() {
     let out = connscope(&["diff", AFTER, AFTER]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains(
-        "No change: 1 connection to 1 server, 7 requests, the same findings."
-    ));
+    assert!(stdout(&out)
+        .contains("No change: 1 connection to 1 server, 7 requests, the same findings."));
 }
 
 #[test]
@@ -87,7 +97,11 @@ fn diff_input_errors_exit_2() {
     std::fs::write(&other, "{\"schema\": \"something/else\"}").expect("write");
     let out = connscope(&["diff", other.to_str().expect("utf-8"), AFTER]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not a connscope JSON report"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a connscope JSON report"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -107,7 +121,10 @@ fn check_baseline_fails_when_connections_grow() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("FAIL  connections(server=127.0.0.1:8080) <= baseline.connections  observed 7 (baseline 1)"), "{text}");
-    assert!(text.contains("PASS  requests == baseline.requests"), "{text}");
+    assert!(
+        text.contains("PASS  requests == baseline.requests"),
+        "{text}"
+    );
     assert!(text.contains("why: new_connection_while_idle"), "{text}");
     // The fix: after against before passes.
     let out = connscope(&[
@@ -125,10 +142,30 @@ fn check_baseline_fails_when_connections_grow() {
 
 #[test]
 fn baseline_expressions_need_a_baseline() {
-    let out = connscope(&["check", AFTER, "--expect", "connections <= baseline.connections"]);
+    let out = connscope(&[
+        "check",
+        AFTER,
+        "--expect",
+        "connections <= baseline.connections",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("needs --baseline BEFORE"), "{}", stdout(&out));
-    let out = connscope(&["check", AFTER, "--baseline", BEFORE, "--expect", "connections <= baseline.conections"]);
+    assert!(
+        stdout(&out).contains("needs --baseline BEFORE"),
+        "{}",
+        stdout(&out)
+    );
+    let out = connscope(&[
+        "check",
+        AFTER,
+        "--baseline",
+        BEFORE,
+        "--expect",
+        "connections <= baseline.conections",
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unknown baseline metric"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown baseline metric"),
+        "{}",
+        stderr(&out)
+    );
 }

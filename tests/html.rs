@@ -21,7 +21,9 @@ fn chromium() -> Option<PathBuf> {
         })
     });
     if found.is_none() {
-        eprintln!("html: chromium is not installed (apt-get install chromium): browser tests skipped");
+        eprintln!(
+            "html: chromium is not installed (apt-get install chromium): browser tests skipped"
+        );
     }
     found
 }
@@ -65,11 +67,16 @@ fn lanes(doc: &str) -> Vec<&str> {
             let rest = &doc[at..];
             // A lane holds nested groups (probes, close); it ends where the next
             // lane, aggregate or group header starts, or the chart ends.
-            let end = ["<g class=\"lane", "<g class=\"group", "<g class=\"aggregate", "</svg>"]
-                .iter()
-                .filter_map(|m| rest[1..].find(m).map(|i| i + 1))
-                .min()
-                .unwrap_or(rest.len());
+            let end = [
+                "<g class=\"lane",
+                "<g class=\"group",
+                "<g class=\"aggregate",
+                "</svg>",
+            ]
+            .iter()
+            .filter_map(|m| rest[1..].find(m).map(|i| i + 1))
+            .min()
+            .unwrap_or(rest.len());
             &rest[..end]
         })
         .collect()
@@ -107,16 +114,35 @@ fn one_glance_at_the_keepalive_fixture_in_chromium() {
     let out = browse(&browser, &page, &["--dump-dom"]);
     let dom = String::from_utf8_lossy(&out.stdout);
     // The script ran: it counts the lanes into the body.
-    assert!(dom.contains("<body data-ready=\"1\""), "script did not run: {}", &dom[..dom.len().min(400)]);
+    assert!(
+        dom.contains("<body data-ready=\"1\""),
+        "script did not run: {}",
+        &dom[..dom.len().min(400)]
+    );
     let lanes = lanes(&dom);
     assert_eq!(lanes.len(), 1, "one connection");
     let lane = lanes[0];
-    assert_eq!(count(lane, "<rect class=\"exchange\""), 3, "three exchanges");
+    assert_eq!(
+        count(lane, "<rect class=\"exchange\""),
+        3,
+        "three exchanges"
+    );
     assert_eq!(count(lane, "<rect class=\"idle\""), 2, "two idle stretches");
-    assert_eq!(count(lane, "<g class=\"probe answered\""), 6, "six answered probe ticks");
+    assert_eq!(
+        count(lane, "<g class=\"probe answered\""),
+        6,
+        "six answered probe ticks"
+    );
     assert_eq!(count(lane, "<g class=\"probe unanswered\""), 0);
-    assert_eq!(count(lane, "<g class=\"close fin by-client\""), 1, "FIN by the client");
-    assert!(lane.contains(">FIN by client</text>"), "the end says it in words");
+    assert_eq!(
+        count(lane, "<g class=\"close fin by-client\""),
+        1,
+        "FIN by the client"
+    );
+    assert!(
+        lane.contains(">FIN by client</text>"),
+        "the end says it in words"
+    );
     assert_eq!(count(lane, "<rect class=\"handshake\""), 1);
     // Hover text carries packet numbers (go-keepalive-reuse: requests in 4, 14, 23).
     assert!(lane.contains("request packet 4"), "{lane}");
@@ -163,8 +189,16 @@ fn every_fixture_in_one_page_in_chromium() {
                 .count()
         };
         let name = &fixtures[n];
-        assert_eq!(lanes(section).len(), of_input("connections"), "{name}: lanes");
-        assert_eq!(count(section, "<li class=\"finding "), of_input("findings"), "{name}: findings");
+        assert_eq!(
+            lanes(section).len(),
+            of_input("connections"),
+            "{name}: lanes"
+        );
+        assert_eq!(
+            count(section, "<li class=\"finding "),
+            of_input("findings"),
+            "{name}: findings"
+        );
         let exchanges: usize = truth["connections"]
             .as_array()
             .expect("connections")
@@ -173,10 +207,17 @@ fn every_fixture_in_one_page_in_chromium() {
             .map(|c| {
                 let http = c["http"].as_array().map_or(0, Vec::len);
                 let tls = c["tls"]["exchanges"].as_array().map_or(0, Vec::len);
-                if http > 0 { http } else { tls }
+                if http > 0 {
+                    http
+                } else {
+                    tls
+                }
             })
             .sum();
-        let bars: usize = lanes(section).iter().map(|l| count(l, "<rect class=\"exchange\"")).sum();
+        let bars: usize = lanes(section)
+            .iter()
+            .map(|l| count(l, "<rect class=\"exchange\""))
+            .sum();
         assert_eq!(bars, exchanges, "{name}: exchange bars");
         let probes: usize = truth["connections"]
             .as_array()
@@ -185,13 +226,19 @@ fn every_fixture_in_one_page_in_chromium() {
             .filter(|c| c["input"].as_u64() == Some(n as u64))
             .map(|c| c["keepalive"]["probes"].as_array().map_or(0, Vec::len))
             .sum();
-        let ticks: usize = lanes(section).iter().map(|l| count(l, "<g class=\"probe ")).sum();
+        let ticks: usize = lanes(section)
+            .iter()
+            .map(|l| count(l, "<g class=\"probe "))
+            .sum();
         assert_eq!(ticks, probes, "{name}: probe ticks");
         // Every finding link lands on an element of the page.
         for (at, _) in section.match_indices("class=\"finding-link\" href=\"#") {
             let rest = &section[at + "class=\"finding-link\" href=\"#".len()..];
             let target = &rest[..rest.find('"').expect("quote")];
-            assert!(dom.contains(&format!("id=\"{target}\"")), "{name}: link to {target}");
+            assert!(
+                dom.contains(&format!("id=\"{target}\"")),
+                "{name}: link to {target}"
+            );
         }
     }
 }
@@ -205,9 +252,16 @@ fn the_screenshot_is_a_picture_not_a_blank_page() {
     let out = browse(
         &browser,
         &page,
-        &["--window-size=1280,800", &format!("--screenshot={}", shot.display())],
+        &[
+            "--window-size=1280,800",
+            &format!("--screenshot={}", shot.display()),
+        ],
     );
-    assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        shot.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let decoder = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(&shot).expect("png"),
     ));
@@ -227,7 +281,10 @@ fn the_screenshot_is_a_picture_not_a_blank_page() {
     }
     let total = (info.width * info.height) as usize;
     assert!(colours.len() >= 32, "{} colours", colours.len());
-    assert!(inked * 20 > total, "only {inked} of {total} pixels are not white");
+    assert!(
+        inked * 20 > total,
+        "only {inked} of {total} pixels are not white"
+    );
 }
 
 #[test]
@@ -238,7 +295,11 @@ fn svg_alone_has_its_style_and_the_same_lanes() {
     assert!(svg.starts_with("<?xml"));
     assert!(svg.contains("<style>"));
     assert_eq!(lanes(&svg).len(), 7);
-    assert_eq!(count(&svg, "<rect class=\"exchange\""), 7 + 1, "7 bars and the legend's");
+    assert_eq!(
+        count(&svg, "<rect class=\"exchange\""),
+        7 + 1,
+        "7 bars and the legend's"
+    );
     // Well-formed XML: it pastes into an issue or a wiki.
     roxmltree::Document::parse(&svg).expect("well-formed SVG");
 }

@@ -312,7 +312,13 @@ pub fn parse(text: &str) -> Result<Expectation, ParseError> {
             return Err(lx.error(lx.column(), rest, &["end of expression"]));
         }
         let (op, baseline, value) = (*op, Some(*against), 0.0);
-        return Ok(Expectation::Compare { metric, selector, op, value, baseline });
+        return Ok(Expectation::Compare {
+            metric,
+            selector,
+            op,
+            value,
+            baseline,
+        });
     }
     let end = lx.text[lx.pos..]
         .find(' ')
@@ -464,11 +470,14 @@ mod tests {
         else {
             panic!("{parsed:?}")
         };
-        assert_eq!((metric, baseline), (Metric::Connections, Some(Metric::Connections)));
+        assert_eq!(
+            (metric, baseline),
+            (Metric::Connections, Some(Metric::Connections))
+        );
         let Err(e) = parse("requests >= baseline.requets") else {
             panic!("a misspelt baseline metric parsed")
         };
-        assert_eq!(e.column, 20);
+        assert_eq!(e.column, 21);
         assert!(parse("requests >= baseline.requests 3").is_err());
     }
 

@@ -11,7 +11,13 @@ use crate::report::model::{ConnectionRecord, Report};
 use std::io::{self, BufWriter, Write};
 
 /// Judges one expectation on `report`, a `baseline.` one against `baseline`.
-pub fn evaluate(capture: &str, text: &str, exp: &Expectation, report: &Report, baseline: &Report) -> Outcome {
+pub fn evaluate(
+    capture: &str,
+    text: &str,
+    exp: &Expectation,
+    report: &Report,
+    baseline: &Report,
+) -> Outcome {
     let Expectation::Compare {
         metric,
         selector,
@@ -57,7 +63,9 @@ pub fn run_check(args: &CheckArgs) -> u8 {
         return EXIT_ERROR;
     };
     if args.files.is_empty() || args.expect.is_empty() {
-        crate::say!("connscope: error: check --baseline needs capture files and at least one --expect");
+        crate::say!(
+            "connscope: error: check --baseline needs capture files and at least one --expect"
+        );
         return EXIT_ERROR;
     }
     let mut expectations = Vec::new();
@@ -71,11 +79,12 @@ pub fn run_check(args: &CheckArgs) -> u8 {
         }
     }
     let track = Tracking::of(args.quiet, &args.tracking, None);
-    let analyse = |path: &String| match analyze_files(std::slice::from_ref(path), &track, Output::Keep) {
-        Ok(a) if !a.input_error => Ok(a.report),
-        Ok(_) => Err(format!("{path}: could not be analysed")),
-        Err(message) => Err(message),
-    };
+    let analyse =
+        |path: &String| match analyze_files(std::slice::from_ref(path), &track, Output::Keep) {
+            Ok(a) if !a.input_error => Ok(a.report),
+            Ok(_) => Err(format!("{path}: could not be analysed")),
+            Err(message) => Err(message),
+        };
     let baseline = match analyse(baseline_path) {
         Ok(report) => report,
         Err(message) => {

@@ -86,7 +86,10 @@ impl Side {
             }
         }
         for f in &report.findings {
-            *side.findings.entry(f.kind.as_str().to_string()).or_default() += 1;
+            *side
+                .findings
+                .entry(f.kind.as_str().to_string())
+                .or_default() += 1;
         }
         side
     }
@@ -202,7 +205,11 @@ pub fn compare(before: &Side, after: &Side) -> Diff {
             after: after.servers.get(s).copied(),
         })
         .collect();
-    let kinds: BTreeSet<&String> = before.findings.keys().chain(after.findings.keys()).collect();
+    let kinds: BTreeSet<&String> = before
+        .findings
+        .keys()
+        .chain(after.findings.keys())
+        .collect();
     let findings: Vec<FindingChange> = kinds
         .into_iter()
         .map(|k| FindingChange {
@@ -262,7 +269,12 @@ fn words(diff: &Diff) -> String {
                     s.server, b.connections, a.connections
                 )];
                 let changes = [
-                    ("requests", b.requests != a.requests, b.requests.to_string(), a.requests.to_string()),
+                    (
+                        "requests",
+                        b.requests != a.requests,
+                        b.requests.to_string(),
+                        a.requests.to_string(),
+                    ),
                     (
                         "requests per connection",
                         b.requests_per_connection != a.requests_per_connection,
@@ -275,7 +287,12 @@ fn words(diff: &Diff) -> String {
                         b.reused_connections.to_string(),
                         a.reused_connections.to_string(),
                     ),
-                    ("handshakes", b.handshakes != a.handshakes, b.handshakes.to_string(), a.handshakes.to_string()),
+                    (
+                        "handshakes",
+                        b.handshakes != a.handshakes,
+                        b.handshakes.to_string(),
+                        a.handshakes.to_string(),
+                    ),
                 ];
                 for (name, changed, was, is) in changes {
                     if changed {
@@ -350,8 +367,16 @@ mod tests {
 
     #[test]
     fn the_change_in_plain_words() {
-        let before = side("a", &[("127.0.0.1:8080", 7, 7, 0), ("10.0.0.1:80", 1, 1, 0)], &["new_connection_while_idle"]);
-        let after = side("b", &[("127.0.0.1:8080", 1, 7, 1), ("10.0.0.2:443", 2, 2, 0)], &[]);
+        let before = side(
+            "a",
+            &[("127.0.0.1:8080", 7, 7, 0), ("10.0.0.1:80", 1, 1, 0)],
+            &["new_connection_while_idle"],
+        );
+        let after = side(
+            "b",
+            &[("127.0.0.1:8080", 1, 7, 1), ("10.0.0.2:443", 2, 2, 0)],
+            &[],
+        );
         let d = compare(&before, &after);
         assert_eq!(
             d.summary,

@@ -16,8 +16,8 @@ pub fn load(path: &str, track: &Tracking<'_>) -> Result<Side, String> {
         .map_err(|e| format!("{path}: {e}"))?;
     if head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         let text = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-        let doc: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|e| format!("{path}: not valid JSON: {e}"))?;
+        let doc: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| format!("{path}: not valid JSON: {e}"))?;
         return Side::from_json(path, &doc);
     }
     let analysis = analyze_files(&[path.to_string()], track, Output::Keep)?;
@@ -83,8 +83,14 @@ pub fn text(diff: &Diff, terminal: bool) -> String {
         let (b, a) = (&s.before, &s.after);
         table.add_row(vec![
             Cell::new(&s.server),
-            change(field(b, |f| f.connections.to_string()), field(a, |f| f.connections.to_string())),
-            change(field(b, |f| f.requests.to_string()), field(a, |f| f.requests.to_string())),
+            change(
+                field(b, |f| f.connections.to_string()),
+                field(a, |f| f.connections.to_string()),
+            ),
+            change(
+                field(b, |f| f.requests.to_string()),
+                field(a, |f| f.requests.to_string()),
+            ),
             change(
                 field(b, |f| ratio(f.requests_per_connection)),
                 field(a, |f| ratio(f.requests_per_connection)),
@@ -93,10 +99,16 @@ pub fn text(diff: &Diff, terminal: bool) -> String {
                 field(b, |f| f.reused_connections.to_string()),
                 field(a, |f| f.reused_connections.to_string()),
             ),
-            change(field(b, |f| f.handshakes.to_string()), field(a, |f| f.handshakes.to_string())),
+            change(
+                field(b, |f| f.handshakes.to_string()),
+                field(a, |f| f.handshakes.to_string()),
+            ),
         ]);
     }
-    let mut out = format!("{} → {}\n{}\n\n{table}\n", diff.before, diff.after, diff.summary);
+    let mut out = format!(
+        "{} → {}\n{}\n\n{table}\n",
+        diff.before, diff.after, diff.summary
+    );
     if !diff.findings.is_empty() {
         out.push_str("\nFindings (before → after):\n");
         for f in &diff.findings {

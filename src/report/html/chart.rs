@@ -128,15 +128,15 @@ impl<'a> Chart<'a> {
                 group.folded.push(c);
             }
         }
-        let groups: Vec<Group<'a>> = order
-            .iter()
-            .filter_map(|s| by_server.remove(s))
-            .collect();
+        let groups: Vec<Group<'a>> = order.iter().filter_map(|s| by_server.remove(s)).collect();
         let mut moments = Vec::new();
+        // Folded connections only stretch the axis to cover them: were each of their
+        // moments a point of the axis, ten thousand would leave the drawn lanes a
+        // pixel wide.
+        let folded = groups.iter().flat_map(|g| &g.folded);
+        moments.extend(folded.clone().map(|c| c.start).min());
+        moments.extend(folded.map(|c| c.end).max());
         for g in &groups {
-            for c in &g.folded {
-                moments.extend([c.start, c.end]);
-            }
             for c in &g.drawn {
                 moments.extend([c.start, c.end]);
                 moments.extend(handshake_end(c));
@@ -185,9 +185,8 @@ impl<'a> Chart<'a> {
             .iter()
             .flat_map(|g| g.drawn.iter().chain(&g.folded).copied())
             .collect();
-        let plural = |n: usize, one: &str, many: &str| {
-            format!("{n} {}", if n == 1 { one } else { many })
-        };
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let exchanges: usize = conns.iter().map(|c| exchanges_of(c).len()).sum();
         let idle: usize = conns
             .iter()
@@ -303,9 +302,15 @@ impl<'a> Chart<'a> {
         for b in self.axis.breaks() {
             let (x0, x1) = (LABEL_W + b.x0, LABEL_W + b.x1);
             let mid = (x0 + x1) / 2.0;
+            // A label needs room; a narrow break keeps its band and tooltip only.
+            let label = if x1 - x0 >= 36.0 {
+                format!("⋯ {} ⋯", secs(b.seconds))
+            } else {
+                String::new()
+            };
             let _ = write!(
                 out,
-                "<g class=\"break\"><title>axis break: {} with nothing drawn is shown shortened</title><rect class=\"gap\" x=\"{x0:.1}\" y=\"{base}\" width=\"{:.1}\" height=\"{:.1}\"/><path d=\"M{:.1} {:.1}l4 -8M{:.1} {:.1}l4 -8\"/><text x=\"{mid:.1}\" y=\"{:.1}\" text-anchor=\"middle\">⋯ {} ⋯</text></g>",
+                "<g class=\"break\"><title>axis break: {} with nothing drawn is shown shortened</title><rect class=\"gap\" x=\"{x0:.1}\" y=\"{base}\" width=\"{:.1}\" height=\"{:.1}\"/><path d=\"M{:.1} {:.1}l4 -8M{:.1} {:.1}l4 -8\"/><text x=\"{mid:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text></g>",
                 secs(b.seconds),
                 (x1 - x0).max(0.0),
                 height - base,
@@ -314,7 +319,6 @@ impl<'a> Chart<'a> {
                 mid,
                 base + 4.0,
                 base - 4.0,
-                secs(b.seconds)
             );
         }
         if let Some(start) = self.axis.start() {
@@ -728,11 +732,16 @@ mod tests {
         let chart = Chart::new(&r, 0);
         assert_eq!((chart.lanes(), chart.folded()), (LANE_LIMIT, 3));
         // The connection a finding names keeps its lane; the last ones fold.
-        assert_eq!(chart.anchor(LANE_LIMIT as u64 + 2), format!("conn-{}", LANE_LIMIT + 2));
+        assert_eq!(
+            chart.anchor(LANE_LIMIT as u64 + 2),
+            format!("conn-{}", LANE_LIMIT + 2)
+        );
         assert_eq!(chart.anchor(LANE_LIMIT as u64 + 3), "agg-0-0");
         let out = svg(&r);
         assert!(out.contains("<g class=\"aggregate\" id=\"agg-0-0\" data-connections=\"3\""));
         assert!(out.contains(">+3 connections</text>"));
-        assert!(chart.caption().contains("the other 3 are summed up per server"));
+        assert!(chart
+            .caption()
+            .contains("the other 3 are summed up per server"));
     }
 }

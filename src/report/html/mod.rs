@@ -80,7 +80,10 @@ fn section(
     if !warnings.is_empty() {
         out.push_str("<details class=\"warnings\" open><summary>Warnings</summary><ul>\n");
         for w in warnings {
-            let at = w.packet.map(|p| format!("packet {p}: ")).unwrap_or_default();
+            let at = w
+                .packet
+                .map(|p| format!("packet {p}: "))
+                .unwrap_or_default();
             let _ = writeln!(out, "<li>{at}{}</li>", esc(&w.message));
         }
         out.push_str("</ul></details>\n");
@@ -136,11 +139,7 @@ fn finding(out: &mut String, chart: &Chart<'_>, f: &Finding) {
             );
         }
         if f.connections.len() > LINKS_PER_FINDING {
-            let _ = write!(
-                out,
-                "and {} more",
-                f.connections.len() - LINKS_PER_FINDING
-            );
+            let _ = write!(out, "and {} more", f.connections.len() - LINKS_PER_FINDING);
         }
         out.push_str("</span>");
     }
@@ -227,11 +226,15 @@ pub fn run(input: &InputArgs, format: PictureFormat, output: Option<&Path>) -> u
         PictureFormat::Svg => svg(&analysis.report),
     };
     let written = match output {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| format!("{}: cannot write: {e}", path.display())),
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
-            match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                     Err(format!("writing output: {e}"))
                 }
