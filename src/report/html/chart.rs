@@ -238,15 +238,15 @@ impl<'a> Chart<'a> {
             esc(&self.caption())
         );
         if standalone {
-            let _ = write!(out, "<style>{CHART_CSS}</style>\n");
-            let _ = write!(
+            let _ = writeln!(out, "<style>{CHART_CSS}</style>");
+            let _ = writeln!(
                 out,
-                "<rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#fff\"/>\n"
+                "<rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#fff\"/>"
             );
         }
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<defs><pattern id=\"hatch-{n}\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#eceff3\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#8a94a3\" stroke-width=\"2\"/></pattern></defs>\n"
+            "<defs><pattern id=\"hatch-{n}\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#eceff3\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#8a94a3\" stroke-width=\"2\"/></pattern></defs>"
         );
         self.legend(out);
         self.write_axis(out, height);
@@ -345,9 +345,9 @@ impl<'a> Chart<'a> {
     fn group_header(&self, out: &mut String, g: &Group<'_>, y: f64) {
         let conns = g.drawn.len() + g.folded.len();
         let requests: u64 = g.drawn.iter().chain(&g.folded).map(|c| c.requests).sum();
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<g class=\"group\" data-server=\"{0}\"><text x=\"4\" y=\"{1}\">{0} — {2} connection{3}, {4} request{5}</text></g>\n",
+            "<g class=\"group\" data-server=\"{0}\"><text x=\"4\" y=\"{1}\">{0} — {2} connection{3}, {4} request{5}</text></g>",
             esc(&g.server.to_string()),
             y + 16.0,
             conns,
@@ -617,9 +617,9 @@ impl<'a> Chart<'a> {
                 width
             );
         }
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<text class=\"end-label\" x=\"{}\" y=\"{:.1}\">peak {most} open</text></g>\n",
+            "<text class=\"end-label\" x=\"{}\" y=\"{:.1}\">peak {most} open</text></g>",
             LABEL_W + PLOT_W + 12.0,
             top + LANE_H / 2.0 + 4.0
         );

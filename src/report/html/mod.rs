@@ -97,9 +97,9 @@ fn section(
         esc(&chart.caption())
     );
     let findings: Vec<&Finding> = report.findings.iter().filter(|f| f.input == n).collect();
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<aside class=\"findings\" aria-label=\"findings\"><h3>Findings ({})</h3>\n",
+        "<aside class=\"findings\" aria-label=\"findings\"><h3>Findings ({})</h3>",
         findings.len()
     );
     if findings.is_empty() {
@@ -188,7 +188,7 @@ pub fn svg(report: &Report) -> String {
         let mut one = String::new();
         Chart::new(report, n).write_svg(&mut one, &format!("Connections in {}", input.path), true);
         let (w, h) = size_of(&one);
-        let _ = write!(body, "<g transform=\"translate(0,{y})\">{one}</g>\n");
+        let _ = writeln!(body, "<g transform=\"translate(0,{y})\">{one}</g>");
         y += h + 16.0;
         width = width.max(w);
     }
