@@ -57,6 +57,15 @@ pub enum Command {
     /// fails, 2 on a usage or input error. The language is in docs/ci.md.
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
+    /// Write one self-contained HTML page: a swimlane chart of every connection (by
+    /// server, on one time axis), the findings linked to their lanes, the server rollup.
+    #[command(after_help = REPORT_HELP)]
+    Report(ReportArgs),
+    /// Compare two captures (or two `analyze --format json` reports) of the same
+    /// program: connections, requests, reuse and handshakes per server, and findings
+    /// that appeared or disappeared.
+    #[command(after_help = DIFF_HELP)]
+    Diff(DiffArgs),
     /// Print a shell completion script on standard output.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -73,10 +82,65 @@ Metrics: connections requests requests_per_connection reused_connections keepali
   unanswered_probes resets retransmissions max_idle_s max_request_gap_s handshake_failures findings
 Selectors: server=IP:PORT port=N host=NAME client=IP from=client|server
 Operators: == != < <= > >=
+With --baseline BEFORE, the right side may be baseline.METRIC: connections <= baseline.connections
 
 Examples:
   connscope check reuse.pcap --expect 'connections == 1' --expect 'requests_per_connection >= 3'
   connscope check --suite connscope.toml --junit results.xml";
+
+const REPORT_HELP: &str = "\
+Examples:
+  connscope report capture.pcap -o report.html     open report.html in any browser
+  connscope report --format svg capture.pcap -o chart.svg   the chart alone
+  connscope analyze --format html a.pcap > a.html  the same page from analyze";
+
+const DIFF_HELP: &str = "\
+Examples:
+  connscope diff before.pcap after.pcap           what changed, in words and a table
+  connscope diff before.json after.pcap -f json   JSON reports work as inputs too
+  connscope check after.pcap --baseline before.pcap --expect 'connections <= baseline.connections'";
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Write the page to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// `html`: the whole page; `svg`: the chart alone, to paste into an issue or wiki.
+    #[arg(long, short = 'f', value_enum, default_value_t = PictureFormat::Html)]
+    pub format: PictureFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PictureFormat {
+    Html,
+    Svg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The capture (or JSON report) from before the change.
+    #[arg(value_name = "BEFORE")]
+    pub before: String,
+
+    /// The capture (or JSON report) from after it.
+    #[arg(value_name = "AFTER")]
+    pub after: String,
+
+    /// Output format: a paragraph and a table, or JSON.
+    #[arg(long, short = 'f', value_enum, default_value_t = ViewFormat::Table)]
+    pub format: ViewFormat,
+
+    /// No warnings on standard error (errors still print).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
 
 const LIVE_HELP: &str = "\
 Examples:
@@ -170,6 +234,11 @@ pub struct CheckArgs {
     /// A suite file (connscope.toml) naming captures and their expectations.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["files", "expect"])]
     pub suite: Option<String>,
+
+    /// A capture from before a change: expectations may compare with its figures,
+    /// `connections <= baseline.connections` (not with --suite).
+    #[arg(long, value_name = "FILE", conflicts_with = "suite")]
+    pub baseline: Option<String>,
 
     /// Also write the results as JUnit XML to this file.
     #[arg(long, value_name = "FILE")]
@@ -316,6 +385,10 @@ pub enum Format {
     Json,
     /// One JSON object per connection and line, written as each connection finishes.
     Jsonl,
+    /// One self-contained HTML page with the swimlane chart (as `connscope report`).
+    Html,
+    /// The swimlane chart alone, as SVG.
+    Svg,
 }
 
 const COMPLETIONS_HELP: &str = "\

@@ -25,6 +25,7 @@ pub mod cli;
 pub mod cli_docs;
 pub mod decode;
 pub mod decrypt;
+pub mod diff;
 pub mod findings;
 pub mod flow;
 pub mod host;

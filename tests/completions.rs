@@ -20,6 +20,8 @@ const COMMANDS: &[&str] = &[
     "live",
     "interfaces",
     "check",
+    "report",
+    "diff",
     "completions",
     "man",
 ];

@@ -13,6 +13,18 @@ use crate::report::json;
 use std::io::{self, BufWriter, Write};
 
 pub fn run(config: &CheckConfig) -> Result<u8, AppError> {
+    // `--baseline BEFORE`: analysed first, so a bad baseline stops before any capture.
+    let baseline = match &config.baseline {
+        None => None,
+        Some(path) => {
+            let reading = Reading::of(config.tracking);
+            let analysis = analyze_files(std::slice::from_ref(path), &reading, Destination::Keep)?;
+            if analysis.input_error {
+                return Err(AppError::Baseline(path.clone()));
+            }
+            Some(analysis.report)
+        }
+    };
     // Each capture on its own core; errors and warnings printed afterwards in order.
     let analysed: Vec<(Vec<String>, Result<Analysis, AppError>)> = {
         use rayon::prelude::*;
@@ -41,7 +53,12 @@ pub fn run(config: &CheckConfig) -> Result<u8, AppError> {
             return Ok(EXIT_ERROR);
         }
         for (text, exp) in expectations {
-            outcomes.push(check::evaluate(file, text, exp, &analysis.report));
+            outcomes.push(match &baseline {
+                Some(before) => {
+                    crate::diff::baseline::evaluate(file, text, exp, &analysis.report, before)
+                }
+                None => check::evaluate(file, text, exp, &analysis.report),
+            });
         }
     }
     if let Some(path) = &config.junit {

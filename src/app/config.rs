@@ -6,11 +6,13 @@
 //! Not for reading captures or writing anything: building a `Config` only reads a
 //! `check --suite` file.
 
+use super::diff::DiffConfig;
 use super::error::AppError;
+use super::picture::PictureConfig;
 use crate::check::expr::{self, Expectation};
 use crate::cli::{
     self, CheckArgs, Cli, ColorChoice, Command, CompletionsArgs, Format, InputArgs, ManArgs,
-    TimelineArgs, TrackingArgs, ViewFormat,
+    PictureFormat, TimelineArgs, TrackingArgs, ViewFormat,
 };
 use crate::report::table::Columns;
 use std::path::PathBuf;
@@ -46,6 +48,8 @@ pub struct Config {
 pub enum Task {
     View(ViewConfig),
     Check(CheckConfig),
+    Picture(PictureConfig),
+    Diff(DiffConfig),
     #[cfg(feature = "live")]
     Live(super::live::LiveConfig),
     #[cfg(feature = "live")]
@@ -118,11 +122,37 @@ pub struct CheckConfig {
     pub junit: Option<String>,
     pub format: ViewFormat,
     pub tracking: Tracking,
+    /// `--baseline BEFORE`: the capture `baseline.METRIC` expectations compare with.
+    pub baseline: Option<String>,
 }
 
 impl Config {
     pub fn new(cli: Cli, env: Env) -> Result<Config, AppError> {
         let task = match cli.command {
+            Command::Analyze(args) if matches!(args.format, Format::Html | Format::Svg) => {
+                Task::Picture(PictureConfig {
+                    tracking: Tracking::of(args.input.quiet, &args.input.tracking),
+                    files: args.input.files,
+                    format: match args.format {
+                        Format::Svg => PictureFormat::Svg,
+                        _ => PictureFormat::Html,
+                    },
+                    output: None,
+                })
+            }
+            Command::Report(args) => Task::Picture(PictureConfig {
+                tracking: Tracking::of(args.input.quiet, &args.input.tracking),
+                files: args.input.files,
+                format: args.format,
+                output: args.output,
+            }),
+            Command::Diff(args) => Task::Diff(DiffConfig {
+                tracking: Tracking::of(args.quiet, &args.tracking),
+                before: args.before,
+                after: args.after,
+                format: args.format,
+                stdout_terminal: env.stdout_terminal,
+            }),
             Command::Analyze(args) => {
                 let columns = match &args.columns {
                     None => Columns::for_stdout(env.stdout_terminal),
@@ -224,6 +254,11 @@ impl CheckConfig {
             let mut expectations = Vec::with_capacity(texts.len());
             for text in texts {
                 match expr::parse(&text) {
+                    Ok(Expectation::Compare {
+                        baseline: Some(_), ..
+                    }) if args.baseline.is_none() => {
+                        return Err(AppError::BaselineMissing { expectation: text })
+                    }
                     Ok(exp) => expectations.push((text, exp)),
                     Err(e) => {
                         return Err(AppError::Expectation {
@@ -240,6 +275,7 @@ impl CheckConfig {
             junit: args.junit.clone(),
             format: args.format,
             tracking: Tracking::of(args.quiet, &args.tracking),
+            baseline: args.baseline.clone(),
         })
     }
 }

@@ -51,6 +51,17 @@ pub enum AppError {
     Junit { path: String, cause: io::Error },
     #[error("writing output: {0}")]
     Output(io::Error),
+    /// An input that is neither a capture nor a report connscope can read (`diff`).
+    #[error("{0}")]
+    Input(String),
+    #[error("{path}: cannot write: {cause}")]
+    WriteFile { path: String, cause: io::Error },
+    /// `check --baseline BEFORE`: the baseline capture could not be analysed.
+    #[error("baseline {0}: could not be analysed")]
+    Baseline(String),
+    /// An expectation compares with `baseline.METRIC` but no `--baseline` was given.
+    #[error("{expectation:?} compares with the baseline: give it with --baseline BEFORE")]
+    BaselineMissing { expectation: String },
 }
 
 /// What a build without the `live` feature says when asked to capture.

@@ -11,10 +11,12 @@
 pub mod analyze;
 pub mod check;
 pub mod config;
+pub mod diff;
 pub mod driver;
 pub mod error;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod picture;
 pub mod sink;
 pub mod view;
 
@@ -40,6 +42,8 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
     match &config.task {
         Task::View(view) => view::run(view),
         Task::Check(check) => check::run(check),
+        Task::Picture(picture) => picture::run(picture),
+        Task::Diff(diff) => diff::run(diff),
         #[cfg(feature = "live")]
         Task::Live(live) => live::run(live),
         #[cfg(feature = "live")]

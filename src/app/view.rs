@@ -55,6 +55,8 @@ pub fn run(config: &ViewConfig) -> Result<u8, AppError> {
     let written = match (analysis.write_error, &config.view) {
         (Some(e), _) => Err(e),
         (None, View::Connections(Format::Jsonl, _)) => Ok(()),
+        // The page and the chart are drawn by `picture`, where `Config` sends them.
+        (None, View::Connections(Format::Html | Format::Svg, _)) => Ok(()),
         (None, View::Connections(Format::Json, _)) => {
             json::write_document(&mut out, &report, &mut spills, &mut finding_spills)
         }

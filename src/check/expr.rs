@@ -89,6 +89,9 @@ pub enum Expectation {
         selector: Selector,
         op: Op,
         value: f64,
+        /// `baseline.METRIC` on the right (`check --baseline`): compare with that
+        /// metric measured on the baseline capture, same selector; `value` is unused.
+        baseline: Option<Metric>,
     },
     Finding {
         kind: FindingKind,
@@ -279,6 +282,26 @@ pub fn parse(text: &str) -> Result<Expectation, ParseError> {
     lx.pos += symbol.len();
     lx.skip_space();
     let value_col = lx.column();
+    if lx.text[lx.pos..].starts_with("baseline.") {
+        lx.pos += "baseline.".len();
+        let (col, name) = lx.word();
+        let names: Vec<&str> = METRICS.iter().map(|(n, _)| *n).collect();
+        let Some((_, against)) = METRICS.iter().find(|(n, _)| *n == name) else {
+            return Err(lx.error(col, format!("unknown baseline metric {name:?}"), &names));
+        };
+        if lx.peek().is_some() {
+            let rest = "unexpected text after the baseline metric";
+            return Err(lx.error(lx.column(), rest, &["end of expression"]));
+        }
+        let (op, baseline, value) = (*op, Some(*against), 0.0);
+        return Ok(Expectation::Compare {
+            metric,
+            selector,
+            op,
+            value,
+            baseline,
+        });
+    }
     let end = lx.text[lx.pos..]
         .find(' ')
         .map_or(lx.text.len(), |i| lx.pos + i);
@@ -307,6 +330,7 @@ pub fn parse(text: &str) -> Result<Expectation, ParseError> {
         selector,
         op: *op,
         value,
+        baseline: None,
     })
 }
 
@@ -393,7 +417,8 @@ mod tests {
                     ..Selector::default()
                 },
                 op: Op::Le,
-                value: 2.0
+                value: 2.0,
+                baseline: None,
             })
         );
         let Ok(Expectation::Compare { selector, op, .. }) =
@@ -412,6 +437,26 @@ mod tests {
             panic!()
         };
         assert_eq!(selector.server, Some(("::1".into(), 8081)));
+    }
+
+    #[test]
+    fn parses_baseline_metrics_on_the_right() {
+        let parsed = parse("connections(port=8080) <= baseline.connections");
+        let Ok(Expectation::Compare {
+            metric, baseline, ..
+        }) = parsed
+        else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!(
+            (metric, baseline),
+            (Metric::Connections, Some(Metric::Connections))
+        );
+        let Err(e) = parse("requests >= baseline.requets") else {
+            panic!("a misspelt baseline metric parsed")
+        };
+        assert_eq!(e.column, 21);
+        assert!(parse("requests >= baseline.requests 3").is_err());
     }
 
     #[test]

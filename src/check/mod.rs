@@ -97,7 +97,13 @@ pub fn evaluate(capture: &str, text: &str, exp: &Expectation, report: &Report) -
             selector,
             op,
             value,
+            baseline,
         } => {
+            if baseline.is_some() {
+                // `connscope check --baseline` evaluates these (crate::diff::baseline).
+                out.observed = "needs --baseline BEFORE".into();
+                return out;
+            }
             let conns: Vec<&ConnectionRecord> = report
                 .connections
                 .iter()
@@ -140,9 +146,9 @@ fn format_number(v: f64) -> String {
 }
 
 /// Evidence: (connection id, the packets that show it).
-type Evidence = Vec<(u64, Vec<u64>)>;
+pub type Evidence = Vec<(u64, Vec<u64>)>;
 
-fn measure(
+pub fn measure(
     metric: Metric,
     sel: &Selector,
     conns: &[&ConnectionRecord],

@@ -6,6 +6,7 @@
 pub mod exchange;
 pub mod figures;
 pub mod finding;
+pub mod html;
 pub mod json;
 pub mod model;
 pub mod servers;

@@ -521,7 +521,7 @@ fn server_table_with(servers: &[&ServerSummary], terminal: bool, flex: Option<us
     table
 }
 
-fn summary_line(input: &InputReport) -> String {
+pub fn summary_line(input: &InputReport) -> String {
     let Some(format) = &input.format else {
         return format!(
             "{}: not analysed ({})",
