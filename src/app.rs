@@ -5,7 +5,7 @@
 use crate::capture::file::{read_packets, CaptureError, ReadSummary, Source};
 use crate::check;
 use crate::cli::{
-    nanos, CheckArgs, Cli, ColorChoice, Command, Format, InputArgs, TimelineArgs, TrackingArgs,
+    nanos, CheckArgs, Cli, Command, Format, InputArgs, TimelineArgs, TrackingArgs,
     ViewFormat,
 };
 use crate::decode::{Decoder, Skip};
@@ -14,7 +14,9 @@ use crate::flow::table::ConnectionTable;
 use crate::report::model::{
     ConnectionRecord, Finding, InputReport, Report, Timeline, WarningRecord, SCHEMA,
 };
+use crate::report::pager::PagedStdout;
 use crate::report::spill::Spill;
+use crate::report::style::Console;
 use crate::report::table::{ConnectionRow, RowWidths, SpilledInput};
 use crate::report::zeek_logs::ZeekLogs;
 use crate::report::{json, servers, table, timeline};
@@ -76,6 +78,7 @@ pub fn run(cli: Cli) -> u8 {
             .num_threads(threads.max(1))
             .build_global();
     }
+    let console = Console::for_stdout(cli.color, cli.no_pager);
     match cli.command {
         Command::Analyze(args) => {
             let columns = match args.columns.as_deref().map(table::Columns::parse) {
@@ -92,12 +95,25 @@ pub fn run(cli: Cli) -> u8 {
                 args.filter.as_deref(),
                 columns,
                 args.zeek_logs.as_deref(),
+                console,
             )
         }
-        Command::Http(args) => run_view(&args.input, View::Http(args.format), None, None, None),
-        Command::Servers(args) => {
-            run_view(&args.input, View::Servers(args.format), None, None, None)
-        }
+        Command::Http(args) => run_view(
+            &args.input,
+            View::Http(args.format),
+            None,
+            None,
+            None,
+            console,
+        ),
+        Command::Servers(args) => run_view(
+            &args.input,
+            View::Servers(args.format),
+            None,
+            None,
+            None,
+            console,
+        ),
         Command::Check(args) => run_check(&args),
         Command::Completions(args) => crate::cli_docs::run_completions(&args),
         Command::Man(args) => crate::cli_docs::run_man(&args),
@@ -118,20 +134,13 @@ pub fn run(cli: Cli) -> u8 {
                     return EXIT_ERROR;
                 }
             };
-            let color = match args.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => {
-                    io::stdout().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                }
-            };
             run_view(
                 &args.input,
-                View::Timeline(args.format, color, selection),
+                View::Timeline(args.format, selection),
                 None,
                 None,
                 None,
+                console,
             )
         }
     }
@@ -277,8 +286,8 @@ enum View {
     Connections(Format),
     Http(ViewFormat),
     Servers(ViewFormat),
-    /// Format, colour, which connections.
-    Timeline(ViewFormat, bool, Selection),
+    /// Format, which connections.
+    Timeline(ViewFormat, Selection),
 }
 
 /// Which connections `timeline` shows.
@@ -891,9 +900,12 @@ fn run_view(
     filter: Option<&str>,
     columns: Option<table::Columns>,
     zeek: Option<&Path>,
+    console: Console,
 ) -> u8 {
-    // Not locked: the JSONL stream may be written from a second thread.
-    let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
+    // Not locked: the JSONL stream may be written from a second thread. A stream is
+    // watched as it comes, so it is never paged.
+    let paged = console.page && view != View::Connections(Format::Jsonl);
+    let mut out = BufWriter::with_capacity(1 << 16, PagedStdout::new(paged));
     let output = match view {
         View::Connections(Format::Jsonl) => Output::Lines(&mut out),
         View::Connections(Format::Json) => Output::Document,
@@ -938,7 +950,7 @@ fn run_view(
         EXIT_OK
     };
 
-    let terminal = io::stdout().is_terminal();
+    let terminal = console.terminal;
     let written = match (write_error, view) {
         (Some(e), _) => Err(e),
         (None, View::Connections(Format::Jsonl)) => Ok(()),
@@ -957,7 +969,14 @@ fn run_view(
                 })
                 .collect();
             let columns = columns.unwrap_or_else(|| table::Columns::for_stdout(terminal));
-            table::write_spilled_tables(&mut out, &report, &mut inputs, terminal, &columns)
+            table::write_spilled_tables(
+                &mut out,
+                &report,
+                &mut inputs,
+                terminal,
+                &columns,
+                console.paint,
+            )
         }
         (None, View::Http(ViewFormat::Table)) => table::write_http(&mut out, &report, terminal),
         (None, View::Http(ViewFormat::Json)) => json::write_http(&mut out, &report),
@@ -965,7 +984,7 @@ fn run_view(
             table::write_servers(&mut out, &report, terminal)
         }
         (None, View::Servers(ViewFormat::Json)) => json::write_value(&mut out, &report.servers),
-        (None, View::Timeline(format, color, selection)) => {
+        (None, View::Timeline(format, selection)) => {
             if let Some(line) = selection.missing(&report.connections) {
                 crate::say!("connscope: error: {line}");
                 code = EXIT_ERROR;
@@ -982,7 +1001,10 @@ fn run_view(
                     &mut out,
                     &report.inputs,
                     &timelines,
-                    timeline::Style { terminal, color },
+                    timeline::Style {
+                        terminal,
+                        paint: console.paint,
+                    },
                 ),
             }
         }

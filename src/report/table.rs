@@ -5,6 +5,8 @@ use super::model::{
     CloseHow, ConnectionRecord, Finding, HttpExchange, InputReport, Report, ServerSummary, Severity,
 };
 use super::spill::Spill;
+use super::style::Paint;
+use anstyle::Style;
 use crate::flow::key::Direction;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
@@ -130,6 +132,7 @@ impl Columns {
 /// Indices of columns [`Columns::pick`] treats specially.
 const REQUESTS: usize = 10;
 const CLOSE: usize = 12;
+const STATE: usize = 13;
 /// The `host / sni` column's index, and the width a terminal gives it at most.
 const HOST: usize = 9;
 const HOST_MAX: usize = 32;
@@ -174,7 +177,7 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
             report,
             index,
             &widths,
-            (terminal, &columns),
+            (terminal, &columns, Paint::OFF),
             |each| rows.iter().try_for_each(&mut *each),
             |each| findings.iter().try_for_each(|f| each(f)),
         )?;
@@ -197,6 +200,7 @@ pub fn write_spilled_tables(
     inputs: &mut [SpilledInput],
     terminal: bool,
     columns: &Columns,
+    paint: Paint,
 ) -> io::Result<()> {
     for (index, spilled) in inputs.iter_mut().enumerate() {
         let SpilledInput {
@@ -209,7 +213,7 @@ pub fn write_spilled_tables(
             report,
             index,
             widths,
-            (terminal, columns),
+            (terminal, columns, paint),
             |each| {
                 rows.for_each_in_order(|text| {
                     let row: ConnectionRow = serde_json::from_str(text)?;
@@ -233,7 +237,7 @@ fn write_input(
     report: &Report,
     index: usize,
     widths: &RowWidths,
-    (terminal, columns): (bool, &Columns),
+    (terminal, columns, paint): (bool, &Columns, Paint),
     rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
     mut findings: impl FnMut(&mut dyn FnMut(&str) -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<()> {
@@ -244,7 +248,7 @@ fn write_input(
     if widths.rows == 0 {
         return Ok(());
     }
-    write_connection_rows(out, widths, columns, rows)?;
+    write_connection_rows(out, widths, (columns, paint), rows)?;
     if widths.inferred {
         writeln!(
             out,
@@ -260,8 +264,30 @@ fn write_input(
         if std::mem::take(&mut heading) {
             writeln!(out, "\nFindings:")?;
         }
-        writeln!(out, "{paragraph}")
+        write_finding(out, paragraph, paint)
     })
+}
+
+/// A finding's paragraph, its `[severity]` tag coloured when colour is on.
+fn write_finding(out: &mut impl Write, paragraph: &str, paint: Paint) -> io::Result<()> {
+    let tagged = [Severity::Warning, Severity::Info].into_iter().find_map(|s| {
+        let rest = paragraph.strip_prefix("- ")?.strip_prefix(severity_tag(s))?;
+        Some((s, rest))
+    });
+    match tagged {
+        Some((severity, rest)) if paint.is_on() => {
+            let style = paint.severity(severity);
+            writeln!(out, "- {style}{}{style:#}{rest}", severity_tag(severity))
+        }
+        _ => writeln!(out, "{paragraph}"),
+    }
+}
+
+fn severity_tag(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "[info]",
+        Severity::Warning => "[warning]",
+    }
 }
 
 /// A finding lists at most this many packets in the table (the JSON has them all).
@@ -286,11 +312,8 @@ pub fn finding_text(f: &Finding) -> String {
         packets.push(format!("… and {more} more"));
     }
     format!(
-        "- [{}] {}: {}{}",
-        match f.severity {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-        },
+        "- {} {}: {}{}",
+        severity_tag(f.severity),
         f.kind.as_str(),
         f.message,
         if packets.is_empty() {
@@ -714,7 +737,7 @@ impl RowWidths {
 fn write_connection_rows(
     out: &mut impl Write,
     widths: &RowWidths,
-    columns: &Columns,
+    (columns, paint): (&Columns, Paint),
     mut rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<()> {
     let all: Vec<usize> = widths.all().collect();
@@ -725,18 +748,19 @@ fn write_connection_rows(
         let parts: Vec<String> = widths.iter().map(|w| line.repeat(w + 2)).collect();
         writeln!(out, "{left}{}{end}", parts.join(joint))
     };
-    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = (&str, bool)>| {
+    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = (&str, bool, Style)>| {
         out.write_all("│".as_bytes())?;
-        for (i, ((text, right_aligned), w)) in cells.zip(&widths).enumerate() {
+        for (i, ((text, right_aligned, style), w)) in cells.zip(&widths).enumerate() {
             if i > 0 {
                 out.write_all("┆".as_bytes())?;
             }
             let text = shorten(text, *w);
             let pad = " ".repeat(w.saturating_sub(text.width()));
+            // Colour off: an empty style, which writes nothing.
             if right_aligned {
-                write!(out, " {pad}{text} ")?;
+                write!(out, " {pad}{style}{text}{style:#} ")?;
             } else {
-                write!(out, " {text}{pad} ")?;
+                write!(out, " {style}{text}{style:#}{pad} ")?;
             }
         }
         out.write_all("│\n".as_bytes())
@@ -749,13 +773,21 @@ fn write_connection_rows(
             COLUMNS[i - 1].0
         }
     };
-    line(out, &mut shown.iter().map(|&i| (header(i), false)))?;
+    line(out, &mut shown.iter().map(|&i| (header(i), false, Style::new())))?;
     rule(out, "╞", "═", "╪", "╡")?;
     rows(&mut |row| {
         let id = row.id.to_string();
         let cell = |i: usize| match i {
-            0 => (id.as_str(), true),
-            i => (row.cells[i - 1].as_str(), COLUMNS[i - 1].1),
+            0 => (id.as_str(), true, Style::new()),
+            i => {
+                let text = row.cells[i - 1].as_str();
+                let style = match i {
+                    CLOSE => paint.close(text),
+                    STATE => paint.conn_state(text),
+                    _ => Style::new(),
+                };
+                (text, COLUMNS[i - 1].1, style)
+            }
         };
         line(&mut *out, &mut shown.iter().map(|&i| cell(i)))
     })?;
