@@ -5,8 +5,7 @@
 use crate::capture::file::{read_packets, CaptureError, ReadSummary, Source};
 use crate::check;
 use crate::cli::{
-    nanos, CheckArgs, Cli, Command, Format, InputArgs, TimelineArgs, TrackingArgs,
-    ViewFormat,
+    nanos, CheckArgs, Cli, Command, Format, InputArgs, TimelineArgs, TrackingArgs, ViewFormat,
 };
 use crate::decode::{Decoder, Skip};
 use crate::findings::{self, Digest, Digests};

@@ -6,8 +6,8 @@ use super::model::{
 };
 use super::spill::Spill;
 use super::style::Paint;
-use anstyle::Style;
 use crate::flow::key::Direction;
+use anstyle::Style;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use serde::{Deserialize, Serialize};
@@ -270,10 +270,14 @@ fn write_input(
 
 /// A finding's paragraph, its `[severity]` tag coloured when colour is on.
 fn write_finding(out: &mut impl Write, paragraph: &str, paint: Paint) -> io::Result<()> {
-    let tagged = [Severity::Warning, Severity::Info].into_iter().find_map(|s| {
-        let rest = paragraph.strip_prefix("- ")?.strip_prefix(severity_tag(s))?;
-        Some((s, rest))
-    });
+    let tagged = [Severity::Warning, Severity::Info]
+        .into_iter()
+        .find_map(|s| {
+            let rest = paragraph
+                .strip_prefix("- ")?
+                .strip_prefix(severity_tag(s))?;
+            Some((s, rest))
+        });
     match tagged {
         Some((severity, rest)) if paint.is_on() => {
             let style = paint.severity(severity);
@@ -773,7 +777,10 @@ fn write_connection_rows(
             COLUMNS[i - 1].0
         }
     };
-    line(out, &mut shown.iter().map(|&i| (header(i), false, Style::new())))?;
+    line(
+        out,
+        &mut shown.iter().map(|&i| (header(i), false, Style::new())),
+    )?;
     rule(out, "╞", "═", "╪", "╡")?;
     rows(&mut |row| {
         let id = row.id.to_string();
@@ -883,6 +890,249 @@ mod tests {
             "- [warning] handshake_failed: m (packets 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, \
              … and 13 more)"
         );
+    }
+
+    /// A report of two connections captured together, built from real packets: one
+    /// carrying two requests and closed by the client's FIN, one whose single request
+    /// the server answered with a reset.
+    fn two_connection_report() -> Report {
+        use crate::flow::table::tests_support::{capture, Conv};
+        let mut reused = Conv::open(40000, 0.0);
+        reused
+            .request(0.010, "GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n")
+            .response(0.020, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .request(1.010, "GET /b HTTP/1.1\r\nHost: example.com\r\n\r\n")
+            .response(1.030, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            .fin(true, 2.0);
+        let mut reset = Conv::open(40001, 0.5);
+        reset
+            .request(0.510, "GET /c HTTP/1.1\r\nHost: example.com\r\n\r\n")
+            .rst(false, 0.520);
+        let connections = capture(&[&reused, &reset]);
+        let packets = (reused.packets.len() + reset.packets.len()) as u64;
+        let servers = crate::report::servers::rollup(&connections);
+        let findings = vec![Finding {
+            kind: crate::report::model::FindingKind::ConnectionReused,
+            severity: Severity::Info,
+            input: 0,
+            connections: vec![1],
+            packets: vec![4, 8],
+            message: "connection 1 carried 2 requests".into(),
+            figures: serde_json::Map::new(),
+        }];
+        Report {
+            schema: crate::report::model::SCHEMA,
+            inputs: vec![InputReport {
+                path: "two.pcap".into(),
+                format: Some("pcap".into()),
+                link_types: vec!["EN10MB".into()],
+                packets,
+                first_time: Some(connections[0].start),
+                last_time: Some(connections[0].end),
+                tcp_packets: packets,
+                skipped: Default::default(),
+                connections: connections.len() as u64,
+                warnings: Vec::new(),
+                error: None,
+            }],
+            connections,
+            servers,
+            findings,
+        }
+    }
+
+    fn rendered(write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut out = Vec::new();
+        write(&mut out).expect("render into memory");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn the_table_shows_each_connection_its_requests_how_it_closed_and_the_findings() {
+        let report = two_connection_report();
+        let text = rendered(|out| write_tables(out, &report, false));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0], "two.pcap: pcap EN10MB, 16 packets, 16 TCP, 2 connections",
+            "{text}"
+        );
+        let cells = |line: &str| -> Vec<String> {
+            line.trim_matches('│')
+                .split('┆')
+                .map(|c| c.trim().to_string())
+                .collect()
+        };
+        assert_eq!(
+            cells(lines[2]),
+            [
+                "id",
+                "client",
+                "server",
+                "start",
+                "duration",
+                "packets c/s",
+                "bytes c/s",
+                "rtt ms",
+                "proto",
+                "host / sni",
+                "requests",
+                "keep-alive",
+                "close",
+                "state"
+            ]
+        );
+        let first = cells(lines[4]);
+        assert_eq!(first[..3], ["1", "10.0.0.1:40000", "10.0.0.2:80"]);
+        assert_eq!(first[4], "2.000s");
+        assert_eq!(
+            first[8..],
+            [
+                "http",
+                "example.com",
+                "2 reused",
+                "-",
+                "fin by client",
+                "SF ShADdFf"
+            ]
+        );
+        let second = cells(lines[5]);
+        assert_eq!(second[..3], ["2", "10.0.0.1:40001", "10.0.0.2:80"]);
+        assert_eq!(
+            second[8..],
+            [
+                "http",
+                "example.com",
+                "1",
+                "-",
+                "rst by server",
+                "RSTR ShADr"
+            ]
+        );
+        assert!(lines[6].starts_with('└'), "{text}");
+        // The per-server table, then the findings.
+        let server_row = text
+            .lines()
+            .find(|l| l.starts_with("│ 10.0.0.2:80"))
+            .map(cells);
+        assert_eq!(
+            server_row.as_deref(),
+            Some(
+                &["10.0.0.2:80", "example.com", "2", "3", "1.50", "1", "1 2"].map(String::from)[..]
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "\nFindings:\n- [info] connection_reused: connection 1 carried 2 requests \
+                 (packets 4, 8)\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_http_view_lists_each_exchange_on_its_connection() {
+        let report = two_connection_report();
+        let text = rendered(|out| write_http(out, &report, false));
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .filter(|l| l.starts_with('│'))
+            .map(|l| l.trim_matches('│').split('┆').map(str::trim).collect())
+            .collect();
+        assert_eq!(
+            rows[0][..6],
+            ["conn", "#", "time", "method", "host + target", "status"]
+        );
+        let exchanges: Vec<[&str; 4]> =
+            rows[1..].iter().map(|r| [r[0], r[1], r[4], r[5]]).collect();
+        assert_eq!(
+            exchanges,
+            [
+                ["1", "1", "example.com/a", "200"],
+                ["1", "2", "example.com/b", "404"],
+                ["2", "1", "example.com/c", "-"],
+            ]
+        );
+    }
+
+    #[test]
+    fn the_servers_view_counts_connections_and_requests_per_server() {
+        let report = two_connection_report();
+        let text = rendered(|out| write_servers(out, &report, false));
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .filter(|l| l.starts_with('│'))
+            .map(|l| l.trim_matches('│').split('┆').map(str::trim).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                vec![
+                    "server",
+                    "hosts",
+                    "connections",
+                    "requests",
+                    "requests/conn",
+                    "reused conns",
+                    "connection ids"
+                ],
+                vec!["10.0.0.2:80", "example.com", "2", "3", "1.50", "1", "1 2"],
+            ]
+        );
+    }
+
+    /// Colour only adds escape codes around the words: taken out, the bytes are those
+    /// of a pipe.
+    #[test]
+    fn colour_wraps_close_state_and_severity_and_changes_no_word() {
+        let report = two_connection_report();
+        let render = |paint: Paint| {
+            let rows: Vec<ConnectionRow> =
+                report.connections.iter().map(ConnectionRow::of).collect();
+            let mut widths = RowWidths::default();
+            rows.iter().for_each(|r| widths.add(r));
+            let findings: Vec<String> = report.findings.iter().map(finding_text).collect();
+            rendered(|out| {
+                write_input(
+                    out,
+                    &report,
+                    0,
+                    &widths,
+                    (false, &Columns::All, paint),
+                    |each| rows.iter().try_for_each(&mut *each),
+                    |each| findings.iter().try_for_each(|f| each(f)),
+                )
+            })
+        };
+        let plain = render(Paint::OFF);
+        assert!(!plain.contains('\x1b'));
+        assert_eq!(plain, rendered(|out| write_tables(out, &report, false)));
+        let coloured = render(Paint::new(true));
+        assert!(
+            coloured.contains("\x1b[32mfin by client\x1b[0m"),
+            "{coloured}"
+        );
+        assert!(
+            coloured.contains("\x1b[31mrst by server\x1b[0m"),
+            "{coloured}"
+        );
+        assert!(coloured.contains("\x1b[32mSF ShADdFf\x1b[0m"), "{coloured}");
+        assert!(
+            coloured.contains("- \x1b[2m[info]\x1b[0m connection_reused:"),
+            "{coloured}"
+        );
+        let stripped = coloured
+            .split('\x1b')
+            .enumerate()
+            .map(|(i, part)| {
+                if i == 0 {
+                    part
+                } else {
+                    part.split_once('m').map_or(part, |(_, rest)| rest)
+                }
+            })
+            .collect::<String>();
+        assert_eq!(stripped, plain);
     }
 
     #[test]
