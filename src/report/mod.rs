@@ -4,6 +4,7 @@
 //! `servers` derives the per-server rollup into the model. `style` decides whether
 //! standard output gets colour and holds the palette; `pager` pages long output.
 
+pub mod fit;
 pub mod json;
 pub mod model;
 pub mod pager;
