@@ -28,6 +28,19 @@ pub struct Cli {
     /// always read by one thread.
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Colour on standard output: `auto` colours a terminal unless NO_COLOR is set
+    /// (CLICOLOR_FORCE colours a pipe too); `always` and `never` beat both. Colour marks
+    /// findings by severity, how connections closed and the timeline's phases; the
+    /// words are always there too.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Never page. By default output taller than the terminal goes through $PAGER
+    /// (`less` with LESS=FRX when LESS is unset); PAGER=cat or an empty PAGER also
+    /// turns paging off. A pipe or file is never paged.
+    #[arg(long, global = true)]
+    pub no_pager: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,10 +286,6 @@ pub struct TimelineArgs {
     /// Only connections whose HTTP requests name this Host.
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
-
-    /// Colour: `auto` colours a terminal unless NO_COLOR is set.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
 
     /// Output format: a table per connection, or the phases as JSON.
     #[arg(long, short = 'f', value_enum, default_value_t = ViewFormat::Table)]

@@ -11,9 +11,10 @@ use super::error::AppError;
 use super::picture::PictureConfig;
 use crate::check::expr::{self, Expectation};
 use crate::cli::{
-    self, CheckArgs, Cli, ColorChoice, Command, CompletionsArgs, Format, InputArgs, ManArgs,
-    PictureFormat, TimelineArgs, TrackingArgs, ViewFormat,
+    self, CheckArgs, Cli, Command, CompletionsArgs, Format, InputArgs, ManArgs, PictureFormat,
+    TimelineArgs, TrackingArgs, ViewFormat,
 };
+use crate::report::style::{colour, ColourEnv, Console, Paint};
 use crate::report::table::Columns;
 use std::path::PathBuf;
 
@@ -21,8 +22,8 @@ use std::path::PathBuf;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Env {
     pub stdout_terminal: bool,
-    /// `NO_COLOR` is set and not empty.
-    pub no_color: bool,
+    /// The variables that bear on colour (`NO_COLOR`, `CLICOLOR_FORCE`, …).
+    pub colour: ColourEnv,
 }
 
 impl Env {
@@ -30,7 +31,7 @@ impl Env {
         use std::io::IsTerminal;
         Env {
             stdout_terminal: std::io::stdout().is_terminal(),
-            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            colour: ColourEnv::from_process(),
         }
     }
 }
@@ -90,6 +91,8 @@ pub struct ViewConfig {
     /// `analyze --zeek-logs DIR`.
     pub zeek_logs: Option<PathBuf>,
     pub stdout_terminal: bool,
+    /// Colour and paging of standard output, decided once.
+    pub console: Console,
 }
 
 /// What a view command prints from the analysed inputs.
@@ -100,7 +103,6 @@ pub enum View {
     Servers(ViewFormat),
     Timeline {
         format: ViewFormat,
-        color: bool,
         selection: Selection,
     },
 }
@@ -128,6 +130,11 @@ pub struct CheckConfig {
 
 impl Config {
     pub fn new(cli: Cli, env: Env) -> Result<Config, AppError> {
+        let console = Console {
+            terminal: env.stdout_terminal,
+            paint: Paint::new(colour(cli.color, env.colour, env.stdout_terminal)),
+            page: env.stdout_terminal && !cli.no_pager,
+        };
         let task = match cli.command {
             Command::Analyze(args) if matches!(args.format, Format::Html | Format::Svg) => {
                 Task::Picture(PictureConfig {
@@ -165,30 +172,38 @@ impl Config {
                 Task::View(ViewConfig {
                     filter: args.filter,
                     zeek_logs: args.zeek_logs,
-                    ..ViewConfig::of(args.input, View::Connections(args.format, columns), env)
+                    ..ViewConfig::of(
+                        args.input,
+                        View::Connections(args.format, columns),
+                        env,
+                        console,
+                    )
                 })
             }
-            Command::Http(args) => {
-                Task::View(ViewConfig::of(args.input, View::Http(args.format), env))
-            }
-            Command::Servers(args) => {
-                Task::View(ViewConfig::of(args.input, View::Servers(args.format), env))
-            }
+            Command::Http(args) => Task::View(ViewConfig::of(
+                args.input,
+                View::Http(args.format),
+                env,
+                console,
+            )),
+            Command::Servers(args) => Task::View(ViewConfig::of(
+                args.input,
+                View::Servers(args.format),
+                env,
+                console,
+            )),
             Command::Timeline(args) => {
                 let view = View::Timeline {
                     format: args.format,
-                    color: match args.color {
-                        ColorChoice::Always => true,
-                        ColorChoice::Never => false,
-                        ColorChoice::Auto => env.stdout_terminal && !env.no_color,
-                    },
                     selection: Selection::of(&args)?,
                 };
-                Task::View(ViewConfig::of(args.input, view, env))
+                Task::View(ViewConfig::of(args.input, view, env, console))
             }
             Command::Check(args) => Task::Check(CheckConfig::of(&args)?),
             #[cfg(feature = "live")]
-            Command::Live(args) => Task::Live(super::live::LiveConfig::of(args, env)),
+            Command::Live(args) => {
+                Task::Live(super::live::LiveConfig::of(args, env, console.paint))
+            }
             #[cfg(feature = "live")]
             Command::Interfaces => Task::Interfaces,
             #[cfg(not(feature = "live"))]
@@ -204,7 +219,7 @@ impl Config {
 }
 
 impl ViewConfig {
-    fn of(input: InputArgs, view: View, env: Env) -> ViewConfig {
+    fn of(input: InputArgs, view: View, env: Env, console: Console) -> ViewConfig {
         ViewConfig {
             tracking: Tracking::of(input.quiet, &input.tracking),
             files: input.files,
@@ -212,6 +227,7 @@ impl ViewConfig {
             view,
             zeek_logs: None,
             stdout_terminal: env.stdout_terminal,
+            console,
         }
     }
 }
@@ -303,11 +319,16 @@ mod tests {
 
     const PIPE: Env = Env {
         stdout_terminal: false,
-        no_color: false,
+        colour: ColourEnv {
+            no_color: false,
+            clicolor_force: false,
+            clicolor_off: false,
+            dumb_terminal: false,
+        },
     };
     const TERMINAL: Env = Env {
         stdout_terminal: true,
-        no_color: false,
+        ..PIPE
     };
 
     #[test]
@@ -349,15 +370,22 @@ mod tests {
     }
 
     #[test]
-    fn timeline_colour_follows_the_terminal_and_no_color() {
-        let color = |args: &[&str], env| match view(args, env).view {
-            View::Timeline { color, .. } => color,
-            other => panic!("{other:?}"),
-        };
+    fn colour_and_paging_follow_the_terminal_no_color_and_the_flags() {
+        let color = |args: &[&str], env| view(args, env).console.paint != Paint::OFF;
         assert!(color(&["timeline", "a.pcap"], TERMINAL));
         assert!(!color(&["timeline", "a.pcap"], PIPE));
+        assert!(view(&["analyze", "a.pcap"], TERMINAL).console.page);
+        assert!(
+            !view(&["analyze", "--no-pager", "a.pcap"], TERMINAL)
+                .console
+                .page
+        );
+        assert!(!view(&["analyze", "a.pcap"], PIPE).console.page);
         let no_color = Env {
-            no_color: true,
+            colour: ColourEnv {
+                no_color: true,
+                ..PIPE.colour
+            },
             ..TERMINAL
         };
         assert!(!color(&["timeline", "a.pcap"], no_color));

@@ -23,6 +23,7 @@ use crate::flow::table::{ConnectionTable, LiveRow};
 use crate::report::model::{
     ConnectionRecord, InputReport, ProcessInfo, Report, WarningRecord, SCHEMA,
 };
+use crate::report::style::Paint;
 use crate::report::table::{Columns, SpilledInput};
 use crate::report::{json, servers, table};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -54,10 +55,12 @@ pub struct LiveConfig {
     pub filter: Option<String>,
     pub idle_timeout_nanos: i64,
     pub stdout_terminal: bool,
+    /// Colour of the final table (`--color`, `NO_COLOR`).
+    pub paint: Paint,
 }
 
 impl LiveConfig {
-    pub fn of(args: LiveArgs, env: Env) -> LiveConfig {
+    pub fn of(args: LiveArgs, env: Env, paint: Paint) -> LiveConfig {
         let mode = match args.format {
             Some(format) => Mode::Final(format),
             None if env.stdout_terminal => Mode::Display,
@@ -69,6 +72,7 @@ impl LiveConfig {
             filter: (!args.filter.is_empty()).then(|| args.filter.join(" ")),
             idle_timeout_nanos: (args.idle_timeout * 1e9) as i64,
             stdout_terminal: env.stdout_terminal,
+            paint,
             args,
         }
     }
@@ -308,7 +312,14 @@ pub fn run(config: &LiveConfig) -> Result<u8, AppError> {
             let mut inputs =
                 SpilledInput::zip(analysis.spills, analysis.widths, analysis.finding_spills);
             let columns = Columns::for_stdout(terminal);
-            table::write_spilled_tables(&mut out, report, &mut inputs, terminal, &columns)
+            table::write_spilled_tables(
+                &mut out,
+                report,
+                &mut inputs,
+                terminal,
+                &columns,
+                config.paint,
+            )
         }
     };
     super::finish_output(written.and_then(|()| out.flush()), EXIT_OK)

@@ -9,15 +9,19 @@ use super::sink::Destination;
 use super::{EXIT_ERROR, EXIT_OK};
 use crate::cli::{Format, ViewFormat};
 use crate::report::model::{ConnectionRecord, Timeline};
+use crate::report::pager::PagedStdout;
 use crate::report::table::SpilledInput;
 use crate::report::zeek_logs::ZeekLogs;
 use crate::report::{json, table, timeline};
 use crate::story;
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 
 pub fn run(config: &ViewConfig) -> Result<u8, AppError> {
-    // Not locked: the JSONL stream may be written from a second thread.
-    let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
+    // Not locked: the JSONL stream may be written from a second thread. A stream is
+    // watched as it comes, so it is never paged.
+    let console = config.console;
+    let paged = console.page && !matches!(config.view, View::Connections(Format::Jsonl, _));
+    let mut out = BufWriter::with_capacity(1 << 16, PagedStdout::new(paged));
     let destination = match config.view {
         View::Connections(Format::Jsonl, _) => Destination::Stream {
             out: &mut out,
@@ -62,7 +66,14 @@ pub fn run(config: &ViewConfig) -> Result<u8, AppError> {
         }
         (None, View::Connections(Format::Table, columns)) => {
             let mut inputs = SpilledInput::zip(spills, analysis.widths, finding_spills);
-            table::write_spilled_tables(&mut out, &report, &mut inputs, terminal, columns)
+            table::write_spilled_tables(
+                &mut out,
+                &report,
+                &mut inputs,
+                terminal,
+                columns,
+                console.paint,
+            )
         }
         (None, View::Http(ViewFormat::Table)) => table::write_http(&mut out, &report, terminal),
         (None, View::Http(ViewFormat::Json)) => json::write_http(&mut out, &report),
@@ -70,14 +81,7 @@ pub fn run(config: &ViewConfig) -> Result<u8, AppError> {
             table::write_servers(&mut out, &report, terminal)
         }
         (None, View::Servers(ViewFormat::Json)) => json::write_value(&mut out, &report.servers),
-        (
-            None,
-            View::Timeline {
-                format,
-                color,
-                selection,
-            },
-        ) => {
+        (None, View::Timeline { format, selection }) => {
             if let Some(line) = selection.missing(&report.connections) {
                 crate::say!("connscope: error: {}", AppError::NoSuchConnection(line));
                 code = EXIT_ERROR;
@@ -96,7 +100,7 @@ pub fn run(config: &ViewConfig) -> Result<u8, AppError> {
                     &timelines,
                     timeline::Style {
                         terminal,
-                        color: *color,
+                        paint: console.paint,
                     },
                 ),
             }

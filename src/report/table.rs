@@ -1,155 +1,23 @@
 //! The human renderer: for each input, a summary line and a table with one row per
 //! connection (comfy-table). Reads only the report model.
 
+use super::fit::{fitted, flex_text, shorten, CLOSE};
 use super::model::{
     CloseHow, ConnectionRecord, Finding, HttpExchange, InputReport, Report, ServerSummary, Severity,
 };
 use super::spill::Spill;
+use super::style::Paint;
 use crate::flow::key::Direction;
+use anstyle::Style;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use std::io::{self, Write};
 use unicode_width::UnicodeWidthStr;
 
-/// Which columns of the connection table are shown.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Columns {
-    /// Every column (not a terminal: pipes, files, golden outputs).
-    All,
-    /// As many as fit this many terminal columns, the most telling first.
-    Fit(usize),
-    /// These, by index in [`COLUMN_NAMES`], in table order (`--columns`).
-    Chosen(Vec<usize>),
-}
+pub use super::fit::{Columns, COLUMN_NAMES};
 
-/// The names `--columns` takes, in table order: `id`, then one per cell.
-pub const COLUMN_NAMES: [&str; 14] = [
-    "id",
-    "client",
-    "server",
-    "start",
-    "duration",
-    "packets",
-    "bytes",
-    "rtt",
-    "proto",
-    "host",
-    "requests",
-    "keep-alive",
-    "close",
-    "state",
-];
-
-/// The order in which a narrow terminal gives columns room: who talked to whom, how
-/// many requests rode on it and how it ended first; counters last.
-const FIT_PRIORITY: [usize; 14] = [0, 1, 2, 10, 12, 8, 9, 4, 3, 13, 11, 7, 5, 6];
-
-impl Columns {
-    /// `--columns id,client,server` or `--columns all`: names in any order, shown in
-    /// table order.
-    pub fn parse(text: &str) -> Result<Columns, String> {
-        if text.trim() == "all" {
-            return Ok(Columns::All);
-        }
-        let mut chosen = Vec::new();
-        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let index = COLUMN_NAMES
-                .iter()
-                .position(|c| *c == name)
-                .ok_or_else(|| {
-                    format!(
-                        "--columns: no column {name:?}; the columns are {} (or `all`)",
-                        COLUMN_NAMES.join(",")
-                    )
-                })?;
-            chosen.push(index);
-        }
-        if chosen.is_empty() {
-            return Err("--columns: name at least one column, or `all`".into());
-        }
-        chosen.sort_unstable();
-        chosen.dedup();
-        Ok(Columns::Chosen(chosen))
-    }
-
-    /// The columns for standard output: all unless it is a terminal, whose width
-    /// comes from the TTY, else from `COLUMNS`, else 80.
-    pub fn for_stdout(terminal: bool) -> Columns {
-        if !terminal {
-            return Columns::All;
-        }
-        let tty = terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0));
-        let env = || {
-            std::env::var("COLUMNS")
-                .ok()
-                .and_then(|c| c.trim().parse::<usize>().ok())
-        };
-        Columns::Fit(tty.filter(|w| *w > 0).or_else(env).unwrap_or(80))
-    }
-
-    /// The shown columns in table order, each with the width it gets, given every
-    /// column's text width. Only `Fit` narrows a column (its cells are then shortened
-    /// in the middle, see [`shorten`]).
-    fn pick(&self, widths: &[usize]) -> Vec<(usize, usize)> {
-        let natural = |i: usize| widths.get(i).copied().unwrap_or(0);
-        let Columns::Fit(room) = self else {
-            let shown: Vec<usize> = match self {
-                Columns::Chosen(chosen) => chosen.clone(),
-                _ => (0..widths.len()).collect(),
-            };
-            return shown.into_iter().map(|i| (i, natural(i))).collect();
-        };
-        // Each column takes its text, a space either side and a rule; the table one more.
-        let need = |w: usize| w + 3;
-        let mut width: Vec<usize> = (0..widths.len()).map(natural).collect();
-        if let Some(host) = width.get_mut(HOST) {
-            *host = (*host).min(HOST_MAX);
-        }
-        // Who talked to whom, how many requests and how it ended are always shown:
-        // long (IPv6) endpoints are shortened to make room for them.
-        let others = need(width[0]) + need(width[REQUESTS]) + need(width[CLOSE]) + 1;
-        if others + need(width[1]) + need(width[2]) > *room {
-            let each = (room.saturating_sub(others + 6) / 2).max(ENDPOINT_MIN);
-            width[1] = width[1].min(each);
-            width[2] = width[2].min(each);
-        }
-        let mut used = 1;
-        let mut shown = Vec::new();
-        for i in FIT_PRIORITY {
-            if used + need(width[i]) <= *room || i <= 2 {
-                used += need(width[i]);
-                shown.push(i);
-            }
-        }
-        shown.sort_unstable();
-        shown.into_iter().map(|i| (i, width[i])).collect()
-    }
-}
-
-/// Indices of columns [`Columns::pick`] treats specially.
-const REQUESTS: usize = 10;
-const CLOSE: usize = 12;
-/// The `host / sni` column's index, and the width a terminal gives it at most.
-const HOST: usize = 9;
-const HOST_MAX: usize = 32;
-/// An endpoint column is never narrowed below this.
-const ENDPOINT_MIN: usize = 14;
-
-/// `text` in at most `width` columns: cut in the middle with `…`, so an endpoint keeps
-/// its port and a name its domain.
-fn shorten(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
-    if text.width() <= width {
-        return text.into();
-    }
-    let chars: Vec<char> = text.chars().collect();
-    let keep = width.saturating_sub(1);
-    let head = keep / 2;
-    let tail = keep - head;
-    let mut out: String = chars.iter().take(head).collect();
-    out.push('…');
-    out.extend(&chars[chars.len().saturating_sub(tail)..]);
-    out.into()
-}
+/// The `state` column's index.
+const STATE: usize = 13;
 
 pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io::Result<()> {
     let columns = Columns::for_stdout(terminal);
@@ -174,7 +42,7 @@ pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io
             report,
             index,
             (&widths, largest_id),
-            (terminal, &columns),
+            (terminal, &columns, Paint::OFF),
             |each| rows.iter().try_for_each(&mut *each),
             |each| findings.iter().try_for_each(|f| each(f)),
         )?;
@@ -212,6 +80,7 @@ pub fn write_spilled_tables(
     inputs: &mut [SpilledInput],
     terminal: bool,
     columns: &Columns,
+    paint: Paint,
 ) -> io::Result<()> {
     for (index, spilled) in inputs.iter_mut().enumerate() {
         let SpilledInput {
@@ -227,7 +96,7 @@ pub fn write_spilled_tables(
             report,
             index,
             (widths, largest_id),
-            (terminal, columns),
+            (terminal, columns, paint),
             |each| {
                 rows.for_each_raw_in_order(|id, bytes| {
                     row.decode(id, bytes)?;
@@ -251,7 +120,7 @@ fn write_input(
     report: &Report,
     index: usize,
     (widths, largest_id): (&RowWidths, u64),
-    (terminal, columns): (bool, &Columns),
+    (terminal, columns, paint): (bool, &Columns, Paint),
     rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
     mut findings: impl FnMut(&mut dyn FnMut(&str) -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<()> {
@@ -262,7 +131,7 @@ fn write_input(
     if widths.rows == 0 {
         return Ok(());
     }
-    write_connection_rows(out, widths, largest_id, columns, rows)?;
+    write_connection_rows(out, (widths, largest_id), (columns, paint), rows)?;
     if widths.inferred {
         writeln!(
             out,
@@ -278,8 +147,34 @@ fn write_input(
         if std::mem::take(&mut heading) {
             writeln!(out, "\nFindings:")?;
         }
-        writeln!(out, "{paragraph}")
+        write_finding(out, paragraph, paint)
     })
+}
+
+/// A finding's paragraph, its `[severity]` tag coloured when colour is on.
+fn write_finding(out: &mut impl Write, paragraph: &str, paint: Paint) -> io::Result<()> {
+    let tagged = [Severity::Warning, Severity::Info]
+        .into_iter()
+        .find_map(|s| {
+            let rest = paragraph
+                .strip_prefix("- ")?
+                .strip_prefix(severity_tag(s))?;
+            Some((s, rest))
+        });
+    match tagged {
+        Some((severity, rest)) if paint.is_on() => {
+            let style = paint.severity(severity);
+            writeln!(out, "- {style}{}{style:#}{rest}", severity_tag(severity))
+        }
+        _ => writeln!(out, "{paragraph}"),
+    }
+}
+
+fn severity_tag(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "[info]",
+        Severity::Warning => "[warning]",
+    }
 }
 
 /// A finding lists at most this many packets in the table (the JSON has them all).
@@ -300,11 +195,8 @@ pub fn finding_text(f: &Finding) -> String {
         packets.push(format!("… and {more} more"));
     }
     format!(
-        "- [{}] {}: {}{}",
-        match f.severity {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-        },
+        "- {} {}: {}{}",
+        severity_tag(f.severity),
         f.kind.as_str(),
         f.message,
         if packets.is_empty() {
@@ -374,47 +266,6 @@ fn right(text: impl ToString) -> Cell {
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
-}
-
-/// A table with one free-text column (`flex`) that fits the terminal: when it would be
-/// wider, that column's cells are shortened in the middle to leave the others whole,
-/// instead of comfy-table wrapping every column. `build` makes the table with the
-/// flexible column's width, or whole; off a terminal the table is always whole.
-fn fitted(terminal: bool, flex: usize, build: impl Fn(Option<usize>) -> Table) -> Table {
-    match Columns::for_stdout(terminal) {
-        Columns::Fit(room) => fit_to(room, flex, build),
-        _ => build(None),
-    }
-}
-
-/// [`fitted`] for a terminal `room` columns wide.
-fn fit_to(room: usize, flex: usize, build: impl Fn(Option<usize>) -> Table) -> Table {
-    let table = build(None);
-    let widths: Vec<usize> = table
-        .column_max_content_widths()
-        .into_iter()
-        .map(usize::from)
-        .collect();
-    let total = 1 + widths.iter().map(|w| w + 3).sum::<usize>();
-    let Some(flex_width) = widths.get(flex) else {
-        return table;
-    };
-    if total <= room {
-        return table;
-    }
-    let others = total - flex_width;
-    build(Some(room.saturating_sub(others).max(FLEX_MIN)))
-}
-
-/// A flexible column is never shortened below this.
-const FLEX_MIN: usize = 16;
-
-/// `text`, shortened to `width` when one is given.
-fn flex_text(text: String, width: Option<usize>) -> String {
-    match width {
-        Some(w) => shorten(&text, w).into_owned(),
-        None => text,
-    }
 }
 
 fn http_table(rows: &[(&ConnectionRecord, &HttpExchange)], terminal: bool) -> Table {
@@ -751,9 +602,8 @@ impl RowWidths {
 /// never wraps, so a terminal shows one line per connection.
 fn write_connection_rows(
     out: &mut impl Write,
-    widths: &RowWidths,
-    largest_id: u64,
-    columns: &Columns,
+    (widths, largest_id): (&RowWidths, u64),
+    (columns, paint): (&Columns, Paint),
     mut rows: impl FnMut(&mut dyn FnMut(&ConnectionRow) -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<()> {
     let all: Vec<usize> = widths.all(largest_id).collect();
@@ -764,18 +614,19 @@ fn write_connection_rows(
         let parts: Vec<String> = widths.iter().map(|w| line.repeat(w + 2)).collect();
         writeln!(out, "{left}{}{end}", parts.join(joint))
     };
-    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = (&str, bool)>| {
+    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = (&str, bool, Style)>| {
         out.write_all("│".as_bytes())?;
-        for (i, ((text, right_aligned), w)) in cells.zip(&widths).enumerate() {
+        for (i, ((text, right_aligned, style), w)) in cells.zip(&widths).enumerate() {
             if i > 0 {
                 out.write_all("┆".as_bytes())?;
             }
             let text = shorten(text, *w);
             let pad = " ".repeat(w.saturating_sub(text.width()));
+            // Colour off: an empty style, which writes nothing.
             if right_aligned {
-                write!(out, " {pad}{text} ")?;
+                write!(out, " {pad}{style}{text}{style:#} ")?;
             } else {
-                write!(out, " {text}{pad} ")?;
+                write!(out, " {style}{text}{style:#}{pad} ")?;
             }
         }
         out.write_all("│\n".as_bytes())
@@ -788,13 +639,24 @@ fn write_connection_rows(
             COLUMNS[i - 1].0
         }
     };
-    line(out, &mut shown.iter().map(|&i| (header(i), false)))?;
+    line(
+        out,
+        &mut shown.iter().map(|&i| (header(i), false, Style::new())),
+    )?;
     rule(out, "╞", "═", "╪", "╡")?;
     rows(&mut |row| {
         let id = row.id.to_string();
         let cell = |i: usize| match i {
-            0 => (id.as_str(), true),
-            i => (row.cells[i - 1].as_str(), COLUMNS[i - 1].1),
+            0 => (id.as_str(), true, Style::new()),
+            i => {
+                let text = row.cells[i - 1].as_str();
+                let style = match i {
+                    CLOSE => paint.close(text),
+                    STATE => paint.conn_state(text),
+                    _ => Style::new(),
+                };
+                (text, COLUMNS[i - 1].1, style)
+            }
         };
         line(&mut *out, &mut shown.iter().map(|&i| cell(i)))
     })?;
@@ -818,35 +680,7 @@ fn write_connection_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Widths as the table measures them: id, then the 13 cells.
-    const WIDE: [usize; 14] = [2, 48, 32, 15, 9, 11, 12, 7, 5, 40, 10, 12, 13, 8];
-
-    fn total(picked: &[(usize, usize)]) -> usize {
-        1 + picked.iter().map(|(_, w)| w + 3).sum::<usize>()
-    }
-
-    #[test]
-    fn ipv6_endpoints_are_shortened_so_requests_and_close_fit_80_columns() {
-        let picked = Columns::Fit(80).pick(&WIDE);
-        let shown: Vec<usize> = picked.iter().map(|(i, _)| *i).collect();
-        assert_eq!(shown, [0, 1, 2, 10, 12]);
-        assert!(total(&picked) <= 80, "{picked:?}");
-        assert_eq!(
-            shorten("[2a01:cb01:2049:8b07:991d:ec85:28df:f629]:40028", 19),
-            "[2a01:cb0…29]:40028"
-        );
-        assert_eq!(shorten("10.0.0.1:80", 19), "10.0.0.1:80");
-    }
-
-    #[test]
-    fn a_wide_terminal_gets_every_column_and_a_pipe_all_of_them_unshortened() {
-        let picked = Columns::Fit(300).pick(&WIDE);
-        assert_eq!(picked.len(), 14);
-        assert_eq!(picked[HOST], (HOST, HOST_MAX));
-        let all = Columns::All.pick(&WIDE);
-        assert_eq!(all.iter().map(|(_, w)| *w).collect::<Vec<_>>(), WIDE);
-    }
+    use crate::report::fit::fit_to;
 
     #[test]
     fn a_long_url_is_shortened_so_the_http_table_fits_instead_of_wrapping() {
@@ -900,15 +734,254 @@ mod tests {
         );
     }
 
+    /// A report of two connections captured together, built from real packets: one
+    /// carrying two requests and closed by the client's FIN, one whose single request
+    /// the server answered with a reset.
+    fn two_connection_report() -> Report {
+        use crate::flow::table::tests_support::{capture, Conv};
+        let mut reused = Conv::open(40000, 0.0);
+        reused
+            .request(0.010, "GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n")
+            .response(0.020, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .request(1.010, "GET /b HTTP/1.1\r\nHost: example.com\r\n\r\n")
+            .response(1.030, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            .fin(true, 2.0);
+        let mut reset = Conv::open(40001, 0.5);
+        reset
+            .request(0.510, "GET /c HTTP/1.1\r\nHost: example.com\r\n\r\n")
+            .rst(false, 0.520);
+        let connections = capture(&[&reused, &reset]);
+        let packets = (reused.packets.len() + reset.packets.len()) as u64;
+        let servers = crate::report::servers::rollup(&connections);
+        let findings = vec![Finding {
+            kind: crate::report::model::FindingKind::ConnectionReused,
+            severity: Severity::Info,
+            input: 0,
+            connections: vec![1],
+            packets: vec![4, 8],
+            message: "connection 1 carried 2 requests".into(),
+            figures: crate::report::figures::Figures::ConnectionReused(
+                crate::report::figures::Reused {
+                    client_probes: None,
+                    max_idle_s: 0.0,
+                    requests: 2,
+                    server_probes: None,
+                },
+            ),
+        }];
+        Report {
+            schema: crate::report::model::SCHEMA,
+            inputs: vec![InputReport {
+                path: "two.pcap".into(),
+                format: Some("pcap".into()),
+                link_types: vec!["EN10MB".into()],
+                packets,
+                first_time: Some(connections[0].start),
+                last_time: Some(connections[0].end),
+                tcp_packets: packets,
+                skipped: Default::default(),
+                connections: connections.len() as u64,
+                warnings: Vec::new(),
+                error: None,
+            }],
+            connections,
+            servers,
+            findings,
+        }
+    }
+
+    fn rendered(write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut out = Vec::new();
+        write(&mut out).expect("render into memory");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
     #[test]
-    fn columns_parse_names_and_all() {
+    fn the_table_shows_each_connection_its_requests_how_it_closed_and_the_findings() {
+        let report = two_connection_report();
+        let text = rendered(|out| write_tables(out, &report, false));
+        let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
-            Columns::parse("close, id,requests"),
-            Ok(Columns::Chosen(vec![0, 10, 12]))
+            lines[0], "two.pcap: pcap EN10MB, 16 packets, 16 TCP, 2 connections",
+            "{text}"
         );
-        assert_eq!(Columns::parse("all"), Ok(Columns::All));
-        assert!(Columns::parse("").is_err());
-        assert!(Columns::parse("id,nope").is_err());
+        let cells = |line: &str| -> Vec<String> {
+            line.trim_matches('│')
+                .split('┆')
+                .map(|c| c.trim().to_string())
+                .collect()
+        };
+        assert_eq!(
+            cells(lines[2]),
+            [
+                "id",
+                "client",
+                "server",
+                "start",
+                "duration",
+                "packets c/s",
+                "bytes c/s",
+                "rtt ms",
+                "proto",
+                "host / sni",
+                "requests",
+                "keep-alive",
+                "close",
+                "state"
+            ]
+        );
+        let first = cells(lines[4]);
+        assert_eq!(first[..3], ["1", "10.0.0.1:40000", "10.0.0.2:80"]);
+        assert_eq!(first[4], "2.000s");
+        assert_eq!(
+            first[8..],
+            [
+                "http",
+                "example.com",
+                "2 reused",
+                "-",
+                "fin by client",
+                "SF ShADdFf"
+            ]
+        );
+        let second = cells(lines[5]);
+        assert_eq!(second[..3], ["2", "10.0.0.1:40001", "10.0.0.2:80"]);
+        assert_eq!(
+            second[8..],
+            [
+                "http",
+                "example.com",
+                "1",
+                "-",
+                "rst by server",
+                "RSTR ShADr"
+            ]
+        );
+        assert!(lines[6].starts_with('└'), "{text}");
+        // The per-server table, then the findings.
+        let server_row = text
+            .lines()
+            .find(|l| l.starts_with("│ 10.0.0.2:80"))
+            .map(cells);
+        assert_eq!(
+            server_row.as_deref(),
+            Some(
+                &["10.0.0.2:80", "example.com", "2", "3", "1.50", "1", "1 2"].map(String::from)[..]
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "\nFindings:\n- [info] connection_reused: connection 1 carried 2 requests \
+                 (packets 4, 8)\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_http_view_lists_each_exchange_on_its_connection() {
+        let report = two_connection_report();
+        let text = rendered(|out| write_http(out, &report, false));
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .filter(|l| l.starts_with('│'))
+            .map(|l| l.trim_matches('│').split('┆').map(str::trim).collect())
+            .collect();
+        assert_eq!(
+            rows[0][..6],
+            ["conn", "#", "time", "method", "host + target", "status"]
+        );
+        let exchanges: Vec<[&str; 4]> =
+            rows[1..].iter().map(|r| [r[0], r[1], r[4], r[5]]).collect();
+        assert_eq!(
+            exchanges,
+            [
+                ["1", "1", "example.com/a", "200"],
+                ["1", "2", "example.com/b", "404"],
+                ["2", "1", "example.com/c", "-"],
+            ]
+        );
+    }
+
+    #[test]
+    fn the_servers_view_counts_connections_and_requests_per_server() {
+        let report = two_connection_report();
+        let text = rendered(|out| write_servers(out, &report, false));
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .filter(|l| l.starts_with('│'))
+            .map(|l| l.trim_matches('│').split('┆').map(str::trim).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                vec![
+                    "server",
+                    "hosts",
+                    "connections",
+                    "requests",
+                    "requests/conn",
+                    "reused conns",
+                    "connection ids"
+                ],
+                vec!["10.0.0.2:80", "example.com", "2", "3", "1.50", "1", "1 2"],
+            ]
+        );
+    }
+
+    /// Colour only adds escape codes around the words: taken out, the bytes are those
+    /// of a pipe.
+    #[test]
+    fn colour_wraps_close_state_and_severity_and_changes_no_word() {
+        let report = two_connection_report();
+        let render = |paint: Paint| {
+            let rows: Vec<ConnectionRow> =
+                report.connections.iter().map(ConnectionRow::of).collect();
+            let mut widths = RowWidths::default();
+            rows.iter().for_each(|r| widths.add(r));
+            let findings: Vec<String> = report.findings.iter().map(finding_text).collect();
+            rendered(|out| {
+                write_input(
+                    out,
+                    &report,
+                    0,
+                    (&widths, rows.iter().map(|r| r.id).max().unwrap_or(0)),
+                    (false, &Columns::All, paint),
+                    |each| rows.iter().try_for_each(&mut *each),
+                    |each| findings.iter().try_for_each(|f| each(f)),
+                )
+            })
+        };
+        let plain = render(Paint::OFF);
+        assert!(!plain.contains('\x1b'));
+        assert_eq!(plain, rendered(|out| write_tables(out, &report, false)));
+        let coloured = render(Paint::new(true));
+        assert!(
+            coloured.contains("\x1b[32mfin by client\x1b[0m"),
+            "{coloured}"
+        );
+        assert!(
+            coloured.contains("\x1b[31mrst by server\x1b[0m"),
+            "{coloured}"
+        );
+        assert!(coloured.contains("\x1b[32mSF ShADdFf\x1b[0m"), "{coloured}");
+        assert!(
+            coloured.contains("- \x1b[2m[info]\x1b[0m connection_reused:"),
+            "{coloured}"
+        );
+        let stripped = coloured
+            .split('\x1b')
+            .enumerate()
+            .map(|(i, part)| {
+                if i == 0 {
+                    part
+                } else {
+                    part.split_once('m').map_or(part, |(_, rest)| rest)
+                }
+            })
+            .collect::<String>();
+        assert_eq!(stripped, plain);
     }
 
     #[test]

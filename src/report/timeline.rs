@@ -2,9 +2,10 @@
 //! number, wall-clock time, offset from the connection's start, packet range, and
 //! what happened — coloured by kind on a terminal. Reads only the model's `Timeline`.
 
-use super::model::{InputReport, PhaseKind, Timeline};
+use super::model::{InputReport, Timeline};
+use super::style::Paint;
 use comfy_table::presets::NOTHING;
-use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use std::io::{self, Write};
 
 /// How the timeline is dressed.
@@ -12,19 +13,8 @@ use std::io::{self, Write};
 pub struct Style {
     /// Output is a terminal: fit its width.
     pub terminal: bool,
-    pub color: bool,
-}
-
-fn color(kind: PhaseKind) -> Color {
-    match kind {
-        PhaseKind::Handshake => Color::Cyan,
-        PhaseKind::Exchange | PhaseKind::Data => Color::Green,
-        PhaseKind::Idle => Color::DarkGrey,
-        PhaseKind::Keepalive => Color::Yellow,
-        PhaseKind::Retransmissions | PhaseKind::ZeroWindow | PhaseKind::Alert => Color::Red,
-        PhaseKind::Tunnel => Color::Blue,
-        PhaseKind::Close => Color::Magenta,
-    }
+    /// The phases' colours (see `report::style`).
+    pub paint: Paint,
 }
 
 fn packet_range(first: Option<u64>, last: Option<u64>) -> String {
@@ -77,7 +67,7 @@ pub fn write_timelines(
         )?;
         let mut table = Table::new();
         table.load_style(NOTHING);
-        if style.color {
+        if style.paint.is_on() {
             table.enforce_styling();
         } else {
             table.force_no_tty();
@@ -90,8 +80,8 @@ pub fn write_timelines(
         table.set_header(vec!["#", "time", "offset", "packets", "what"]);
         for p in &t.phases {
             let mut what = Cell::new(&p.text);
-            if style.color {
-                what = what.fg(color(p.kind));
+            if let Some(colour) = style.paint.phase(p.kind) {
+                what = what.fg(colour);
             }
             table.add_row(vec![
                 Cell::new(p.index).set_alignment(CellAlignment::Right),
