@@ -1,6 +1,7 @@
 //! Command-line flags, all in one place (clap derive). Raw flags only: no I/O here.
 //! Each flag's `///` doc is its `--help` text.
 
+pub use crate::report::style::ColorChoice;
 use clap::{Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
@@ -290,13 +291,6 @@ pub struct TimelineArgs {
     /// Output format: a table per connection, or the phases as JSON.
     #[arg(long, short = 'f', value_enum, default_value_t = ViewFormat::Table)]
     pub format: ViewFormat,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
 }
 
 /// The inputs and what every command does with standard error.

@@ -9,9 +9,15 @@
 //! that print their escape codes with `{style}` and `{style:#}`, nothing more.
 
 use super::model::{PhaseKind, Severity};
-use crate::cli::ColorChoice;
 use anstyle::{AnsiColor, Effects, Style};
-use std::io::{self, IsTerminal};
+
+/// `--color`: `auto` decides by the terminal and the environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
 
 /// The environment variables that bear on colour, as conventions define them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,17 +65,6 @@ pub struct Console {
     pub paint: Paint,
     /// Output taller than the terminal goes through the pager.
     pub page: bool,
-}
-
-impl Console {
-    pub fn for_stdout(choice: ColorChoice, no_pager: bool) -> Console {
-        let terminal = io::stdout().is_terminal();
-        Console {
-            terminal,
-            paint: Paint::new(colour(choice, ColourEnv::from_process(), terminal)),
-            page: terminal && !no_pager,
-        }
-    }
 }
 
 /// The palette, or nothing when colour is off.
