@@ -8,10 +8,10 @@
 //! answering a SYN (RFC 5961 §4) is set aside. Not for payload meaning (`analyzers`).
 
 use super::key::{Direction, Endpoint, PerSide};
+use super::payload::{Origin, PayloadAnalyzer, PayloadFactory, TcpEnd};
 use super::roles::assign_roles;
 use super::seq::SeqNumber;
 use super::zeek::ZeekConn;
-use crate::analyzers::{Origin, Streams, TcpEnd};
 use crate::decode::Segment;
 use crate::report::model::{
     Close, CloseHow, ConnectionRecord, Encapsulation, FlagCounts, Handshake, HandshakeOutcome,
@@ -109,21 +109,24 @@ pub struct Connection {
     idle: Option<Idle>,
     close: Option<Close>,
     zeek: ZeekConn,
-    streams: Streams,
+    /// The payload's analyzer, which flow/ hands every segment to.
+    payload: Box<dyn PayloadAnalyzer>,
     /// The tunnel the first packet came in, if any.
     encapsulation: Option<Encapsulation>,
 }
 
 impl Connection {
+    /// The connection `seg`, sent from `src` to `dst` in packet `first`, opens; its
+    /// payload goes to an analyzer `payload` makes.
     pub fn new(
         id: u64,
         input: usize,
-        src: Endpoint,
-        dst: Endpoint,
+        (src, dst): (Endpoint, Endpoint),
         seg: &Segment<'_>,
-        number: u64,
-        ts: Timestamp,
+        first: Origin,
+        payload: PayloadFactory,
     ) -> Self {
+        let Origin { packet: number, ts } = first;
         let (client, server, roles, flipped) = assign_roles(src, dst, seg);
         let encapsulation = seg.tunnel.map(|t| Encapsulation {
             kind: t.kind.name(),
@@ -162,7 +165,7 @@ impl Connection {
             idle: None,
             close: None,
             zeek: ZeekConn::new(flipped),
-            streams: Streams::new(roles != RoleSource::Ports),
+            payload: payload(roles != RoleSource::Ports),
             encapsulation,
         }
     }
@@ -438,11 +441,11 @@ impl Connection {
         self.zeek
             .on_segment(dir, flags, seg.seq, seg.window, seg.payload_len);
         if flags.syn() {
-            self.streams.fix_roles();
+            self.payload.fix_roles();
         }
-        self.streams
+        self.payload
             .on_segment(dir, seg, Origin { packet: number, ts });
-        if self.streams.take_role_reversal() {
+        if self.payload.take_role_reversal() {
             self.swap_roles();
         }
     }
@@ -643,9 +646,8 @@ impl Connection {
     /// The finished connection as the report shows it.
     pub fn into_record(mut self) -> ConnectionRecord {
         // Bytes still held may be the first to show who the client is.
-        let mut streams = std::mem::take(&mut self.streams);
-        streams.flush();
-        if streams.take_role_reversal() {
+        self.payload.flush();
+        if self.payload.take_role_reversal() {
             self.swap_roles();
         }
         let handshake = self.handshake_record();
@@ -660,7 +662,7 @@ impl Connection {
         close.both_fins = self.wire.client.seen_fin && self.wire.server.seen_fin;
         close.completed = self.wire.client.fin_acked && self.wire.server.fin_acked;
         let community_id = super::community_id::community_id(self.client, self.server);
-        let app = streams.finish(TcpEnd {
+        let app = self.payload.finish(TcpEnd {
             close: &close,
             server_port: self.server.port,
         });
