@@ -56,7 +56,8 @@ impl Rng {
 fn analyse(name: &str, bytes: Vec<u8>) -> (u64, Vec<String>, bool) {
     let source = Source::Bytes(name.to_string(), Arc::from(bytes));
     let mut records = Vec::new();
-    let (report, run) = analyze_input(&source, ConnectionTable::new(0, 1), |r| {
+    let table = ConnectionTable::new(0, 1, connscope::analyzers::Streams::boxed);
+    let (report, run) = analyze_input(&source, table, |r| {
         records.push(r);
         ControlFlow::Continue(())
     });

@@ -12,10 +12,10 @@
 //! line from the side taken for the server, or a status line from the side taken for
 //! the client, means the port guess was wrong. [`Streams`] then reads the directions
 //! the other way round and asks its connection to swap roles
-//! ([`Streams::take_role_reversal`]).
+//! (`take_role_reversal`).
 //!
-//! `flow/` sees only [`Streams`] and the [`AppRecord`] it ends with: what a protocol
-//! found stays inside this module.
+//! `flow/` sees [`Streams`] only as its `PayloadAnalyzer` (`flow::payload`) and the
+//! [`AppRecord`] it ends with: what a protocol found stays inside this module.
 
 pub mod detect;
 pub mod http;
@@ -27,12 +27,13 @@ mod tree;
 
 use crate::decode::Segment;
 use crate::flow::key::{Direction, PerSide};
+use crate::flow::payload::PayloadAnalyzer;
+pub use crate::flow::payload::{AppRecord, Origin, TcpEnd};
 use crate::report::model::Protocol;
 use detect::{detect, Detected};
 use http::HttpAnalyzer;
-pub use reassembly::Origin;
 use reassembly::{Chunk, Reassembler};
-pub use record::{AppRecord, TcpEnd};
+use record::app_record;
 use tls::TlsAnalyzer;
 use tree::{Layers, Node};
 
@@ -98,16 +99,21 @@ impl Streams {
         }
     }
 
-    /// A SYN went by: it, not the payload, says who is client.
-    pub fn fix_roles(&mut self) {
+    /// [`Streams::new`], boxed as flow's payload analyzer: the factory the driver
+    /// gives the connection table (`flow::payload::PayloadFactory`).
+    pub fn boxed(fixed: bool) -> Box<dyn PayloadAnalyzer> {
+        Box::new(Streams::new(fixed))
+    }
+}
+
+impl PayloadAnalyzer for Streams {
+    fn fix_roles(&mut self) {
         if self.roles == Roles::Guessed {
             self.roles = Roles::Fixed;
         }
     }
 
-    /// Whether the payload showed the roles reversed. When it returns true the caller
-    /// must swap every per-direction figure it holds; the streams have swapped theirs.
-    pub fn take_role_reversal(&mut self) -> bool {
+    fn take_role_reversal(&mut self) -> bool {
         if self.roles != Roles::Reversed {
             return false;
         }
@@ -118,13 +124,13 @@ impl Streams {
         true
     }
 
-    /// Feeds one segment sent by `dir`. RST payloads are not stream data.
-    pub fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, origin: Origin) {
+    fn on_segment(&mut self, dir: Direction, seg: &Segment<'_>, origin: Origin) {
         let deaf = match &self.app {
             App::Unknown { .. } => true,
             App::Tree(node) => node.is_deaf(),
             App::Undecided { .. } => false,
         };
+        // RST payloads are not stream data.
         if seg.flags.rst() || deaf {
             return;
         }
@@ -152,9 +158,7 @@ impl Streams {
         );
     }
 
-    /// The connection ended: flushes what reassembly still holds. May reverse the
-    /// roles (see [`Streams::take_role_reversal`]); call before [`Streams::finish`].
-    pub fn flush(&mut self) {
+    fn flush(&mut self) {
         for dir in [Direction::Client, Direction::Server] {
             let Streams {
                 reassembly,
@@ -167,22 +171,21 @@ impl Streams {
         }
     }
 
-    /// The connection ended as `tcp` says: flush what reassembly still holds, then
-    /// give the analyzers' part of the record.
-    pub fn finish(mut self, tcp: TcpEnd<'_>) -> AppRecord {
-        self.flush();
-        match self.app {
+    fn finish(self: Box<Self>, tcp: TcpEnd<'_>) -> AppRecord {
+        let mut streams = *self;
+        streams.flush();
+        match streams.app {
             App::Undecided { chunks, .. } if chunks.client + chunks.server == 0 => {
-                AppRecord::new(Protocol::None, None, None, None, tcp)
+                app_record(Protocol::None, None, None, None, tcp)
             }
             App::Undecided { first, .. } | App::Unknown { first } => {
-                AppRecord::new(Protocol::Unknown, None, None, first, tcp)
+                app_record(Protocol::Unknown, None, None, first, tcp)
             }
             App::Tree(node) => {
                 let protocol = node.protocol();
                 let mut layers = Layers::default();
                 node.finish(&mut layers);
-                AppRecord::new(protocol, layers.http, layers.tls, None, tcp)
+                app_record(protocol, layers.http, layers.tls, None, tcp)
             }
         }
     }

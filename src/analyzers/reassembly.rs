@@ -8,19 +8,14 @@
 //! payload is passed through borrowed, never copied. RFC 9293 §3.10.7.4.
 
 use crate::flow::seq::SeqNumber;
-use crate::time::Timestamp;
 
 /// Bytes one direction may hold out of order before the earliest hole is given up.
 pub const MAX_HELD_BYTES: usize = 256 * 1024;
 /// Segments one direction may hold out of order.
 const MAX_HELD_SEGMENTS: usize = 128;
 
-/// Where a delivered chunk came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Origin {
-    pub packet: u64,
-    pub ts: Timestamp,
-}
+/// Where a delivered chunk came from (defined by flow/, which hands segments on).
+pub use crate::flow::payload::Origin;
 
 /// What the stream delivers, in order.
 #[derive(Debug, PartialEq, Eq)]
@@ -249,6 +244,7 @@ impl Reassembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Timestamp;
 
     fn origin(packet: u64) -> Origin {
         Origin {

@@ -1,95 +1,70 @@
 //! What the analyzer tree contributes to a connection's record: the protocol, the
 //! exchanges and how many requests they count, the verdict on the HTTP conversation,
-//! TLS, and the warnings of every layer — so `flow/`, which knows TCP only, copies
-//! these fields in without reading any protocol's internals.
+//! TLS, and the warnings of every layer — gathered into flow's `AppRecord`, which
+//! `flow/`, knowing TCP only, copies in without reading any protocol's internals.
 
 use super::http::{http_end, HttpSummary};
 use super::tls::TlsSummary;
 use crate::flow::key::{Direction, PerSide};
-use crate::report::model::{
-    Close, HttpEnd, HttpEndReason, HttpExchange, Protocol, TlsInfo, Tunnel, WarningRecord,
-};
+use crate::flow::payload::{AppRecord, TcpEnd};
+use crate::report::model::{Close, HttpEnd, HttpEndReason, HttpExchange, Protocol, WarningRecord};
 
 /// Ports where HTTP or TLS is expected: other payload there is worth a warning.
 const WEB_PORTS: [u16; 7] = [80, 443, 8000, 8008, 8080, 8443, 8888];
 
-/// The application-layer part of a connection's record.
-#[derive(Debug, Default)]
-pub struct AppRecord {
-    pub protocol: Protocol,
-    /// Requests parsed (HTTP), or exchanges inferred (TLS).
-    pub requests: u64,
-    pub http: Vec<HttpExchange>,
-    pub http_end: Option<HttpEnd>,
-    pub max_request_gap_s: Option<f64>,
-    pub tunnel: Option<Tunnel>,
-    pub tls: Option<TlsInfo>,
-    pub missed_bytes: PerSide<u64>,
-    pub warnings: Vec<WarningRecord>,
-}
-
-/// What the connection's TCP side tells the analyzers at the end.
-#[derive(Clone, Copy, Debug)]
-pub struct TcpEnd<'a> {
-    pub close: &'a Close,
-    pub server_port: u16,
-}
-
-impl AppRecord {
-    /// The record part from what each layer learnt. `unrecognised_from`: for
-    /// `unknown`, the packet of the first payload.
-    pub(super) fn new(
-        protocol: Protocol,
-        http: Option<HttpSummary>,
-        tls: Option<TlsSummary>,
-        unrecognised_from: Option<u64>,
-        tcp: TcpEnd<'_>,
-    ) -> Self {
-        let http_end = http.as_ref().and_then(|h| http_end(h, tcp.close.by));
-        let http = http.unwrap_or_default();
-        let inferred = tls.as_ref().filter(|_| protocol.infers_exchanges());
-        let (requests, max_request_gap_s) = match inferred {
-            Some(t) => (
-                t.info.exchanges.len() as u64,
-                longest(t.info.exchanges.iter().filter_map(|x| x.idle_before_s)),
+/// The record part from what each layer learnt. `unrecognised_from`: for `unknown`,
+/// the packet of the first payload.
+pub(super) fn app_record(
+    protocol: Protocol,
+    http: Option<HttpSummary>,
+    tls: Option<TlsSummary>,
+    unrecognised_from: Option<u64>,
+    tcp: TcpEnd<'_>,
+) -> AppRecord {
+    let http_end = http.as_ref().and_then(|h| http_end(h, tcp.close.by));
+    let http = http.unwrap_or_default();
+    let inferred = tls.as_ref().filter(|_| protocol.infers_exchanges());
+    let (requests, max_request_gap_s) = match inferred {
+        Some(t) => (
+            t.info.exchanges.len() as u64,
+            longest(t.info.exchanges.iter().filter_map(|x| x.idle_before_s)),
+        ),
+        None => (
+            http.exchanges.iter().filter(|x| x.method.is_some()).count() as u64,
+            longest(http.exchanges.iter().filter_map(|x| x.idle_before_s)),
+        ),
+    };
+    let mut warnings = http.warnings;
+    if let Some(t) = &tls {
+        warnings.extend(t.warnings.iter().cloned());
+    }
+    if let Some(w) = closed_before_response(&http.exchanges, http_end, tcp.close) {
+        warnings.push(w);
+    }
+    // Traffic on a web port that is neither HTTP nor TLS is worth a word: a
+    // tunnel, another protocol, or garbage aimed at the server.
+    if let (Some(packet), true) = (unrecognised_from, WEB_PORTS.contains(&tcp.server_port)) {
+        warnings.push(WarningRecord {
+            packet: Some(packet),
+            message: format!(
+                "the payload on port {} is neither HTTP nor TLS; not analysed",
+                tcp.server_port
             ),
-            None => (
-                http.exchanges.iter().filter(|x| x.method.is_some()).count() as u64,
-                longest(http.exchanges.iter().filter_map(|x| x.idle_before_s)),
-            ),
-        };
-        let mut warnings = http.warnings;
-        if let Some(t) = &tls {
-            warnings.extend(t.warnings.iter().cloned());
-        }
-        if let Some(w) = closed_before_response(&http.exchanges, http_end, tcp.close) {
-            warnings.push(w);
-        }
-        // Traffic on a web port that is neither HTTP nor TLS is worth a word: a
-        // tunnel, another protocol, or garbage aimed at the server.
-        if let (Some(packet), true) = (unrecognised_from, WEB_PORTS.contains(&tcp.server_port)) {
-            warnings.push(WarningRecord {
-                packet: Some(packet),
-                message: format!(
-                    "the payload on port {} is neither HTTP nor TLS; not analysed",
-                    tcp.server_port
-                ),
-            });
-        }
-        AppRecord {
-            protocol,
-            requests,
-            http_end,
-            max_request_gap_s,
-            tunnel: http.tunnel,
-            tls: tls.map(|t| t.info),
-            missed_bytes: PerSide {
-                client: http.missed_bytes.0,
-                server: http.missed_bytes.1,
-            },
-            warnings,
-            http: http.exchanges,
-        }
+        });
+    }
+    AppRecord {
+        protocol,
+        requests,
+        http_end,
+        max_request_gap_s,
+        tunnel: http.tunnel,
+        tls: tls.map(|t| t.info),
+        missed_bytes: PerSide {
+            client: http.missed_bytes.0,
+            server: http.missed_bytes.1,
+        },
+        warnings,
+        http: http.exchanges,
     }
 }
 

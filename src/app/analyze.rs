@@ -99,8 +99,8 @@ fn run_input<'a>(
     // records across threads costs more than it saves (docs/performance.md).
     let pipelined = destination.serialises() && rayon::current_num_threads() > 1;
     let mut sink = InputSink::new(destination, arg, reading.zeek)?;
-    let table =
-        ConnectionTable::new(index, first_id).with_syn_timeout(reading.tracking.syn_timeout_nanos);
+    let table = ConnectionTable::new(index, first_id, crate::analyzers::Streams::boxed)
+        .with_syn_timeout(reading.tracking.syn_timeout_nanos);
     let mut source = PacketSource::File(Source::from_arg(arg));
     let run = if pipelined {
         std::thread::scope(|scope| {

@@ -216,7 +216,8 @@ pub fn run(config: &LiveConfig) -> Result<u8, AppError> {
         kept: 0,
         out: (config.mode == Mode::Display).then_some(&mut display as &mut dyn Write),
     };
-    let table = ConnectionTable::new(0, 1).with_syn_timeout(config.tracking.syn_timeout_nanos);
+    let table = ConnectionTable::new(0, 1, crate::analyzers::Streams::boxed)
+        .with_syn_timeout(config.tracking.syn_timeout_nanos);
     let mut source = PacketSource::Live(live);
     let run = drive(
         &mut source,

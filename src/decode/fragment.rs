@@ -18,7 +18,7 @@
 //! [`Fragment`]); nothing here reads past the slices it is given.
 
 use crate::time::Timestamp;
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Datagrams waiting for fragments at once; a new one beyond this pushes out the oldest.
@@ -101,7 +101,10 @@ struct Pending {
 /// the next fragment arrives, so the segment decoded from it can borrow it.
 #[derive(Default)]
 pub struct Reassembler {
-    pending: FxHashMap<FragKey, Pending>,
+    /// Keyed by whoever sends the fragments, so hashed with a random seed (foldhash,
+    /// as the connection table) lest crafted keys pile into one bucket. Nothing
+    /// printed depends on its order: eviction picks by time, then arrival.
+    pending: HashMap<FragKey, Pending, foldhash::fast::RandomState>,
     /// The earliest time a pending datagram times out (meaningless when none pend).
     next_deadline: i64,
     seq: u64,

@@ -7,15 +7,16 @@
 //! see there; the handshake and close follow RFC 9293 §3.5–3.6, and a challenge ACK
 //! answering a SYN (RFC 5961 §4) is set aside. Not for payload meaning (`analyzers`).
 
+use super::handshake::HandshakeTrack;
 use super::key::{Direction, Endpoint, PerSide};
+use super::payload::{Origin, PayloadAnalyzer, PayloadFactory, TcpEnd};
 use super::roles::assign_roles;
 use super::seq::SeqNumber;
 use super::zeek::ZeekConn;
-use crate::analyzers::{Origin, Streams, TcpEnd};
 use crate::decode::Segment;
 use crate::report::model::{
-    Close, CloseHow, ConnectionRecord, Encapsulation, FlagCounts, Handshake, HandshakeOutcome,
-    Idle, IdlePeriod, KeepAlive, PacketRef, Probe, RoleSource, TcpEvent, TcpEventKind,
+    Close, CloseHow, ConnectionRecord, Encapsulation, FlagCounts, Idle, IdlePeriod, KeepAlive,
+    PacketRef, Probe, RoleSource, TcpEvent, TcpEventKind,
 };
 use crate::time::Timestamp;
 
@@ -51,32 +52,6 @@ struct WireSide {
     fin_acked: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct HandshakeTrack {
-    syn: Option<(u64, Timestamp, SeqNumber)>,
-    /// The last SYN transmission before the SYN-ACK, to time the answer.
-    last_syn_ts: Option<Timestamp>,
-    /// The time between the last two SYN transmissions, in nanoseconds.
-    last_syn_gap: i64,
-    syn_retries: u32,
-    synack: Option<(u64, Timestamp, SeqNumber)>,
-    synack_retries: u32,
-    ack: Option<(u64, Timestamp)>,
-    refused_by: Option<u64>,
-    /// The ACK number of the server's answer to the SYN that acknowledged something
-    /// else: an RFC 5961 §4 challenge ACK from an older connection's state.
-    challenge_ack: Option<u32>,
-    /// The close recorded is the client's RST answering the challenge ACK.
-    challenge_reset: bool,
-    /// The first packet proving the handshake completed though its SYN-ACK was not
-    /// captured (a one-direction capture), and whether the client sent it.
-    off_capture: Option<(u64, Direction)>,
-    /// The most recent SYN without ACK (Wireshark's `ts_mru_syn`).
-    mru_syn: Option<Timestamp>,
-    /// Wireshark's `tcp.analysis.initial_rtt`, once known.
-    initial_rtt_ms: Option<f64>,
-}
-
 /// A connection being tracked.
 #[derive(Debug)]
 pub struct Connection {
@@ -109,21 +84,24 @@ pub struct Connection {
     idle: Option<Idle>,
     close: Option<Close>,
     zeek: ZeekConn,
-    streams: Streams,
+    /// The payload's analyzer, which flow/ hands every segment to.
+    payload: Box<dyn PayloadAnalyzer>,
     /// The tunnel the first packet came in, if any.
     encapsulation: Option<Encapsulation>,
 }
 
 impl Connection {
+    /// The connection `seg`, sent from `src` to `dst` in packet `first`, opens; its
+    /// payload goes to an analyzer `payload` makes.
     pub fn new(
         id: u64,
         input: usize,
-        src: Endpoint,
-        dst: Endpoint,
+        (src, dst): (Endpoint, Endpoint),
         seg: &Segment<'_>,
-        number: u64,
-        ts: Timestamp,
+        first: Origin,
+        payload: PayloadFactory,
     ) -> Self {
+        let Origin { packet: number, ts } = first;
         let (client, server, roles, flipped) = assign_roles(src, dst, seg);
         let encapsulation = seg.tunnel.map(|t| Encapsulation {
             kind: t.kind.name(),
@@ -162,7 +140,7 @@ impl Connection {
             idle: None,
             close: None,
             zeek: ZeekConn::new(flipped),
-            streams: Streams::new(roles != RoleSource::Ports),
+            payload: payload(roles != RoleSource::Ports),
             encapsulation,
         }
     }
@@ -438,11 +416,11 @@ impl Connection {
         self.zeek
             .on_segment(dir, flags, seg.seq, seg.window, seg.payload_len);
         if flags.syn() {
-            self.streams.fix_roles();
+            self.payload.fix_roles();
         }
-        self.streams
+        self.payload
             .on_segment(dir, seg, Origin { packet: number, ts });
-        if self.streams.take_role_reversal() {
+        if self.payload.take_role_reversal() {
             self.swap_roles();
         }
     }
@@ -595,60 +573,14 @@ impl Connection {
         }
     }
 
-    fn handshake_record(&self) -> Option<Handshake> {
-        let hs = &self.handshake;
-        if hs.syn.is_none() && hs.synack.is_none() {
-            return None;
-        }
-        let syn_ts = hs.syn.map(|(_, ts, _)| ts);
-        let synack_ts = hs.synack.map(|(_, ts, _)| ts);
-        let ack_ts = hs.ack.map(|(_, ts)| ts);
-        let syn_to_synack_ms = match (hs.last_syn_ts.or(syn_ts), synack_ts) {
-            (Some(a), Some(b)) => Some(b.millis_since(a)),
-            _ => None,
-        };
-        let synack_to_ack_ms = match (synack_ts, ack_ts) {
-            (Some(a), Some(b)) => Some(b.millis_since(a)),
-            _ => None,
-        };
-        let outcome = if hs.syn.is_none() {
-            HandshakeOutcome::SynMissed
-        } else if hs.ack.is_some() || hs.off_capture.is_some() {
-            HandshakeOutcome::Completed
-        } else if hs.refused_by.is_some() {
-            HandshakeOutcome::Refused
-        } else if hs.synack.is_some() {
-            HandshakeOutcome::NoFinalAck
-        } else {
-            HandshakeOutcome::Unanswered
-        };
-        Some(Handshake {
-            syn_packet: hs.syn.map(|(n, _, _)| n),
-            synack_packet: hs.synack.map(|(n, _, _)| n),
-            ack_packet: hs.ack.map(|(n, _)| n).or(match hs.off_capture {
-                Some((n, Direction::Client)) => Some(n),
-                _ => None,
-            }),
-            rtt_ms: hs.initial_rtt_ms,
-            syn_to_synack_ms,
-            synack_to_ack_ms,
-            syn_retries: hs.syn_retries,
-            synack_retries: hs.synack_retries,
-            refused_packet: hs.refused_by,
-            outcome,
-            completed_off_capture: hs.synack.is_none() && hs.off_capture.is_some(),
-        })
-    }
-
     /// The finished connection as the report shows it.
     pub fn into_record(mut self) -> ConnectionRecord {
         // Bytes still held may be the first to show who the client is.
-        let mut streams = std::mem::take(&mut self.streams);
-        streams.flush();
-        if streams.take_role_reversal() {
+        self.payload.flush();
+        if self.payload.take_role_reversal() {
             self.swap_roles();
         }
-        let handshake = self.handshake_record();
+        let handshake = self.handshake.record();
         let mut close = self.close.unwrap_or(Close {
             how: CloseHow::Open,
             by: None,
@@ -660,7 +592,7 @@ impl Connection {
         close.both_fins = self.wire.client.seen_fin && self.wire.server.seen_fin;
         close.completed = self.wire.client.fin_acked && self.wire.server.fin_acked;
         let community_id = super::community_id::community_id(self.client, self.server);
-        let app = streams.finish(TcpEnd {
+        let app = self.payload.finish(TcpEnd {
             close: &close,
             server_port: self.server.port,
         });

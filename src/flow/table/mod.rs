@@ -8,6 +8,7 @@
 //! the capture.
 
 use super::key::{Endpoint, FlowKey};
+use super::payload::{Origin, PayloadFactory};
 use super::tcp::Connection;
 use crate::decode::Segment;
 use crate::report::model::ConnectionRecord;
@@ -59,6 +60,8 @@ pub struct ConnectionTable {
     /// Connections opened by a SYN, in order of when an unanswered one is given up.
     attempts: Deadlines,
     syn_timeout_nanos: i64,
+    /// Makes each new connection's payload analyzer.
+    payload: PayloadFactory,
 }
 
 /// How long an unanswered SYN is waited on, by default (Zeek's `tcp_SYN_timeout` is 5 s;
@@ -66,8 +69,9 @@ pub struct ConnectionTable {
 pub const SYN_TIMEOUT_NANOS: i64 = 10_000_000_000;
 
 impl ConnectionTable {
-    /// A table for input `input` whose first connection gets id `first_id`.
-    pub fn new(input: usize, first_id: u64) -> Self {
+    /// A table for input `input` whose first connection gets id `first_id`; each
+    /// connection's payload goes to an analyzer made by `payload`.
+    pub fn new(input: usize, first_id: u64, payload: PayloadFactory) -> Self {
         ConnectionTable {
             input,
             next_id: first_id,
@@ -75,6 +79,7 @@ impl ConnectionTable {
             closing: Deadlines::default(),
             attempts: Deadlines::default(),
             syn_timeout_nanos: SYN_TIMEOUT_NANOS,
+            payload,
         }
     }
 
@@ -113,7 +118,9 @@ impl ConnectionTable {
                     Timestamp::from_nanos(ts.as_nanos().saturating_add(self.syn_timeout_nanos));
                 attempts.push(due, key, id);
             }
-            Box::new(Connection::new(id, self.input, src, dst, seg, number, ts))
+            let first = Origin { packet: number, ts };
+            let conn = Connection::new(id, self.input, (src, dst), seg, first, self.payload);
+            Box::new(conn)
         };
         // One hash lookup per packet: the entry is found once and reused.
         let conn = match self.live.entry(key) {

@@ -119,7 +119,7 @@ fn tunnelled_connection_is_keyed_by_inner_tuple_with_outer_endpoints_by_role() {
         in_vxlan(&hs[1], vtep_server, vtep_client),
         in_vxlan(&hs[2], vtep_client, vtep_server),
     ];
-    let mut table = ConnectionTable::new(0, 1);
+    let mut table = ConnectionTable::new(0, 1, Streams::boxed);
     let mut done = Vec::new();
     for (i, frame) in frames.iter().enumerate() {
         let seg = decode(LinkType::ETHERNET, frame, frame.len() as u32).expect("inner");

@@ -222,7 +222,7 @@ fn unanswered_syns_are_given_up_after_the_syn_timeout() {
             .syn()
             .between(([10, 0, 0, 9], port), ([10, 0, 0, 2], 80))
     };
-    let mut table = ConnectionTable::new(0, 1).with_syn_timeout(5_000_000_000);
+    let mut table = ConnectionTable::new(0, 1, Streams::boxed).with_syn_timeout(5_000_000_000);
     let done = feed(
         &mut table,
         &[
@@ -250,7 +250,7 @@ fn a_client_backing_off_is_waited_on_as_long_as_its_retries_need() {
         .iter()
         .map(|&at| pkt(true, 7, at).syn())
         .collect();
-    let mut table = ConnectionTable::new(0, 1).with_syn_timeout(5_000_000_000);
+    let mut table = ConnectionTable::new(0, 1, Streams::boxed).with_syn_timeout(5_000_000_000);
     let done = feed(&mut table, &syns);
     assert!(done.is_empty(), "split: {done:?}");
     let mut done = Vec::new();
@@ -262,7 +262,7 @@ fn a_client_backing_off_is_waited_on_as_long_as_its_retries_need() {
 #[test]
 fn a_syn_flood_holds_only_the_attempts_of_the_last_timeout() {
     // 20 000 SYNs from distinct sources, 1 000 a second, none answered.
-    let mut table = ConnectionTable::new(0, 1).with_syn_timeout(5_000_000_000);
+    let mut table = ConnectionTable::new(0, 1, Streams::boxed).with_syn_timeout(5_000_000_000);
     let mut finished = Vec::new();
     let mut most_live = 0;
     for i in 0..20_000u32 {
@@ -286,7 +286,7 @@ fn a_syn_flood_holds_only_the_attempts_of_the_last_timeout() {
 
 #[test]
 fn answered_syns_are_not_given_up() {
-    let mut table = ConnectionTable::new(0, 1).with_syn_timeout(1_000_000_000);
+    let mut table = ConnectionTable::new(0, 1, Streams::boxed).with_syn_timeout(1_000_000_000);
     let mut p = vec![pkt(true, 7, 0.0).syn(), pkt(false, 70, 0.5).syn().ack(8)];
     p.push(
         pkt(true, 1, 30.0)
@@ -599,7 +599,7 @@ fn close_at_the_last_representable_time_does_not_overflow() {
 
 #[test]
 fn closed_connections_leave_the_table_after_the_linger() {
-    let mut table = ConnectionTable::new(0, 1);
+    let mut table = ConnectionTable::new(0, 1, Streams::boxed);
     let mut p = exchange();
     p.push(pkt(true, 119, 1.0).ack(520).rst());
     let mut done: Vec<ConnectionRecord> =

@@ -1,6 +1,7 @@
 //! Builders shared by the table's tests: packets made with etherparse's
 //! `PacketBuilder`, decoded and tracked exactly as the pipeline does.
 pub use super::*;
+pub(crate) use crate::analyzers::Streams;
 pub use crate::capture::LinkType;
 pub use crate::decode::decode;
 use etherparse::PacketBuilder;
@@ -111,7 +112,7 @@ pub fn feed(table: &mut ConnectionTable, packets: &[Pkt]) -> Vec<(u64, Connectio
 }
 
 pub fn track(packets: &[Pkt]) -> Vec<ConnectionRecord> {
-    let mut table = ConnectionTable::new(0, 1);
+    let mut table = ConnectionTable::new(0, 1, Streams::boxed);
     let mut done: Vec<ConnectionRecord> = feed(&mut table, packets)
         .into_iter()
         .map(|(_, r)| r)
@@ -235,7 +236,7 @@ impl Conv {
 pub fn capture(convs: &[&Conv]) -> Vec<ConnectionRecord> {
     let mut all: Vec<&Pkt> = convs.iter().flat_map(|c| c.packets.iter()).collect();
     all.sort_by(|a, b| a.at.total_cmp(&b.at));
-    let mut table = ConnectionTable::new(0, 1);
+    let mut table = ConnectionTable::new(0, 1, Streams::boxed);
     let mut done = Vec::new();
     for (i, p) in all.iter().enumerate() {
         let frame = p.bytes();
