@@ -297,7 +297,7 @@ mod tests {
             wanted,
             ids: Vec::new(),
         };
-        let table = ConnectionTable::new(0, 1);
+        let table = ConnectionTable::new(0, 1, crate::analyzers::Streams::boxed);
         let run = drive(
             &mut source,
             table,

@@ -196,10 +196,14 @@ mod tests {
     fn records() -> Vec<ConnectionRecord> {
         let source = Source::from_arg("fixtures/go-two-servers.pcap");
         let mut records = Vec::new();
-        super::super::driver::analyze_input(&source, ConnectionTable::new(0, 1), |r| {
-            records.push(r);
-            ControlFlow::Continue(())
-        });
+        super::super::driver::analyze_input(
+            &source,
+            ConnectionTable::new(0, 1, crate::analyzers::Streams::boxed),
+            |r| {
+                records.push(r);
+                ControlFlow::Continue(())
+            },
+        );
         assert_eq!(records.len(), 2);
         records
     }

@@ -222,7 +222,8 @@ mod tests {
         // A real connection, renumbered 7, from a capture of a refused connection.
         let source = crate::capture::file::Source::from_arg("fixtures/curl-refused.pcap");
         let mut records = Vec::new();
-        let table = crate::flow::table::ConnectionTable::new(0, 7);
+        let table =
+            crate::flow::table::ConnectionTable::new(0, 7, crate::analyzers::Streams::boxed);
         crate::app::driver::analyze_input(&source, table, |r| {
             records.push(r);
             std::ops::ControlFlow::Continue(())
