@@ -547,6 +547,7 @@ mod tests {
     //! Timelines of conversations built packet by packet (etherparse), read for what
     //! they claim.
     use super::*;
+    use crate::flow::table::tests_support::tls_hello as hello;
     use crate::flow::table::tests_support::{capture, Conv};
 
     const GET: &str = "GET / HTTP/1.1\r\nHost: api.example\r\n\r\n";
@@ -649,23 +650,6 @@ mod tests {
         let mut r = vec![content_type, 3, 3];
         r.extend_from_slice(&(len as u16).to_be_bytes());
         r.resize(5 + len, 0xee);
-        r
-    }
-
-    /// A handshake record holding one hello of `kind` (1 client, 2 server), TLS 1.2.
-    fn hello(kind: u8) -> Vec<u8> {
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[7; 32]); // random
-        body.push(0); // no session id
-        if kind == 1 {
-            body.extend_from_slice(&[0, 2, 0xc0, 0x2f, 1, 0]); // one suite, null compression
-        } else {
-            body.extend_from_slice(&[0xc0, 0x2f, 0]);
-        }
-        let mut message = vec![kind, 0, 0, body.len() as u8];
-        message.extend(body);
-        let mut r = vec![22, 3, 1, 0, message.len() as u8];
-        r.extend(message);
         r
     }
 

@@ -258,6 +258,7 @@ mod tests {
     //! Whole connections built with etherparse, tracked as the pipeline does, to see
     //! which protocol the streams settle on.
     use super::tls::looks_like_tls_records;
+    use crate::flow::table::tests_support::tls_hello as hello;
     use crate::flow::table::tests_support::*;
     use crate::report::model::Protocol;
 
@@ -358,22 +359,6 @@ mod tests {
         assert!(!looks_like_tls_records(&[23, 3, 3, 0xff, 0xff]));
         assert!(!looks_like_tls_records(&[25, 3, 3, 0, 1]));
         assert!(!looks_like_tls_records(&[23, 3, 3]));
-    }
-    /// A handshake record holding one message of `kind` with a TLS 1.2 hello body.
-    fn hello(kind: u8) -> Vec<u8> {
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[7; 32]); // random
-        body.push(0); // no session id
-        if kind == 1 {
-            body.extend_from_slice(&[0, 2, 0xc0, 0x2f, 1, 0]); // one suite, null compression
-        } else {
-            body.extend_from_slice(&[0xc0, 0x2f, 0]);
-        }
-        let mut message = vec![kind, 0, 0, body.len() as u8];
-        message.extend(body);
-        let mut r = vec![22, 3, 1, 0, message.len() as u8];
-        r.extend(message);
-        r
     }
 
     #[test]

@@ -105,25 +105,9 @@ impl Node {
 mod tests {
     //! The tree through a whole connection built with etherparse: HTTP at the root,
     //! TLS as its child once a CONNECT tunnel opens.
+    use crate::flow::table::tests_support::tls_hello as hello;
     use crate::flow::table::tests_support::{capture, Conv};
     use crate::report::model::Protocol;
-
-    /// A TLS 1.2 ClientHello (kind 1) or ServerHello (kind 2) in one handshake record.
-    fn hello(kind: u8) -> Vec<u8> {
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[7; 32]); // random
-        body.push(0); // no session id
-        if kind == 1 {
-            body.extend_from_slice(&[0, 2, 0xc0, 0x2f, 1, 0]); // one suite, null compression
-        } else {
-            body.extend_from_slice(&[0xc0, 0x2f, 0]);
-        }
-        let mut message = vec![kind, 0, 0, body.len() as u8];
-        message.extend(body);
-        let mut r = vec![22, 3, 1, 0, message.len() as u8];
-        r.extend(message);
-        r
-    }
 
     #[test]
     fn tls_inside_a_connect_tunnel_is_a_child_of_http() {

@@ -248,3 +248,21 @@ pub fn capture(convs: &[&Conv]) -> Vec<ConnectionRecord> {
     done.sort_by_key(|r| r.id);
     done
 }
+
+/// A handshake record holding one TLS 1.2 hello: a ClientHello (`kind` 1, one suite,
+/// null compression) or a ServerHello (`kind` 2).
+pub fn tls_hello(kind: u8) -> Vec<u8> {
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[7; 32]); // random
+    body.push(0); // no session id
+    if kind == 1 {
+        body.extend_from_slice(&[0, 2, 0xc0, 0x2f, 1, 0]); // one suite, null compression
+    } else {
+        body.extend_from_slice(&[0xc0, 0x2f, 0]);
+    }
+    let mut message = vec![kind, 0, 0, body.len() as u8];
+    message.extend(body);
+    let mut r = vec![22, 3, 1, 0, message.len() as u8];
+    r.extend(message);
+    r
+}
