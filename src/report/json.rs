@@ -7,10 +7,6 @@ use crate::flow::key::Endpoint;
 use serde::Serialize;
 use std::io::{self, Write};
 
-pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
-    write_value(out, report)
-}
-
 /// The report as one document, its connections and findings read back from the spill
 /// files, one a line; the rest pretty-printed. Byte for byte what serde_json's pretty
 /// printer would write around those lines, without parsing them again.

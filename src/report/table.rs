@@ -19,7 +19,10 @@ pub use super::fit::{Columns, COLUMN_NAMES};
 /// The `state` column's index.
 const STATE: usize = 13;
 
-pub fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io::Result<()> {
+/// The tables of a report held whole in memory, through the same `write_input` as the
+/// spilled path: what the renderer tests read.
+#[cfg(test)]
+fn write_tables(out: &mut impl Write, report: &Report, terminal: bool) -> io::Result<()> {
     let columns = Columns::for_stdout(terminal);
     for index in 0..report.inputs.len() {
         let rows: Vec<ConnectionRow> = report
@@ -879,15 +882,19 @@ mod tests {
         );
     }
 
+    /// The cells of each row of a rendered comfy-table grid, header first.
+    fn table_rows(text: &str) -> Vec<Vec<&str>> {
+        text.lines()
+            .filter(|l| l.starts_with('│'))
+            .map(|l| l.trim_matches('│').split('┆').map(str::trim).collect())
+            .collect()
+    }
+
     #[test]
     fn the_http_view_lists_each_exchange_on_its_connection() {
         let report = two_connection_report();
         let text = rendered(|out| write_http(out, &report, false));
-        let rows: Vec<Vec<&str>> = text
-            .lines()
-            .filter(|l| l.starts_with('│'))
-            .map(|l| l.trim_matches('│').split('┆').map(str::trim).collect())
-            .collect();
+        let rows = table_rows(&text);
         assert_eq!(
             rows[0][..6],
             ["conn", "#", "time", "method", "host + target", "status"]
@@ -908,11 +915,7 @@ mod tests {
     fn the_servers_view_counts_connections_and_requests_per_server() {
         let report = two_connection_report();
         let text = rendered(|out| write_servers(out, &report, false));
-        let rows: Vec<Vec<&str>> = text
-            .lines()
-            .filter(|l| l.starts_with('│'))
-            .map(|l| l.trim_matches('│').split('┆').map(str::trim).collect())
-            .collect();
+        let rows = table_rows(&text);
         assert_eq!(
             rows,
             [
