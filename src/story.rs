@@ -34,7 +34,7 @@ pub fn timeline(c: &ConnectionRecord) -> Timeline {
     tls_handshake(c, &mut drafts);
     // Without exchanges a TLS connection's handshake phase tells what happened; other
     // connections without exchanges show their data.
-    if c.protocol.infers_exchanges() || c.exchanges().len() > 0 {
+    if c.requests_inferred || c.exchanges().len() > 0 {
         exchanges(c, &mut drafts);
     } else {
         data(c, &mut drafts);
@@ -177,7 +177,7 @@ fn exchange_text(x: Exchange<'_>) -> String {
 }
 
 fn exchanges(c: &ConnectionRecord, out: &mut Vec<Draft>) {
-    let encrypted = c.protocol.infers_exchanges();
+    let encrypted = c.requests_inferred;
     let mut previous_end: Option<(Timestamp, u64)> = None;
     for x in c.exchanges() {
         let start = x.request_start().or(x.response_start()).unwrap_or(c.start);

@@ -55,10 +55,12 @@ pub(super) fn app_record(
     AppRecord {
         protocol,
         requests,
+        requests_inferred: protocol.infers_exchanges(),
         http_end,
         max_request_gap_s,
         tunnel: http.tunnel,
         tls: tls.map(|t| t.info),
+        http2: None,
         missed_bytes: PerSide {
             client: http.missed_bytes.0,
             server: http.missed_bytes.1,

@@ -6,7 +6,7 @@
 use super::key::{Direction, PerSide};
 use crate::decode::Segment;
 use crate::report::model::{
-    Close, HttpEnd, HttpExchange, Protocol, TlsInfo, Tunnel, WarningRecord,
+    Close, Http2Info, HttpEnd, HttpExchange, Protocol, TlsInfo, Tunnel, WarningRecord,
 };
 use crate::time::Timestamp;
 
@@ -29,13 +29,17 @@ pub struct TcpEnd<'a> {
 #[derive(Debug, Default)]
 pub struct AppRecord {
     pub protocol: Protocol,
-    /// Requests parsed (HTTP), or exchanges inferred (TLS).
+    /// Requests parsed (HTTP, HTTP/2, decrypted TLS), or exchanges inferred (TLS
+    /// without keys).
     pub requests: u64,
+    /// `requests` and the exchanges come from encrypted record sizes, not messages.
+    pub requests_inferred: bool,
     pub http: Vec<HttpExchange>,
     pub http_end: Option<HttpEnd>,
     pub max_request_gap_s: Option<f64>,
     pub tunnel: Option<Tunnel>,
     pub tls: Option<TlsInfo>,
+    pub http2: Option<Http2Info>,
     pub missed_bytes: PerSide<u64>,
     pub warnings: Vec<WarningRecord>,
 }

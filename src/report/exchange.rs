@@ -211,11 +211,12 @@ impl ExactSizeIterator for Exchanges<'_> {}
 
 impl ConnectionRecord {
     /// The connection's exchanges: those inferred from TLS records when the
-    /// connection is TLS, else the parsed HTTP ones (empty for other protocols). A
-    /// TLS session inside an HTTP `CONNECT` tunnel keeps the HTTP exchanges: the
+    /// connection is TLS and was not decrypted, else the parsed ones — HTTP/1.x,
+    /// HTTP/2 streams, or either read from decrypted TLS (empty for other protocols).
+    /// A TLS session inside an HTTP `CONNECT` tunnel keeps the HTTP exchanges: the
     /// tunnel's request is what was read.
     pub fn exchanges(&self) -> Exchanges<'_> {
-        match (&self.tls, self.protocol.infers_exchanges()) {
+        match (&self.tls, self.requests_inferred) {
             (Some(tls), true) => Exchanges::Tls {
                 exchanges: tls.exchanges.iter(),
                 sni: tls.sni.as_deref(),

@@ -304,6 +304,10 @@ pub struct ConnectionRecord {
     pub requests_inferred: bool,
     /// TLS handshake and inferred exchanges; null for connections that are not TLS.
     pub tls: Option<TlsInfo>,
+    /// HTTP/2 framing (cleartext h2c, or h2 inside decrypted TLS); left out when the
+    /// connection did not speak HTTP/2 or its frames could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2: Option<Http2Info>,
     /// Bytes of each direction's stream never captured (loss or snap length).
     pub missed_bytes: PerSide<u64>,
     /// Malformed or surprising traffic on this connection.
@@ -446,6 +450,9 @@ pub struct HttpExchange {
     pub idle_before_s: Option<f64>,
     /// The final response was seen to its end.
     pub response_complete: bool,
+    /// The HTTP/2 stream that carried the exchange; absent for HTTP/1.x.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -581,6 +588,136 @@ pub struct TlsInfo {
     pub exchanges: Vec<TlsExchange>,
     /// With ALPN h2, HTTP/2 multiplexes streams on the connection, so exchanges are an estimate.
     pub exchanges_estimated: bool,
+    /// The application data was decrypted with a key log: the connection's `http[]`
+    /// holds the real exchanges read from the plaintext, and `exchanges` above stays
+    /// the inference for comparison.
+    pub decrypted: bool,
+    /// What decryption did; left out when no key log was given for the input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<TlsDecryption>,
+    /// The server certificate's subject and names, read from the decrypted handshake
+    /// (TLS 1.3) or the clear one (TLS 1.2); left out when not seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<TlsCertificate>,
+}
+
+/// The outcome of decrypting one TLS connection with the key logs given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsDecryption {
+    pub status: DecryptionStatus,
+    /// Records decrypted and authenticated, per direction.
+    pub records: PerSide<u64>,
+    /// The first packet where decryption failed or stopped, with `status` saying why.
+    pub failed_packet: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecryptionStatus {
+    /// Every record seen was decrypted.
+    Decrypted,
+    /// The key logs have no secrets for this connection's client random.
+    NoKey,
+    /// The negotiated cipher suite (or version) is not one connscope decrypts.
+    UnsupportedCipher,
+    /// A record failed to authenticate (wrong key, or corrupted bytes).
+    AuthenticationFailed,
+    /// Capture loss inside the encrypted stream: records after the gap cannot be read.
+    CaptureLoss,
+    /// The handshake needed to derive keys (ClientHello or ServerHello) was not captured.
+    NoHandshake,
+}
+
+/// What the server's certificate says about whom it belongs to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TlsCertificate {
+    /// The subject's distinguished name, RFC 4514 style (`CN=example.com,O=…`).
+    pub subject: Option<String>,
+    /// DNS names and IP addresses from subjectAltName, in certificate order.
+    pub san: Vec<String>,
+    pub issuer: Option<String>,
+}
+
+/// HTTP/2 on one connection (RFC 9113): how it was reached, its streams and the
+/// frames that manage the connection rather than carry requests.
+#[derive(Clone, Debug, Serialize)]
+pub struct Http2Info {
+    pub via: Http2Via,
+    /// Streams opened by either side (client requests and server pushes).
+    pub streams_opened: u64,
+    /// The most streams open at the same time: multiplexing at its peak.
+    pub max_concurrent_streams: u32,
+    /// Every SETTINGS frame that is not an acknowledgement.
+    pub settings: Vec<Http2Settings>,
+    /// PINGs (HTTP/2's own keep-alive, e.g. Go's `ReadIdleTimeout` health checks).
+    pub pings: Vec<Http2Ping>,
+    /// GOAWAYs: who ended the HTTP/2 conversation, and where.
+    pub goaways: Vec<Http2GoAway>,
+    /// RST_STREAMs: streams cancelled or refused.
+    pub resets: Vec<Http2Reset>,
+    /// Frames sent by each side.
+    pub frames: PerSide<u64>,
+    /// Exchanges beyond the per-connection bound, counted but not listed.
+    pub exchanges_dropped: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Http2Via {
+    /// Cleartext with the connection preface first ("prior knowledge", h2c).
+    PriorKnowledge,
+    /// Cleartext after `Upgrade: h2c` and a 101.
+    Upgrade,
+    /// Inside TLS, chosen by ALPN `h2`.
+    Tls,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Http2Settings {
+    pub from: Direction,
+    pub packet: u64,
+    pub time: Timestamp,
+    pub max_concurrent_streams: Option<u32>,
+    pub initial_window_size: Option<u32>,
+    pub max_frame_size: Option<u32>,
+    pub header_table_size: Option<u32>,
+    pub enable_push: Option<u32>,
+    pub max_header_list_size: Option<u32>,
+    /// The packet of the peer's SETTINGS acknowledgement.
+    pub ack_packet: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Http2Ping {
+    pub from: Direction,
+    pub packet: u64,
+    pub time: Timestamp,
+    /// The packet of the PING with the ACK flag that answered it.
+    pub ack_packet: Option<u64>,
+    #[serde(serialize_with = "round3_opt")]
+    pub rtt_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Http2GoAway {
+    pub from: Direction,
+    pub packet: u64,
+    pub time: Timestamp,
+    /// The highest stream the sender may still process; later ones must be retried.
+    pub last_stream_id: u32,
+    /// The error code's RFC 9113 name (`NO_ERROR` for a graceful shutdown).
+    pub error: String,
+    /// Opaque debug data, as text where printable.
+    pub debug: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Http2Reset {
+    pub stream_id: u32,
+    pub from: Direction,
+    pub packet: u64,
+    pub time: Timestamp,
+    pub error: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -650,6 +787,7 @@ impl HttpExchange {
             keep_alive: None,
             idle_before_s: None,
             response_complete: false,
+            stream_id: None,
         }
     }
 }
