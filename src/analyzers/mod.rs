@@ -29,7 +29,7 @@ use crate::decode::Segment;
 use crate::flow::key::{Direction, PerSide};
 use crate::flow::payload::PayloadAnalyzer;
 pub use crate::flow::payload::{AppRecord, Origin, TcpEnd};
-use crate::report::model::Protocol;
+use crate::report::model::{Http2Via, Protocol};
 use detect::{detect, Detected};
 use http::HttpAnalyzer;
 use reassembly::{Chunk, Reassembler};
@@ -228,7 +228,7 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
                 }
                 Node::tls(analyzer)
             }
-            Detected::Http2 => Node::Http2,
+            Detected::Http2 => Node::http2(Http2Via::PriorKnowledge),
             Detected::TlsMidStream => Node::tls(TlsAnalyzer::mid_stream(dir)),
             Detected::Http { other_side } if !other_side || reversed => {
                 let mut analyzer = HttpAnalyzer::default();

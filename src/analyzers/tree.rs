@@ -8,10 +8,11 @@
 //! chunks with the direction already named by role.
 
 use super::http::{HttpAnalyzer, HttpSummary};
+use super::http2::Http2Summary;
 use super::reassembly::{Chunk, Origin};
 use super::tls::{looks_like_tls, TlsAnalyzer, TlsSummary};
 use crate::flow::key::Direction;
-use crate::report::model::Protocol;
+use crate::report::model::{Http2Via, Protocol};
 
 /// One protocol analyzer and the child it feeds.
 #[derive(Debug)]
@@ -31,6 +32,9 @@ pub(super) enum Node {
 pub(super) struct Layers {
     pub http: Option<HttpSummary>,
     pub tls: Option<TlsSummary>,
+    /// HTTP/2 frames and streams, from h2c or from decrypted TLS.
+    #[allow(dead_code)] // filled once the HTTP/2 node is wired (issue 15, in progress)
+    pub http2: Option<Http2Summary>,
 }
 
 impl Node {
@@ -43,6 +47,12 @@ impl Node {
 
     pub fn tls(tls: TlsAnalyzer) -> Self {
         Node::Tls(Box::new(tls))
+    }
+
+    /// HTTP/2, reached by `via`: the root for h2c, a child of TLS for ALPN `h2`.
+    pub fn http2(via: Http2Via) -> Self {
+        let _ = via;
+        Node::Http2
     }
 
     /// The protocol this node speaks, as the record names it.
