@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""docs/scale.md beyond one machine: a PySpark job that runs connscope on the executors,
+next to the captures, and lands its JSONL rows as Parquet.
+
+    spark_job.py CAPTURES OUT [--connscope PATH] [--master URL]
+
+CAPTURES is a local or shared folder (every executor must see the same path) or a
+Hadoop file-system URI (`s3a://bucket/prefix/`, `hdfs://…`) that the driver lists with
+Hadoop's FileSystem API. Each capture is one Spark task: connscope reads it whole, so a
+connection is never cut in two at a split boundary. The binary travels with the job
+(`SparkContext.addFile`), so executors need nothing installed but Python.
+
+OUT receives `connections/`, `findings/` and `errors/` (Parquet, partitioned by
+`capture`, the capture's file name), `reuse_per_server/` (the answer to docs/scale.md's
+query, computed by Spark SQL over the Parquet just written, as one JSON-lines file) and
+`spark.log` (Spark's own log at WARN, kept out of the console).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+# A capture is a file connscope can open: pcap or pcapng, optionally gzip-compressed.
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+
+# docs/scale.md's query, word for word except the FROM: the rows come from the
+# connections table this job writes rather than from read_json_auto.
+REUSE_PER_SERVER = """
+SELECT file,
+       server.ip || ':' || server.port            AS server,
+       count(*)                                    AS connections,
+       sum(requests)                               AS requests,
+       round(count(*) / sum(requests), 3)          AS connections_per_request
+FROM connections
+WHERE type = 'connection' AND requests > 0
+GROUP BY file, server
+ORDER BY connections_per_request DESC, connections DESC, file, server
+"""
+
+# The tables the rows of each `type` go to.
+TABLES = (("connection", "connections"), ("finding", "findings"), ("error", "errors"))
+
+# How much of connscope's standard error an error row keeps: the reason is on its
+# first line; a runaway stream must not grow a row without bound.
+STDERR_KEPT = 4096
+
+# Spark's log4j 2 configuration: everything at WARN and above into one file.
+LOG4J2 = """\
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {path}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n
+"""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("captures", help="folder or Hadoop FS URI holding the captures")
+    parser.add_argument("out", help="folder (or URI) for the Parquet tables and the answer")
+    parser.add_argument(
+        "--connscope",
+        default=os.environ.get("CONNSCOPE") or shutil.which("connscope"),
+        help="the connscope binary shipped to the executors "
+        "(default: $CONNSCOPE, else connscope on PATH)",
+    )
+    parser.add_argument(
+        "--master",
+        help="Spark master URL (default: spark-submit's, else local[*]); on a cluster "
+        "this and the paths are the only things that change",
+    )
+    parser.add_argument(
+        "--spark-log", help="where Spark's own log goes (default: OUT/spark.log)"
+    )
+    parser.add_argument(
+        "--show", type=int, default=20, help="rows of the answer to print (default 20)"
+    )
+    args = parser.parse_args(argv)
+    if not args.connscope:
+        parser.error("no connscope binary: pass --connscope PATH or set CONNSCOPE")
+    return args
+
+
+def has_scheme(location):
+    return "://" in location
+
+
+def is_capture(name):
+    return name.lower().endswith(CAPTURE_SUFFIXES)
+
+
+def list_local(folder):
+    """The captures directly in `folder` (as `ls folder/*.pcap*` would), biggest first,
+    as paths joined to `folder` exactly as given so connscope's `file` field reads the
+    same as it does when connscope is run by hand on that folder."""
+    found = []
+    for entry in os.scandir(folder):
+        if entry.is_file() and is_capture(entry.name):
+            found.append((entry.stat().st_size, os.path.join(folder, entry.name)))
+    return [path for _, path in sorted(found, key=lambda t: (-t[0], t[1]))]
+
+
+def list_hadoop(spark, uri):
+    """The captures directly under a Hadoop FS URI (s3a://, gs://, abfs://, hdfs://),
+    biggest first, listed through the JVM's FileSystem: the connector is whatever the
+    cluster already configures for that scheme."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(conf)
+    found = []
+    for status in fs.listStatus(path):
+        if status.isFile() and is_capture(status.getPath().getName()):
+            found.append((status.getLen(), status.getPath().toString()))
+    return [p for _, p in sorted(found, key=lambda t: (-t[0], t[1]))]
+
+
+def open_remote(uri):
+    """A binary stream of a capture an executor cannot see as a local file. fsspec
+    (with s3fs, gcsfs or adlfs beside it) speaks the same schemes as Hadoop's
+    connectors, minus the letter Hadoop adds (`s3a` → `s3`)."""
+    import fsspec  # only needed for object stores, so only imported for them
+
+    scheme, rest = uri.split("://", 1)
+    scheme = {"s3a": "s3", "s3n": "s3", "gs": "gcs", "abfss": "abfs"}.get(scheme, scheme)
+    return fsspec.open(f"{scheme}://{rest}", "rb").open()
+
+
+def local_path(location):
+    """The path connscope can open for `location`, or None when the bytes have to be
+    streamed to it (an object store)."""
+    if not has_scheme(location):
+        return location
+    if location.startswith("file:"):
+        # Hadoop prints local files as file:/abs/path or file:///abs/path.
+        return "/" + location[len("file:") :].lstrip("/")
+    return None
+
+
+def feed(source, sink):
+    """Copies an object-store stream into connscope's standard input, then closes it
+    so connscope sees the end of the capture."""
+    try:
+        shutil.copyfileobj(source, sink, 1 << 20)
+    except BrokenPipeError:
+        pass  # connscope stopped reading (it rejected the file): its exit code says why
+    finally:
+        source.close()
+        sink.close()
+
+
+def analyze_capture(connscope, location):
+    """Yields (type, JSON line) for every row connscope prints for one capture, as it
+    prints them; a capture connscope rejects (exit 2) yields one `error` row instead of
+    failing the task, so one bad file in a terabyte does not stop the job."""
+    path = local_path(location)
+    command = [connscope, "analyze", "-q", "--format", "jsonl", path or "-"]
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL if path else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+        feeder = None
+        if path is None:
+            feeder = threading.Thread(
+                target=feed, args=(open_remote(location), proc.stdin), daemon=True
+            )
+            feeder.start()
+        try:
+            for raw in proc.stdout:
+                row = json.loads(raw)
+                if path is None:
+                    # connscope names standard input `-`; the row should name the object.
+                    row["file"] = location
+                    yield row["type"], json.dumps(row, separators=(",", ":"))
+                else:
+                    yield row["type"], raw.decode("utf-8").rstrip("\n")
+            code = proc.wait()
+        finally:
+            # The consumer may stop early (a failed write, take()): don't leave
+            # connscope running behind it.
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if feeder is not None:
+            feeder.join()
+        stderr.seek(0)
+        message = stderr.read(STDERR_KEPT).decode("utf-8", "replace").strip()
+    if code == 2:
+        error = {"type": "error", "file": location, "exit_code": code, "message": message}
+        yield "error", json.dumps(error, separators=(",", ":"))
+    elif code != 0:
+        # analyze exits 0 or 2; anything else (a signal, an out-of-memory kill) is the
+        # machine's fault, and Spark's retry on another executor is the right answer.
+        raise RuntimeError(f"connscope exited {code} on {location}: {message}")
+
+
+def analyze_partition(locations, binary_name, tally):
+    """One Spark partition: the captures it was handed, one after another. `tally`
+    counts the rows of each type for the job's summary line."""
+    from pyspark import SparkFiles
+
+    connscope = SparkFiles.get(binary_name)
+    if not os.access(connscope, os.X_OK):
+        os.chmod(connscope, 0o755)
+    for location in locations:
+        for kind, line in analyze_capture(connscope, location):
+            if kind in tally:
+                tally[kind].add(1)
+            yield kind, line
+
+
+def start_spark(args, log_path):
+    from pyspark.sql import SparkSession
+
+    conf_dir = tempfile.mkdtemp(prefix="connscope-spark-")
+    log4j = os.path.join(conf_dir, "log4j2.properties")
+    with open(log4j, "w") as out:
+        out.write(LOG4J2.format(path=log_path))
+    java_options = f"-Dlog4j2.configurationFile=file:{log4j}"
+    builder = (
+        SparkSession.builder.appName("connscope")
+        .config("spark.driver.extraJavaOptions", java_options)
+        .config("spark.executor.extraJavaOptions", java_options)
+        .config("spark.ui.showConsoleProgress", "false")
+        # Parquet columns for every nested field connscope prints; nothing to gain
+        # from Spark guessing that two JSON keys differing in case are one column.
+        .config("spark.sql.caseSensitive", "true")
+    )
+    if args.master:
+        builder = builder.master(args.master)
+    return builder.getOrCreate()
+
+
+def write_tables(spark, captures, binary_name, out):
+    """Runs connscope over every capture and writes each row type to its Parquet table,
+    partitioned by capture file name. Returns {type: rows written}."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    sc = spark.sparkContext
+    tally = {kind: sc.accumulator(0) for kind, _ in TABLES}
+    # One capture per partition, so a capture is never split and the scheduler hands
+    # the next capture to whichever core is free (the biggest went first). Each row is
+    # wrapped as {"<type>": row}: one schema-inference pass then infers the three
+    # tables' schemas side by side, each without the others' columns. That pass is the
+    # one that runs connscope; the rows stay cached for the writes.
+    wrapped = (
+        sc.parallelize(captures, len(captures))
+        .mapPartitions(lambda part: analyze_partition(part, binary_name, tally))
+        .map(lambda row: '{"%s":%s}' % row)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    schema = spark.read.json(wrapped).schema
+    # Past connscope a task per capture is only overhead: one task per core reads the
+    # cached rows. A capture's rows stay together, one file per capture and table.
+    frame = spark.read.schema(schema).json(wrapped.coalesce(sc.defaultParallelism))
+    for kind, table in TABLES:
+        if kind not in schema.fieldNames():
+            continue  # no rows, no schema: Spark cannot write a table without columns
+        (
+            frame.where(F.col(kind).isNotNull())
+            .select(f"{kind}.*")
+            .withColumn("capture", F.regexp_extract("file", r"[^/]*$", 0))
+            .write.mode("overwrite")
+            .partitionBy("capture")
+            .parquet(f"{out}/{table}")
+        )
+    wrapped.unpersist()
+    return {kind: tally[kind].value for kind, _ in TABLES}
+
+
+def main(argv):
+    args = parse_args(argv)
+    if not has_scheme(args.out):
+        os.makedirs(args.out, exist_ok=True)
+    log_path = args.spark_log or os.path.join(
+        args.out if not has_scheme(args.out) else tempfile.gettempdir(), "spark.log"
+    )
+    spark = start_spark(args, os.path.abspath(log_path))
+    try:
+        if has_scheme(args.captures):
+            captures = list_hadoop(spark, args.captures)
+        else:
+            captures = list_local(args.captures)
+        if not captures:
+            print(f"spark job: no captures in {args.captures}", file=sys.stderr)
+            return 2
+        spark.sparkContext.addFile(os.path.abspath(args.connscope))
+        counts = write_tables(spark, captures, os.path.basename(args.connscope), args.out)
+
+        spark.read.parquet(f"{args.out}/connections").createOrReplaceTempView(
+            "connections"
+        )
+        answer = spark.sql(REUSE_PER_SERVER).cache()
+        # One file, in the query's order: the answer is small (one row per file and
+        # server) and is read by people and by tests/scale/spark_check.py.
+        answer.coalesce(1).write.mode("overwrite").json(f"{args.out}/reuse_per_server")
+
+        print(
+            f"spark job: {len(captures)} captures, {counts['connection']} connections, "
+            f"{counts['finding']} findings, {counts['error']} captures rejected"
+        )
+        if counts["error"]:
+            errors = spark.read.parquet(f"{args.out}/errors").orderBy("file")
+            for row in errors.take(args.show):
+                print(f"  rejected {row.file}: {row.message}")
+        for row in answer.take(args.show):
+            print(
+                f"  {row.file}  {row.server}  {row.connections} connections  "
+                f"{row.requests} requests  {row.connections_per_request}"
+            )
+        return 0
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
