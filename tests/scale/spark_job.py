@@ -18,6 +18,7 @@ query, computed by Spark SQL over the Parquet just written, as one JSON-lines fi
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -88,7 +89,8 @@ def parse_args(argv):
 
 
 def has_scheme(location):
-    return "://" in location
+    """A URI (`s3a://b/k`, and `file:/p` as Hadoop prints local files), not a path."""
+    return re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", location) is not None
 
 
 def is_capture(name):

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Tests of tests/scale/spark_job.py's executor side without Spark: what one task does
+with one capture (a local file, an object streamed through fsspec, a file connscope
+rejects, a connscope that dies or is abandoned) and how a folder is listed. Run from
+the repository root; CONNSCOPE names the binary (default target/release/connscope)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import spark_job  # noqa: E402
+
+CONNSCOPE = os.path.abspath(os.environ.get("CONNSCOPE", "target/release/connscope"))
+CAPTURE = "fixtures/curl-no-reuse.pcap"
+
+
+def connscope_lines(path):
+    out = subprocess.run(
+        [CONNSCOPE, "analyze", "-q", "--format", "jsonl", path],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return out.decode().splitlines()
+
+
+def fake_connscope(folder, script):
+    """A stand-in binary, for what the real one never does on purpose."""
+    path = os.path.join(folder, "connscope")
+    with open(path, "w") as out:
+        out.write("#!/bin/sh\n" + script)
+    os.chmod(path, 0o755)
+    return path
+
+
+class AnalyzeCapture(unittest.TestCase):
+    def test_local_capture_yields_connscopes_lines_unchanged(self):
+        rows = list(spark_job.analyze_capture(CONNSCOPE, CAPTURE))
+        lines = connscope_lines(CAPTURE)
+        self.assertEqual([line for _, line in rows], lines)
+        self.assertEqual(
+            [kind for kind, _ in rows], [json.loads(line)["type"] for line in lines]
+        )
+        self.assertEqual([k for k, _ in rows].count("connection"), 3)
+
+    def test_object_uri_streams_through_stdin_and_rows_name_the_object(self):
+        uri = "local://" + os.path.abspath(CAPTURE)  # fsspec's local store, not file:
+        self.assertIsNone(spark_job.local_path(uri))
+        rows = [json.loads(line) for _, line in spark_job.analyze_capture(CONNSCOPE, uri)]
+        expected = [json.loads(line) for line in connscope_lines(CAPTURE)]
+        for row in expected:
+            row["file"] = uri
+        self.assertEqual(rows, expected)
+
+    def test_rejected_file_is_one_error_row(self):
+        with tempfile.TemporaryDirectory() as folder:
+            bogus = os.path.join(folder, "bogus.pcap")
+            with open(bogus, "wb") as out:
+                out.write(b"not a capture\n" * 1000)
+            for location in (bogus, "local://" + bogus):
+                rows = list(spark_job.analyze_capture(CONNSCOPE, location))
+                self.assertEqual([kind for kind, _ in rows], ["error"], location)
+                error = json.loads(rows[0][1])
+                self.assertEqual(error["file"], location)
+                self.assertEqual(error["exit_code"], 2)
+                self.assertIn("not a pcap", error["message"])
+
+    def test_other_exit_codes_fail_the_task(self):
+        with tempfile.TemporaryDirectory() as folder:
+            binary = fake_connscope(folder, "echo killed >&2; exit 137\n")
+            with self.assertRaisesRegex(RuntimeError, "exited 137 on x.pcap: killed"):
+                list(spark_job.analyze_capture(binary, "x.pcap"))
+
+    def test_abandoned_task_leaves_no_connscope_behind(self):
+        with tempfile.TemporaryDirectory() as folder:
+            pid_file = os.path.join(folder, "pid")
+            binary = fake_connscope(
+                folder,
+                f'echo $$ > {pid_file}\necho \'{{"type":"connection","file":"x"}}\'\n'
+                "exec sleep 60\n",
+            )
+            rows = spark_job.analyze_capture(binary, "x.pcap")
+            self.assertEqual(next(rows)[0], "connection")
+            started = time.monotonic()
+            rows.close()
+            self.assertLess(time.monotonic() - started, 10)
+            with open(pid_file) as pid:
+                self.assertFalse(os.path.exists(f"/proc/{pid.read().strip()}"))
+
+
+class Listing(unittest.TestCase):
+    def test_captures_directly_in_the_folder_biggest_first(self):
+        with tempfile.TemporaryDirectory() as folder:
+            sizes = {"a.pcap": 10, "b.pcapng.gz": 30, "c.PCAP": 20, "notes.txt": 99}
+            for name, size in sizes.items():
+                with open(os.path.join(folder, name), "wb") as out:
+                    out.write(b"x" * size)
+            os.mkdir(os.path.join(folder, "older.pcap"))  # a folder, not a capture
+            self.assertEqual(
+                spark_job.list_local(folder),
+                [os.path.join(folder, n) for n in ("b.pcapng.gz", "c.PCAP", "a.pcap")],
+            )
+
+    def test_hadoop_lists_a_uri_the_same_way(self):
+        # The driver's listing for object stores, through a real JVM; file: is the one
+        # Hadoop file system CI has, and its URIs come back as paths connscope opens.
+        from types import SimpleNamespace
+
+        with tempfile.TemporaryDirectory() as folder:
+            for name, size in {"a.pcap": 10, "b.cap": 30, "notes.txt": 99}.items():
+                with open(os.path.join(folder, name), "wb") as out:
+                    out.write(b"x" * size)
+            log = os.path.join(folder, "spark.log")
+            spark = spark_job.start_spark(SimpleNamespace(master="local[1]"), log)
+            try:
+                listed = spark_job.list_hadoop(spark, "file://" + folder)
+            finally:
+                spark.stop()
+            self.assertEqual(
+                listed, [f"file:{folder}/b.cap", f"file:{folder}/a.pcap"]
+            )
+            self.assertEqual(spark_job.local_path(listed[0]), f"{folder}/b.cap")
+
+    def test_local_paths_and_uris(self):
+        self.assertEqual(spark_job.local_path("fixtures/a.pcap"), "fixtures/a.pcap")
+        self.assertEqual(spark_job.local_path("file:/srv/a.pcap"), "/srv/a.pcap")
+        self.assertEqual(spark_job.local_path("file:///srv/a.pcap"), "/srv/a.pcap")
+        self.assertEqual(spark_job.local_path("odd:name.pcap"), "odd:name.pcap")
+        self.assertIsNone(spark_job.local_path("s3a://bucket/a.pcap"))
+
+
+if __name__ == "__main__":
+    unittest.main()
