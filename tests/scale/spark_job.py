@@ -145,16 +145,22 @@ def local_path(location):
     return None
 
 
-def feed(source, sink):
+def feed(source, sink, failures):
     """Copies an object-store stream into connscope's standard input, then closes it
-    so connscope sees the end of the capture."""
+    so connscope sees the end of the capture. A read that fails lands in `failures`:
+    connscope would otherwise take the cut stream for a short capture."""
     try:
         shutil.copyfileobj(source, sink, 1 << 20)
     except BrokenPipeError:
         pass  # connscope stopped reading (it rejected the file): its exit code says why
+    except Exception as failure:  # noqa: BLE001  (re-raised by the task)
+        failures.append(failure)
     finally:
         source.close()
-        sink.close()
+        try:
+            sink.close()
+        except BrokenPipeError:
+            pass
 
 
 def analyze_capture(connscope, location):
@@ -162,18 +168,22 @@ def analyze_capture(connscope, location):
     prints them; a capture connscope rejects (exit 2) yields one `error` row instead of
     failing the task, so one bad file in a terabyte does not stop the job."""
     path = local_path(location)
+    # Opened before connscope starts, so an object that cannot be read fails the task
+    # without leaving a connscope waiting on its input.
+    source = None if path else open_remote(location)
     command = [connscope, "analyze", "-q", "--format", "jsonl", path or "-"]
+    failures = []
     with tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL if path else subprocess.PIPE,
+            stdin=subprocess.DEVNULL if source is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
         )
         feeder = None
-        if path is None:
+        if source is not None:
             feeder = threading.Thread(
-                target=feed, args=(open_remote(location), proc.stdin), daemon=True
+                target=feed, args=(source, proc.stdin, failures), daemon=True
             )
             feeder.start()
         try:
@@ -195,6 +205,8 @@ def analyze_capture(connscope, location):
             proc.stdout.close()
         if feeder is not None:
             feeder.join()
+            if failures:
+                raise RuntimeError(f"reading {location} failed: {failures[0]}")
         stderr.seek(0)
         message = stderr.read(STDERR_KEPT).decode("utf-8", "replace").strip()
     if code == 2:
@@ -234,8 +246,8 @@ def start_spark(args, log_path):
         .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.executor.extraJavaOptions", java_options)
         .config("spark.ui.showConsoleProgress", "false")
-        # Parquet columns for every nested field connscope prints; nothing to gain
-        # from Spark guessing that two JSON keys differing in case are one column.
+        # JSON keys are case-sensitive; Spark's default would take two keys that
+        # differ only in case for one column and refuse to write them.
         .config("spark.sql.caseSensitive", "true")
     )
     if args.master:

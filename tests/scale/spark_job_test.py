@@ -3,6 +3,7 @@
 with one capture (a local file, an object streamed through fsspec, a file connscope
 rejects, a connscope that dies or is abandoned) and how a folder is listed. Run from
 the repository root; CONNSCOPE names the binary (default target/release/connscope)."""
+import io
 import json
 import os
 import subprocess
@@ -54,6 +55,32 @@ class AnalyzeCapture(unittest.TestCase):
         for row in expected:
             row["file"] = uri
         self.assertEqual(rows, expected)
+
+    def test_object_read_failing_midway_fails_the_task(self):
+        # Half a capture would otherwise pass for a short one, its rows for all of them.
+        class CutStream(io.RawIOBase):
+            def __init__(self, data):
+                self.data = data
+
+            def readable(self):
+                return True
+
+            def readinto(self, buffer):
+                if not self.data:
+                    raise ConnectionResetError("connection reset by the store")
+                n = min(len(buffer), len(self.data))
+                buffer[:n], self.data = self.data[:n], self.data[n:]
+                return n
+
+        with open(CAPTURE, "rb") as capture:
+            half = capture.read()[:2000]
+        real_open = spark_job.open_remote
+        spark_job.open_remote = lambda uri: CutStream(half)
+        try:
+            with self.assertRaisesRegex(RuntimeError, "reading s3a://b/k.pcap failed"):
+                list(spark_job.analyze_capture(CONNSCOPE, "s3a://b/k.pcap"))
+        finally:
+            spark_job.open_remote = real_open
 
     def test_rejected_file_is_one_error_row(self):
         with tempfile.TemporaryDirectory() as folder:
