@@ -15,6 +15,7 @@ import sys
 
 import duckdb
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check import JSONL, reuse_per_server  # noqa: E402  (the recipe's own query)
 

@@ -322,7 +322,7 @@ def main(argv):
 
         print(
             f"spark job: {len(captures)} captures, {counts['connection']} connections, "
-            f"{counts['finding']} findings, {counts['error']} captures rejected"
+            f"{counts['finding']} findings, {counts['error']} rejected by connscope"
         )
         if counts["error"]:
             errors = spark.read.parquet(f"{args.out}/errors").orderBy("file")
