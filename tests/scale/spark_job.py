@@ -234,17 +234,18 @@ def analyze_partition(locations, binary_name, tally):
 
 
 def start_spark(args, log_path):
+    """A session whose own log goes to `log_path`. That holds where this process starts
+    the driver's JVM (python3 spark_job.py); under spark-submit the JVM is already up
+    and the cluster's log settings apply."""
     from pyspark.sql import SparkSession
 
     conf_dir = tempfile.mkdtemp(prefix="connscope-spark-")
     log4j = os.path.join(conf_dir, "log4j2.properties")
     with open(log4j, "w") as out:
         out.write(LOG4J2.format(path=log_path))
-    java_options = f"-Dlog4j2.configurationFile=file:{log4j}"
     builder = (
         SparkSession.builder.appName("connscope")
-        .config("spark.driver.extraJavaOptions", java_options)
-        .config("spark.executor.extraJavaOptions", java_options)
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
         .config("spark.ui.showConsoleProgress", "false")
         # JSON keys are case-sensitive; Spark's default would take two keys that
         # differ only in case for one column and refuse to write them.
@@ -252,7 +253,14 @@ def start_spark(args, log_path):
     )
     if args.master:
         builder = builder.master(args.master)
-    return builder.getOrCreate()
+        if args.master.startswith("local"):
+            # Nobody watches a local run's web UI; it would only take a port.
+            builder = builder.config("spark.ui.enabled", "false")
+    try:
+        return builder.getOrCreate()
+    finally:
+        # log4j has read it by the time the session exists.
+        shutil.rmtree(conf_dir, ignore_errors=True)
 
 
 def write_tables(spark, captures, binary_name, out):
