@@ -263,6 +263,15 @@ def start_spark(args, log_path):
         shutil.rmtree(conf_dir, ignore_errors=True)
 
 
+def remove(spark, location):
+    """Deletes a folder or URI and all under it, through Hadoop's FileSystem so that
+    object stores work as local folders do."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path.getFileSystem(conf).delete(path, True)
+
+
 def write_tables(spark, captures, binary_name, out):
     """Runs connscope over every capture and writes each row type to its Parquet table,
     partitioned by capture file name. Returns {type: rows written}."""
@@ -288,7 +297,10 @@ def write_tables(spark, captures, binary_name, out):
     frame = spark.read.schema(schema).json(wrapped.coalesce(sc.defaultParallelism))
     for kind, table in TABLES:
         if kind not in schema.fieldNames():
-            continue  # no rows, no schema: Spark cannot write a table without columns
+            # No rows, no schema: Spark cannot write a table without columns. A table
+            # left by an earlier run into the same OUT would be taken for this one's.
+            remove(spark, f"{out}/{table}")
+            continue
         (
             frame.where(F.col(kind).isNotNull())
             .select(f"{kind}.*")
@@ -320,14 +332,6 @@ def main(argv):
         spark.sparkContext.addFile(os.path.abspath(args.connscope))
         counts = write_tables(spark, captures, os.path.basename(args.connscope), args.out)
 
-        spark.read.parquet(f"{args.out}/connections").createOrReplaceTempView(
-            "connections"
-        )
-        answer = spark.sql(REUSE_PER_SERVER).cache()
-        # One file, in the query's order: the answer is small (one row per file and
-        # server) and is read by people and by tests/scale/spark_check.py.
-        answer.coalesce(1).write.mode("overwrite").json(f"{args.out}/reuse_per_server")
-
         print(
             f"spark job: {len(captures)} captures, {counts['connection']} connections, "
             f"{counts['finding']} findings, {counts['error']} rejected by connscope"
@@ -336,6 +340,17 @@ def main(argv):
             errors = spark.read.parquet(f"{args.out}/errors").orderBy("file")
             for row in errors.take(args.show):
                 print(f"  rejected {row.file}: {row.message}")
+        if not counts["connection"]:
+            remove(spark, f"{args.out}/reuse_per_server")
+            return 0
+
+        spark.read.parquet(f"{args.out}/connections").createOrReplaceTempView(
+            "connections"
+        )
+        answer = spark.sql(REUSE_PER_SERVER).cache()
+        # One file, in the query's order: the answer is small (one row per file and
+        # server) and is read by people and by tests/scale/spark_check.py.
+        answer.coalesce(1).write.mode("overwrite").json(f"{args.out}/reuse_per_server")
         for row in answer.take(args.show):
             print(
                 f"  {row.file}  {row.server}  {row.connections} connections  "

@@ -6,11 +6,13 @@ the repository root; CONNSCOPE names the binary (default target/release/connscop
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+import warnings
 
 sys.dont_write_bytecode = True  # no __pycache__ left in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -132,32 +134,69 @@ class Listing(unittest.TestCase):
                 [os.path.join(folder, n) for n in ("b.pcapng.gz", "c.PCAP", "a.pcap")],
             )
 
-    def test_hadoop_lists_a_uri_the_same_way(self):
-        # The driver's listing for object stores, through a real JVM; file: is the one
-        # Hadoop file system CI has, and its URIs come back as paths connscope opens.
-        from types import SimpleNamespace
-
-        with tempfile.TemporaryDirectory() as folder:
-            for name, size in {"a.pcap": 10, "b.cap": 30, "notes.txt": 99}.items():
-                with open(os.path.join(folder, name), "wb") as out:
-                    out.write(b"x" * size)
-            log = os.path.join(folder, "spark.log")
-            spark = spark_job.start_spark(SimpleNamespace(master="local[1]"), log)
-            try:
-                listed = spark_job.list_hadoop(spark, "file://" + folder)
-            finally:
-                spark.stop()
-            self.assertEqual(
-                listed, [f"file:{folder}/b.cap", f"file:{folder}/a.pcap"]
-            )
-            self.assertEqual(spark_job.local_path(listed[0]), f"{folder}/b.cap")
-
     def test_local_paths_and_uris(self):
         self.assertEqual(spark_job.local_path("fixtures/a.pcap"), "fixtures/a.pcap")
         self.assertEqual(spark_job.local_path("file:/srv/a.pcap"), "/srv/a.pcap")
         self.assertEqual(spark_job.local_path("file:///srv/a.pcap"), "/srv/a.pcap")
         self.assertEqual(spark_job.local_path("odd:name.pcap"), "odd:name.pcap")
         self.assertIsNone(spark_job.local_path("s3a://bucket/a.pcap"))
+
+
+class OnSpark(unittest.TestCase):
+    """The driver's side, on one local Spark session shared by its tests."""
+
+    @classmethod
+    def setUpClass(cls):
+        from types import SimpleNamespace
+
+        cls.folder = tempfile.mkdtemp()
+        log = os.path.join(cls.folder, "spark.log")
+        cls.spark = spark_job.start_spark(SimpleNamespace(master="local[1]"), log)
+        cls.spark.sparkContext.addFile(CONNSCOPE)
+        # Imported here rather than run as the main script, the job's functions
+        # reach the Python workers by module name.
+        cls.spark.sparkContext.addPyFile(spark_job.__file__)
+
+    def setUp(self):
+        # py4j leaves its sockets to the garbage collector; not this code's to fix.
+        warnings.simplefilter("ignore", ResourceWarning)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.spark.stop()
+        shutil.rmtree(cls.folder, ignore_errors=True)
+
+    def test_hadoop_lists_a_uri_as_the_folder_is_listed(self):
+        # The driver's listing for object stores, through the JVM; file: is the one
+        # Hadoop file system CI has, and its URIs come back as paths connscope opens.
+        folder = tempfile.mkdtemp(dir=self.folder)
+        for name, size in {"a.pcap": 10, "b.cap": 30, "notes.txt": 99}.items():
+            with open(os.path.join(folder, name), "wb") as out:
+                out.write(b"x" * size)
+        listed = spark_job.list_hadoop(self.spark, "file://" + folder)
+        self.assertEqual(listed, [f"file:{folder}/b.cap", f"file:{folder}/a.pcap"])
+        self.assertEqual(spark_job.local_path(listed[0]), f"{folder}/b.cap")
+
+    def test_a_table_with_no_rows_this_run_leaves_no_old_one_behind(self):
+        folder = tempfile.mkdtemp(dir=self.folder)
+        good = os.path.join(folder, "good.pcap")
+        bad = os.path.join(folder, "bad.pcap")
+        os.symlink(os.path.abspath(CAPTURE), good)
+        with open(bad, "w") as out:
+            out.write("not a capture\n")
+        out = os.path.join(folder, "out")
+        binary = os.path.basename(CONNSCOPE)
+
+        first = spark_job.write_tables(self.spark, [good, bad], binary, out)
+        self.assertEqual((first["connection"], first["error"]), (3, 1))
+        errors = self.spark.read.parquet(f"{out}/errors").collect()
+        self.assertEqual([(e.file, e.capture) for e in errors], [(bad, "bad.pcap")])
+
+        second = spark_job.write_tables(self.spark, [good], binary, out)
+        self.assertEqual((second["connection"], second["error"]), (3, 0))
+        self.assertFalse(os.path.exists(f"{out}/errors"))
+        captures = self.spark.read.parquet(f"{out}/connections").select("capture")
+        self.assertEqual({row.capture for row in captures.collect()}, {"good.pcap"})
 
 
 if __name__ == "__main__":
