@@ -25,8 +25,10 @@ import sys
 import tempfile
 import threading
 
-# A capture is a file connscope can open: pcap or pcapng, optionally gzip-compressed.
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+# A capture is a file connscope can open: pcap or pcapng, optionally compressed with
+# one of the compressions it reads (gzip, zstd, lz4).
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
+COMPRESSION_SUFFIXES = (".gz", ".zst", ".lz4")
 
 # docs/scale.md's query, word for word except the FROM: the rows come from the
 # connections table this job writes rather than from read_json_auto.
@@ -94,7 +96,12 @@ def has_scheme(location):
 
 
 def is_capture(name):
-    return name.lower().endswith(CAPTURE_SUFFIXES)
+    name = name.lower()
+    for compressed in COMPRESSION_SUFFIXES:
+        if name.endswith(compressed):
+            name = name[: -len(compressed)]
+            break
+    return name.endswith(CAPTURE_SUFFIXES)
 
 
 def list_local(folder):

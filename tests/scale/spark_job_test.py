@@ -124,14 +124,26 @@ class AnalyzeCapture(unittest.TestCase):
 class Listing(unittest.TestCase):
     def test_captures_directly_in_the_folder_biggest_first(self):
         with tempfile.TemporaryDirectory() as folder:
-            sizes = {"a.pcap": 10, "b.pcapng.gz": 30, "c.PCAP": 20, "notes.txt": 99}
+            sizes = {
+                "a.pcap": 10,
+                "b.pcapng.gz": 30,
+                "c.PCAP": 20,
+                "d.cap.zst": 15,
+                "e.pcap.lz4": 12,
+                "notes.txt": 99,
+                "notes.txt.gz": 98,
+                "old.pcap.bak": 97,
+            }
             for name, size in sizes.items():
                 with open(os.path.join(folder, name), "wb") as out:
                     out.write(b"x" * size)
             os.mkdir(os.path.join(folder, "older.pcap"))  # a folder, not a capture
             self.assertEqual(
                 spark_job.list_local(folder),
-                [os.path.join(folder, n) for n in ("b.pcapng.gz", "c.PCAP", "a.pcap")],
+                [
+                    os.path.join(folder, n)
+                    for n in ("b.pcapng.gz", "c.PCAP", "d.cap.zst", "e.pcap.lz4", "a.pcap")
+                ],
             )
 
     def test_local_paths_and_uris(self):
