@@ -132,13 +132,11 @@ def list_hadoop(spark, uri):
 
 def open_remote(uri):
     """A binary stream of a capture an executor cannot see as a local file. fsspec
-    (with s3fs, gcsfs or adlfs beside it) speaks the same schemes as Hadoop's
-    connectors, minus the letter Hadoop adds (`s3a` → `s3`)."""
+    (with s3fs, gcsfs or adlfs beside it) takes Hadoop's URIs as they are: it knows
+    `s3a://`, `gs://` and `abfs://` by those names."""
     import fsspec  # only needed for object stores, so only imported for them
 
-    scheme, rest = uri.split("://", 1)
-    scheme = {"s3a": "s3", "s3n": "s3", "gs": "gcs", "abfss": "abfs"}.get(scheme, scheme)
-    return fsspec.open(f"{scheme}://{rest}", "rb").open()
+    return fsspec.open(uri, "rb").open()
 
 
 def local_path(location):
