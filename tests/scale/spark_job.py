@@ -79,6 +79,11 @@ def parse_args(argv):
         "this and the paths are the only things that change",
     )
     parser.add_argument(
+        "--recursive",
+        action="store_true",
+        help="also take the captures in folders below CAPTURES (sensor/day/hour trees)",
+    )
+    parser.add_argument(
         "--spark-log", help="where Spark's own log goes (default: OUT/spark.log)"
     )
     parser.add_argument(
@@ -104,30 +109,41 @@ def is_capture(name):
     return name.endswith(CAPTURE_SUFFIXES)
 
 
-def list_local(folder):
-    """The captures directly in `folder` (as `ls folder/*.pcap*` would), biggest first,
-    as paths joined to `folder` exactly as given so connscope's `file` field reads the
-    same as it does when connscope is run by hand on that folder."""
-    found = []
-    for entry in os.scandir(folder):
-        if entry.is_file() and is_capture(entry.name):
-            found.append((entry.stat().st_size, os.path.join(folder, entry.name)))
+def biggest_first(found):
+    """Paths from (size, path) pairs, the biggest first (then by path, for a stable
+    order), so that the last task of the job is a small one."""
     return [path for _, path in sorted(found, key=lambda t: (-t[0], t[1]))]
 
 
-def list_hadoop(spark, uri):
-    """The captures directly under a Hadoop FS URI (s3a://, gs://, abfs://, hdfs://),
-    biggest first, listed through the JVM's FileSystem: the connector is whatever the
-    cluster already configures for that scheme."""
+def list_local(folder, recursive=False):
+    """The captures in `folder` (directly, as `ls folder/*.pcap*` would, or in any
+    folder below it), as paths joined to `folder` exactly as given so connscope's
+    `file` field reads the same as it does when connscope is run by hand there."""
+    found = []
+    for parent, folders, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(parent, name)
+            if is_capture(name) and os.path.isfile(path):
+                found.append((os.path.getsize(path), path))
+        if not recursive:
+            break
+    return biggest_first(found)
+
+
+def list_hadoop(spark, uri, recursive=False):
+    """The captures under a Hadoop FS URI (s3a://, gs://, abfs://, hdfs://), listed
+    through the JVM's FileSystem: the connector is whatever the cluster already
+    configures for that scheme."""
     jvm = spark.sparkContext._jvm
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     path = jvm.org.apache.hadoop.fs.Path(uri)
-    fs = path.getFileSystem(conf)
+    files = path.getFileSystem(conf).listFiles(path, recursive)
     found = []
-    for status in fs.listStatus(path):
-        if status.isFile() and is_capture(status.getPath().getName()):
+    while files.hasNext():
+        status = files.next()
+        if is_capture(status.getPath().getName()):
             found.append((status.getLen(), status.getPath().toString()))
-    return [p for _, p in sorted(found, key=lambda t: (-t[0], t[1]))]
+    return biggest_first(found)
 
 
 def open_remote(uri):
@@ -328,9 +344,9 @@ def main(argv):
     spark = start_spark(args, os.path.abspath(log_path))
     try:
         if has_scheme(args.captures):
-            captures = list_hadoop(spark, args.captures)
+            captures = list_hadoop(spark, args.captures, args.recursive)
         else:
-            captures = list_local(args.captures)
+            captures = list_local(args.captures, args.recursive)
         if not captures:
             print(f"spark job: no captures in {args.captures}", file=sys.stderr)
             return 2

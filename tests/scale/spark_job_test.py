@@ -138,12 +138,16 @@ class Listing(unittest.TestCase):
                 with open(os.path.join(folder, name), "wb") as out:
                     out.write(b"x" * size)
             os.mkdir(os.path.join(folder, "older.pcap"))  # a folder, not a capture
+            with open(os.path.join(folder, "older.pcap", "f.pcap"), "wb") as out:
+                out.write(b"x" * 40)
+            top = [
+                os.path.join(folder, n)
+                for n in ("b.pcapng.gz", "c.PCAP", "d.cap.zst", "e.pcap.lz4", "a.pcap")
+            ]
+            self.assertEqual(spark_job.list_local(folder), top)
             self.assertEqual(
-                spark_job.list_local(folder),
-                [
-                    os.path.join(folder, n)
-                    for n in ("b.pcapng.gz", "c.PCAP", "d.cap.zst", "e.pcap.lz4", "a.pcap")
-                ],
+                spark_job.list_local(folder, recursive=True),
+                [os.path.join(folder, "older.pcap", "f.pcap")] + top,
             )
 
     def test_local_paths_and_uris(self):
@@ -182,12 +186,16 @@ class OnSpark(unittest.TestCase):
         # The driver's listing for object stores, through the JVM; file: is the one
         # Hadoop file system CI has, and its URIs come back as paths connscope opens.
         folder = tempfile.mkdtemp(dir=self.folder)
-        for name, size in {"a.pcap": 10, "b.cap": 30, "notes.txt": 99}.items():
+        os.mkdir(os.path.join(folder, "day"))
+        files = {"a.pcap": 10, "b.cap": 30, "notes.txt": 99, "day/c.pcap.gz": 50}
+        for name, size in files.items():
             with open(os.path.join(folder, name), "wb") as out:
                 out.write(b"x" * size)
         listed = spark_job.list_hadoop(self.spark, "file://" + folder)
         self.assertEqual(listed, [f"file:{folder}/b.cap", f"file:{folder}/a.pcap"])
         self.assertEqual(spark_job.local_path(listed[0]), f"{folder}/b.cap")
+        below = spark_job.list_hadoop(self.spark, "file://" + folder, recursive=True)
+        self.assertEqual(below, [f"file:{folder}/day/c.pcap.gz"] + listed)
 
     def test_a_table_with_no_rows_this_run_leaves_no_old_one_behind(self):
         folder = tempfile.mkdtemp(dir=self.folder)
