@@ -92,6 +92,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if not args.connscope:
         parser.error("no connscope binary: pass --connscope PATH or set CONNSCOPE")
+    if not (os.path.isfile(args.connscope) and os.access(args.connscope, os.X_OK)):
+        parser.error(f"--connscope {args.connscope}: not an executable file")
     return args
 
 
