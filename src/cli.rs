@@ -310,8 +310,15 @@ pub struct InputArgs {
 
 /// How connections are followed and judged: the same flags for files, `check` and
 /// live capture.
-#[derive(Clone, Copy, Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct TrackingArgs {
+    /// A TLS key log (NSS format, as SSLKEYLOGFILE makes curl, browsers, Python, Node
+    /// and Go write): HTTPS is decrypted and its real requests read. Repeat for several
+    /// files. Without it, the file SSLKEYLOGFILE names is read; keys a pcapng file
+    /// embeds (`editcap --inject-secrets`) are always used.
+    #[arg(long = "keylog", value_name = "FILE")]
+    pub keylog: Vec<std::path::PathBuf>,
+
     /// Seconds without payload after which a connection still open at the end of the
     /// capture is reported as an idle open connection (`idle_open_connection`).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]

@@ -86,6 +86,22 @@ fn golden_table_and_json_for_every_fixture() {
 }
 
 #[test]
+fn golden_table_and_json_decrypted_with_a_key_log() {
+    // $ connscope analyze --keylog fixtures/tls12-reuse.keylog fixtures/tls12-reuse.pcap
+    let args = [
+        "--keylog",
+        "fixtures/tls12-reuse.keylog",
+        "fixtures/tls12-reuse.pcap",
+    ];
+    let table = connscope(&[&["analyze"][..], &args].concat());
+    assert_eq!(table.status.code(), Some(0), "{}", stderr(&table));
+    check_golden("tls12-reuse.pcap.keylog.table.txt", &stdout(&table));
+    let doc = connscope(&[&["analyze", "--format", "json"][..], &args].concat());
+    assert_eq!(doc.status.code(), Some(0));
+    check_golden("tls12-reuse.pcap.keylog.json", &stdout(&doc));
+}
+
+#[test]
 fn golden_timelines_for_the_seed_scenarios() {
     for fixture in SCENARIOS {
         // $ connscope timeline fixtures/<scenario>.pcap

@@ -23,17 +23,21 @@ pub mod http2;
 pub mod reassembly;
 mod record;
 pub mod tls;
+mod tls_certificate;
+mod tls_decrypt;
 mod tree;
 
 use crate::decode::Segment;
+use crate::decrypt::SharedKeys;
 use crate::flow::key::{Direction, PerSide};
-use crate::flow::payload::PayloadAnalyzer;
 pub use crate::flow::payload::{AppRecord, Origin, TcpEnd};
+use crate::flow::payload::{PayloadAnalyzer, PayloadFactory};
 use crate::report::model::{Http2Via, Protocol};
 use detect::{detect, Detected};
 use http::HttpAnalyzer;
 use reassembly::{Chunk, Reassembler};
 use record::app_record;
+use std::rc::Rc;
 use tls::TlsAnalyzer;
 use tree::{Layers, Node};
 
@@ -61,6 +65,8 @@ pub struct Streams {
     reassembly: PerSide<Reassembler>,
     app: App,
     roles: Roles,
+    /// The input's TLS keys, for a TLS root to decrypt with.
+    keys: Option<SharedKeys>,
 }
 
 /// Whether the payload may still decide who is client.
@@ -85,6 +91,7 @@ impl Default for Streams {
                 first: None,
             },
             roles: Roles::Guessed,
+            keys: None,
         }
     }
 }
@@ -103,6 +110,17 @@ impl Streams {
     /// gives the connection table (`flow::payload::PayloadFactory`).
     pub fn boxed(fixed: bool) -> Box<dyn PayloadAnalyzer> {
         Box::new(Streams::new(fixed))
+    }
+
+    /// The factory for one input whose TLS connections decrypt with `keys`.
+    pub fn factory(keys: &SharedKeys) -> impl PayloadFactory + 'static {
+        let keys = Rc::clone(keys);
+        move |fixed: bool| -> Box<dyn PayloadAnalyzer> {
+            Box::new(Streams {
+                keys: Some(Rc::clone(&keys)),
+                ..Streams::new(fixed)
+            })
+        }
     }
 }
 
@@ -138,13 +156,15 @@ impl PayloadAnalyzer for Streams {
             reassembly,
             app,
             roles,
+            keys,
         } = self;
+        let keys = keys.as_ref();
         if seg.flags.ack() {
             let other = dir.other();
             reassembly
                 .get_mut(other)
                 .on_peer_ack(seg.ack, &mut |chunk, origin| {
-                    deliver(app, roles, other, chunk, origin)
+                    deliver(app, roles, keys, other, chunk, origin)
                 });
         }
         reassembly.get_mut(dir).segment(
@@ -154,7 +174,7 @@ impl PayloadAnalyzer for Streams {
             seg.payload,
             seg.payload_len,
             origin,
-            &mut |chunk, origin| deliver(app, roles, dir, chunk, origin),
+            &mut |chunk, origin| deliver(app, roles, keys, dir, chunk, origin),
         );
     }
 
@@ -164,10 +184,12 @@ impl PayloadAnalyzer for Streams {
                 reassembly,
                 app,
                 roles,
+                keys,
             } = self;
+            let keys = keys.as_ref();
             reassembly
                 .get_mut(dir)
-                .finish(&mut |chunk, origin| deliver(app, roles, dir, chunk, origin));
+                .finish(&mut |chunk, origin| deliver(app, roles, keys, dir, chunk, origin));
         }
     }
 
@@ -191,7 +213,14 @@ impl PayloadAnalyzer for Streams {
     }
 }
 
-fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
+fn deliver(
+    app: &mut App,
+    roles: &mut Roles,
+    keys: Option<&SharedKeys>,
+    dir: Direction,
+    chunk: Chunk<'_>,
+    origin: Origin,
+) {
     // Until the connection swaps its roles, it still names directions the old way.
     let mut dir = if *roles == Roles::Reversed {
         dir.other()
@@ -218,7 +247,7 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
             // A handshake record from either side: the client's ClientHello, or the
             // server's flight when the ClientHello was not captured.
             Detected::Tls { .. } => {
-                let mut analyzer = TlsAnalyzer::default();
+                let mut analyzer = TlsAnalyzer::with_keys(keys);
                 if dir == Direction::Server && *chunks.get(Direction::Client) > 0 {
                     analyzer.skip_direction(
                         Direction::Client,
@@ -229,7 +258,7 @@ fn deliver(app: &mut App, roles: &mut Roles, dir: Direction, chunk: Chunk<'_>, o
                 Node::tls(analyzer)
             }
             Detected::Http2 => Node::http2(Http2Via::PriorKnowledge),
-            Detected::TlsMidStream => Node::tls(TlsAnalyzer::mid_stream(dir)),
+            Detected::TlsMidStream => Node::tls(TlsAnalyzer::mid_stream(dir, keys, origin)),
             Detected::Http { other_side } if !other_side || reversed => {
                 let mut analyzer = HttpAnalyzer::default();
                 // The other direction may already have sent data we did not parse.

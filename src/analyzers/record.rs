@@ -23,7 +23,12 @@ pub(super) fn app_record(
 ) -> AppRecord {
     let http_end = http.as_ref().and_then(|h| http_end(h, tcp.close.by));
     let http = http.unwrap_or_default();
-    let inferred = tls.as_ref().filter(|_| protocol.infers_exchanges());
+    // Decrypted TLS: `http` holds the exchanges read from the plaintext (HTTP/1.x; an
+    // HTTP/2 child's streams are mapped in by the HTTP/2 layer), the inferred ones stay
+    // in `tls.exchanges` for comparison.
+    let decrypted = tls.as_ref().is_some_and(|t| t.info.decrypted);
+    let requests_inferred = protocol.infers_exchanges() && !decrypted;
+    let inferred = tls.as_ref().filter(|_| requests_inferred);
     let (requests, max_request_gap_s) = match inferred {
         Some(t) => (
             t.info.exchanges.len() as u64,
@@ -55,7 +60,7 @@ pub(super) fn app_record(
     AppRecord {
         protocol,
         requests,
-        requests_inferred: protocol.infers_exchanges(),
+        requests_inferred,
         http_end,
         max_request_gap_s,
         tunnel: http.tunnel,

@@ -13,7 +13,12 @@
 //! a small first pair (the connection preface and SETTINGS). docs/tls.md states the
 //! limits.
 
+mod decrypting;
+
 use super::reassembly::{Chunk, Origin};
+use super::tls_certificate::leaf_certificate;
+use super::tls_decrypt::{ClientOffer, Decryption, ServerChoice};
+use crate::decrypt::SharedKeys;
 use crate::flow::key::{Direction, PerSide};
 use crate::report::model::{ResumptionOffer, TlsAlert, TlsExchange, TlsInfo, WarningRecord};
 use tls_parser::{
@@ -133,6 +138,11 @@ pub struct TlsAnalyzer {
     /// The capture began after the handshake: records are followed from the first
     /// record boundary seen in each direction, all of them encrypted.
     mid_stream: bool,
+    /// The input's keys, when it has a key log (`tls_decrypt`).
+    keys: Option<SharedKeys>,
+    /// What the ClientHello offered, kept for the key lookup at the ServerHello.
+    offer: Option<Box<ClientOffer>>,
+    decryption: Option<Box<Decryption>>,
 }
 
 /// What the analyzer learnt.
@@ -179,11 +189,23 @@ impl TlsAnalyzer {
         }
     }
 
+    /// An analyzer that decrypts with `keys` when they hold this connection's.
+    pub fn with_keys(keys: Option<&SharedKeys>) -> Self {
+        TlsAnalyzer {
+            keys: keys.cloned(),
+            ..TlsAnalyzer::default()
+        }
+    }
+
     /// An analyzer for a connection whose handshake was not captured; `first` is the
-    /// direction whose chunk was seen to start with a record.
-    pub fn mid_stream(first: Direction) -> Self {
+    /// direction whose chunk (in packet `origin`) was seen to start with a record.
+    pub fn mid_stream(first: Direction, keys: Option<&SharedKeys>, origin: Origin) -> Self {
+        let decryption = keys
+            .filter(|k| Decryption::keys_given(Some(k)))
+            .map(|k| Box::new(Decryption::without_handshake(k, origin.packet)));
         let mut analyzer = TlsAnalyzer {
             mid_stream: true,
+            decryption,
             ..TlsAnalyzer::default()
         };
         for dir in [Direction::Client, Direction::Server] {
@@ -211,9 +233,15 @@ impl TlsAnalyzer {
                 side.body_left = 0;
             }
             Chunk::Gap(len) => {
+                // Decryption stopping says it once, for both.
+                let said = self
+                    .decryption
+                    .as_mut()
+                    .is_some_and(|d| d.on_gap(dir, len, origin.packet));
                 let side = self.records.get_mut(dir);
-                if !side.lost {
-                    side.lost = true;
+                let first = !side.lost;
+                side.lost = true;
+                if first && !said {
                     self.warn(origin.packet, format!("{len} bytes missing from the capture; TLS records of the {} are no longer followed", dir.as_str()));
                 }
             }
@@ -230,6 +258,7 @@ impl TlsAnalyzer {
             side.seeking = false;
         }
         while !bytes.is_empty() && !self.records.get(dir).lost {
+            let decrypting = self.decryption.as_ref().is_some_and(|d| d.wants_records());
             let side = self.records.get_mut(dir);
             if side.header_len < 5 {
                 let take = (5 - side.header_len).min(bytes.len());
@@ -262,8 +291,9 @@ impl TlsAnalyzer {
                 side.content_type = content_type;
                 side.record_len = len;
                 side.body_left = len;
-                side.keep_body = !side.encrypted
-                    && matches!(content_type, HANDSHAKE | ALERT | CHANGE_CIPHER_SPEC);
+                side.keep_body = decrypting
+                    || !side.encrypted
+                        && matches!(content_type, HANDSHAKE | ALERT | CHANGE_CIPHER_SPEC);
                 side.body.clear();
                 if len == 0 {
                     self.record_done(dir, origin);
@@ -302,6 +332,17 @@ impl TlsAnalyzer {
             ALERT => self.alert(dir, &body, encrypted, start),
             APPLICATION_DATA => self.application_data(dir, len, start, end),
             _ => {}
+        }
+        if let (Some(d), true) = (&mut self.decryption, body.len() as u64 == len) {
+            let [_, major, minor, _, _] = self.records.get(dir).header;
+            d.on_record(
+                dir,
+                content_type,
+                u16::from_be_bytes([major, minor]),
+                &body,
+                start,
+                end,
+            );
         }
         let side = self.records.get_mut(dir);
         if side.body.capacity() == 0 {
@@ -371,6 +412,7 @@ impl TlsAnalyzer {
                     ..ResumptionOffer::default()
                 };
                 let mut versions = Vec::new();
+                let mut ticket = None;
                 for ext in extensions(hello.ext.unwrap_or(&[])) {
                     match ext {
                         TlsExtension::SNI(names) => {
@@ -391,7 +433,10 @@ impl TlsAnalyzer {
                                 .map(|v| version_name(v.0))
                                 .collect();
                         }
-                        TlsExtension::SessionTicket(ticket) => offer.ticket = !ticket.is_empty(),
+                        TlsExtension::SessionTicket(t) => {
+                            offer.ticket = !t.is_empty();
+                            ticket = Some(t);
+                        }
                         TlsExtension::PreSharedKey(_) => offer.psk = true,
                         _ => {}
                     }
@@ -401,6 +446,13 @@ impl TlsAnalyzer {
                 }
                 self.info.versions_offered = versions;
                 self.info.resumption_offered = offer;
+                if self.keys.is_some() {
+                    self.offer = Some(Box::new(ClientOffer {
+                        random: hello.random.try_into().unwrap_or([0; 32]),
+                        session_id: self.client_session_id.clone(),
+                        ticket: ticket.map(<[u8]>::to_vec),
+                    }));
+                }
             }
             (Direction::Server, TlsMessageHandshake::ServerHello(hello)) => {
                 if self.info.server_hello_packet.is_some() {
@@ -409,6 +461,7 @@ impl TlsAnalyzer {
                 self.info.server_hello_packet = Some(origin.packet);
                 let mut version = hello.version.0;
                 let mut psk = false;
+                let mut encrypt_then_mac = false;
                 for ext in extensions(hello.ext.unwrap_or(&[])) {
                     match ext {
                         TlsExtension::SupportedVersions(list) => {
@@ -422,6 +475,7 @@ impl TlsAnalyzer {
                                 .map(|p| String::from_utf8_lossy(p).into_owned());
                         }
                         TlsExtension::PreSharedKey(_) => psk = true,
+                        TlsExtension::EncryptThenMac => encrypt_then_mac = true,
                         _ => {}
                     }
                 }
@@ -442,6 +496,38 @@ impl TlsAnalyzer {
                     self.records.server.encrypted = true;
                 }
                 self.info.exchanges_estimated = self.info.alpn.as_deref() == Some("h2");
+                let server = ServerChoice {
+                    random: hello.random,
+                    session_id: hello.session_id.unwrap_or(&[]),
+                    suite: hello.cipher.0,
+                    encrypt_then_mac,
+                    resumed: self.info.resumed == Some(true),
+                    tls13: self.tls13,
+                };
+                self.start_decryption(&server, origin);
+            }
+            (Direction::Server, TlsMessageHandshake::NewSessionTicket(t)) => {
+                // tls-parser leaves the ticket's 2-byte length in (RFC 5077 §3.3:
+                // opaque ticket<0..2^16-1>).
+                let ticket = match t.ticket {
+                    [hi, lo, rest @ ..] => rest.get(..usize::from(u16::from_be_bytes([*hi, *lo]))),
+                    _ => None,
+                };
+                if let (Some(d), Some(ticket)) = (&mut self.decryption, ticket) {
+                    d.remember_ticket(ticket);
+                }
+            }
+            // TLS 1.2 sends the certificate in the clear; read it when decrypting
+            // (without keys the record stays as it always was).
+            (Direction::Server, TlsMessageHandshake::Certificate(c))
+                if Decryption::keys_given(self.keys.as_ref()) =>
+            {
+                if self.info.certificate.is_none() {
+                    self.info.certificate = c
+                        .cert_chain
+                        .first()
+                        .and_then(|leaf| leaf_certificate(leaf.data));
+                }
             }
             _ => {}
         }
@@ -574,6 +660,7 @@ impl TlsAnalyzer {
     }
 
     pub fn finish(mut self) -> TlsSummary {
+        self.finish_decryption();
         self.settle();
         // Finished went both ways: TLS 1.2 after each side's ChangeCipherSpec; TLS 1.3
         // when the client's Finished followed the server's flight.

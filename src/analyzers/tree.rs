@@ -1,8 +1,8 @@
 //! The layered analyzer tree of one connection, as Zeek's: the root is the protocol
 //! detected on the reassembled stream, and a node may hand the bytes it does not
 //! interpret itself to a child — HTTP, once a `CONNECT` succeeded, hands the tunnel's
-//! bytes to a TLS child. Step 3 adds TLS → decrypted bytes → HTTP/1.x or HTTP/2 the
-//! same way: a child under the TLS node, fed what the decryptor returns.
+//! bytes to a TLS child; TLS, given keys, hands what it decrypts to an HTTP/1.x or
+//! HTTP/2 child (`inner`), fed the plaintext the TLS analyzer drains after each chunk.
 //!
 //! Not for: detection (`detect`), roles, or reassembly; the tree receives in-order
 //! chunks with the direction already named by role.
@@ -11,6 +11,7 @@ use super::http::{HttpAnalyzer, HttpSummary};
 use super::http2::Http2Summary;
 use super::reassembly::{Chunk, Origin};
 use super::tls::{looks_like_tls, TlsAnalyzer, TlsSummary};
+use super::tls_decrypt::Inner;
 use crate::flow::key::Direction;
 use crate::report::model::{Http2Via, Protocol};
 
@@ -22,7 +23,11 @@ pub(super) enum Node {
         http: Box<HttpAnalyzer>,
         tunnel: Option<Box<Node>>,
     },
-    Tls(Box<TlsAnalyzer>),
+    /// TLS; `inner` reads what it decrypts (HTTP/1.x, or HTTP/2 under ALPN `h2`).
+    Tls {
+        tls: Box<TlsAnalyzer>,
+        inner: Option<Box<Node>>,
+    },
     /// HTTP/2 in clear text ("prior knowledge"): its frames are not parsed yet.
     Http2,
 }
@@ -46,7 +51,10 @@ impl Node {
     }
 
     pub fn tls(tls: TlsAnalyzer) -> Self {
-        Node::Tls(Box::new(tls))
+        Node::Tls {
+            tls: Box::new(tls),
+            inner: None,
+        }
     }
 
     /// HTTP/2, reached by `via`: the root for h2c, a child of TLS for ALPN `h2`.
@@ -59,7 +67,7 @@ impl Node {
     pub fn protocol(&self) -> Protocol {
         match self {
             Node::Http { .. } => Protocol::Http,
-            Node::Tls(_) => Protocol::Tls,
+            Node::Tls { .. } => Protocol::Tls,
             Node::Http2 => Protocol::Http2,
         }
     }
@@ -89,7 +97,23 @@ impl Node {
                 }
                 http.on_chunk(dir, chunk, origin)
             }
-            Node::Tls(tls) => tls.on_chunk(dir, chunk, origin),
+            Node::Tls { tls, inner } => {
+                let fin = matches!(chunk, Chunk::Fin);
+                tls.on_chunk(dir, chunk, origin);
+                tls.drain_plaintext(|kind, dir, bytes, origin| {
+                    inner
+                        .get_or_insert_with(|| {
+                            Box::new(match kind {
+                                Inner::Http1 => Node::http(HttpAnalyzer::default()),
+                                Inner::Http2 => Node::http2(Http2Via::Tls),
+                            })
+                        })
+                        .on_chunk(dir, Chunk::Data(bytes), origin)
+                });
+                if let (Some(inner), true) = (inner, fin) {
+                    inner.on_chunk(dir, Chunk::Fin, origin);
+                }
+            }
             Node::Http2 => {}
         }
     }
@@ -103,8 +127,15 @@ impl Node {
                     child.finish(layers);
                 }
             }
-            Node::Tls(tls) => {
-                layers.tls.get_or_insert(tls.finish());
+            Node::Tls { tls, inner } => {
+                let summary = tls.finish();
+                // What a failed decryption read so far is dropped with it: the
+                // connection falls back to the exchanges inferred from record sizes.
+                let decrypted = summary.info.decrypted;
+                layers.tls.get_or_insert(summary);
+                if let (Some(inner), true) = (inner, decrypted) {
+                    inner.finish(layers);
+                }
             }
             Node::Http2 => {}
         }

@@ -8,8 +8,10 @@ use super::config::Tracking;
 use super::driver::{drive, PacketFilter, Run};
 use super::error::AppError;
 use super::sink::{Destination, InputSink, Kept, ToWriter};
+use crate::analyzers::Streams;
 use crate::capture::file::Source;
 use crate::capture::PacketSource;
+use crate::decrypt::InputKeys;
 use crate::findings::{self, Digest, Digests};
 use crate::flow::table::ConnectionTable;
 use crate::report::json;
@@ -20,10 +22,10 @@ use crate::report::table::{self, RowWidths};
 use crate::report::zeek_logs::ZeekLogs;
 use crate::time::Timestamp;
 use std::io::{self, IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// How inputs are read, and where their diagnostics go.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Reading<'a> {
     pub tracking: Tracking,
     /// A BPF expression: only matching packets are analysed.
@@ -37,9 +39,9 @@ pub struct Reading<'a> {
 }
 
 impl<'a> Reading<'a> {
-    pub fn of(tracking: Tracking) -> Self {
+    pub fn of(tracking: &Tracking) -> Self {
         Reading {
-            tracking,
+            tracking: tracking.clone(),
             filter: None,
             diagnostics: None,
             zeek: None,
@@ -99,7 +101,8 @@ fn run_input<'a>(
     // records across threads costs more than it saves (docs/performance.md).
     let pipelined = destination.serialises() && rayon::current_num_threads() > 1;
     let mut sink = InputSink::new(destination, arg, reading.zeek)?;
-    let table = ConnectionTable::new(index, first_id, crate::analyzers::Streams::boxed)
+    let keys = InputKeys::shared(Arc::clone(&reading.tracking.keys.log));
+    let table = ConnectionTable::new(index, first_id, Streams::factory(&keys))
         .with_syn_timeout(reading.tracking.syn_timeout_nanos);
     let mut source = PacketSource::File(Source::from_arg(arg));
     let run = if pipelined {
@@ -119,6 +122,7 @@ fn run_input<'a>(
                 table,
                 &mut filter,
                 show_progress,
+                Some(&keys),
                 &mut to_writer,
             );
             drop(to_writer);
@@ -126,7 +130,14 @@ fn run_input<'a>(
             Ok::<_, AppError>(run)
         })?
     } else {
-        drive(&mut source, table, &mut filter, show_progress, &mut sink)
+        drive(
+            &mut source,
+            table,
+            &mut filter,
+            show_progress,
+            Some(&keys),
+            &mut sink,
+        )
     };
     Ok(InputResult {
         report: run.input_report(source.name()),

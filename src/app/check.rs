@@ -17,7 +17,7 @@ pub fn run(config: &CheckConfig) -> Result<u8, AppError> {
     let baseline = match &config.baseline {
         None => None,
         Some(path) => {
-            let reading = Reading::of(config.tracking);
+            let reading = Reading::of(&config.tracking);
             let analysis = analyze_files(std::slice::from_ref(path), &reading, Destination::Keep)?;
             if analysis.input_error {
                 return Err(AppError::Baseline(path.clone()));
@@ -35,7 +35,7 @@ pub fn run(config: &CheckConfig) -> Result<u8, AppError> {
                 let lines = std::sync::Mutex::new(Vec::new());
                 let reading = Reading {
                     diagnostics: Some(&lines),
-                    ..Reading::of(config.tracking)
+                    ..Reading::of(&config.tracking)
                 };
                 let analysis =
                     analyze_files(std::slice::from_ref(file), &reading, Destination::Keep);

@@ -14,16 +14,20 @@ use crate::cli::{
     self, CheckArgs, Cli, Command, CompletionsArgs, Format, InputArgs, ManArgs, PictureFormat,
     TimelineArgs, TrackingArgs, ViewFormat,
 };
+use crate::decrypt::KeyLog;
 use crate::report::style::{colour, ColourEnv, Console, Paint};
 use crate::report::table::Columns;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What the flags' meaning depends on beside the flags.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Env {
     pub stdout_terminal: bool,
     /// The variables that bear on colour (`NO_COLOR`, `CLICOLOR_FORCE`, …).
     pub colour: ColourEnv,
+    /// `SSLKEYLOGFILE`: the TLS key log to read when no `--keylog` is given.
+    pub sslkeylogfile: Option<PathBuf>,
 }
 
 impl Env {
@@ -32,7 +36,59 @@ impl Env {
         Env {
             stdout_terminal: std::io::stdout().is_terminal(),
             colour: ColourEnv::from_process(),
+            sslkeylogfile: std::env::var_os("SSLKEYLOGFILE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         }
+    }
+}
+
+/// The TLS key logs given for the run, parsed once and shared by every input.
+#[derive(Clone, Debug, Default)]
+pub struct KeyLogs {
+    pub log: Arc<KeyLog>,
+    /// One line per file with lines that were not understood, for standard error.
+    pub warnings: Vec<String>,
+}
+
+impl PartialEq for KeyLogs {
+    /// The same keys: the same shared log (or none).
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.log, &other.log) || self.log.is_empty() && other.log.is_empty()
+    }
+}
+
+impl KeyLogs {
+    /// `--keylog` files, or else the one `SSLKEYLOGFILE` names. A file that cannot be
+    /// read is an input error; lines that are not key log lines only cost a warning.
+    pub fn load(files: &[PathBuf], env: &Env) -> Result<KeyLogs, AppError> {
+        let files: Vec<&PathBuf> = if files.is_empty() {
+            env.sslkeylogfile.iter().collect()
+        } else {
+            files.iter().collect()
+        };
+        let mut log = KeyLog::new();
+        let mut warnings = Vec::new();
+        for path in files {
+            let text = std::fs::read(path).map_err(|e| AppError::KeyLog {
+                path: path.display().to_string(),
+                cause: e,
+            })?;
+            let summary = log.add_text(&text);
+            if let Some(first) = summary.first_garbage {
+                warnings.push(format!(
+                    "{}: {} lines not understood (first: line {}: {})",
+                    path.display(),
+                    summary.garbage,
+                    first.line,
+                    first.error
+                ));
+            }
+        }
+        Ok(KeyLogs {
+            log: Arc::new(log),
+            warnings,
+        })
     }
 }
 
@@ -59,8 +115,23 @@ pub enum Task {
     Man(ManArgs),
 }
 
+impl Task {
+    /// How the command follows connections, when it reads captures.
+    pub fn tracking(&self) -> Option<&Tracking> {
+        match self {
+            Task::View(view) => Some(&view.tracking),
+            Task::Check(check) => Some(&check.tracking),
+            Task::Picture(picture) => Some(&picture.tracking),
+            Task::Diff(diff) => Some(&diff.tracking),
+            #[cfg(feature = "live")]
+            Task::Live(live) => Some(&live.tracking),
+            _ => None,
+        }
+    }
+}
+
 /// How connections are followed and judged: the same for files, `check` and live.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Tracking {
     /// No progress bar and no warnings on standard error.
     pub quiet: bool,
@@ -68,15 +139,18 @@ pub struct Tracking {
     pub idle_threshold: f64,
     /// Nanoseconds before an unanswered connection attempt is given up.
     pub syn_timeout_nanos: i64,
+    /// TLS key logs (`--keylog`, `SSLKEYLOGFILE`).
+    pub keys: KeyLogs,
 }
 
 impl Tracking {
-    pub fn of(quiet: bool, args: &TrackingArgs) -> Tracking {
-        Tracking {
+    pub fn of(quiet: bool, args: &TrackingArgs, env: &Env) -> Result<Tracking, AppError> {
+        Ok(Tracking {
             quiet,
             idle_threshold: args.idle_threshold,
             syn_timeout_nanos: cli::nanos(args.syn_timeout),
-        }
+            keys: KeyLogs::load(&args.keylog, env)?,
+        })
     }
 }
 
@@ -138,7 +212,7 @@ impl Config {
         let task = match cli.command {
             Command::Analyze(args) if matches!(args.format, Format::Html | Format::Svg) => {
                 Task::Picture(PictureConfig {
-                    tracking: Tracking::of(args.input.quiet, &args.input.tracking),
+                    tracking: Tracking::of(args.input.quiet, &args.input.tracking, &env)?,
                     files: args.input.files,
                     format: match args.format {
                         Format::Svg => PictureFormat::Svg,
@@ -148,13 +222,13 @@ impl Config {
                 })
             }
             Command::Report(args) => Task::Picture(PictureConfig {
-                tracking: Tracking::of(args.input.quiet, &args.input.tracking),
+                tracking: Tracking::of(args.input.quiet, &args.input.tracking, &env)?,
                 files: args.input.files,
                 format: args.format,
                 output: args.output,
             }),
             Command::Diff(args) => Task::Diff(DiffConfig {
-                tracking: Tracking::of(args.quiet, &args.tracking),
+                tracking: Tracking::of(args.quiet, &args.tracking, &env)?,
                 before: args.before,
                 after: args.after,
                 format: args.format,
@@ -175,34 +249,34 @@ impl Config {
                     ..ViewConfig::of(
                         args.input,
                         View::Connections(args.format, columns),
-                        env,
+                        &env,
                         console,
-                    )
+                    )?
                 })
             }
             Command::Http(args) => Task::View(ViewConfig::of(
                 args.input,
                 View::Http(args.format),
-                env,
+                &env,
                 console,
-            )),
+            )?),
             Command::Servers(args) => Task::View(ViewConfig::of(
                 args.input,
                 View::Servers(args.format),
-                env,
+                &env,
                 console,
-            )),
+            )?),
             Command::Timeline(args) => {
                 let view = View::Timeline {
                     format: args.format,
                     selection: Selection::of(&args)?,
                 };
-                Task::View(ViewConfig::of(args.input, view, env, console))
+                Task::View(ViewConfig::of(args.input, view, &env, console)?)
             }
-            Command::Check(args) => Task::Check(CheckConfig::of(&args)?),
+            Command::Check(args) => Task::Check(CheckConfig::of(&args, &env)?),
             #[cfg(feature = "live")]
             Command::Live(args) => {
-                Task::Live(super::live::LiveConfig::of(args, env, console.paint))
+                Task::Live(super::live::LiveConfig::of(args, &env, console.paint)?)
             }
             #[cfg(feature = "live")]
             Command::Interfaces => Task::Interfaces,
@@ -219,16 +293,21 @@ impl Config {
 }
 
 impl ViewConfig {
-    fn of(input: InputArgs, view: View, env: Env, console: Console) -> ViewConfig {
-        ViewConfig {
-            tracking: Tracking::of(input.quiet, &input.tracking),
+    fn of(
+        input: InputArgs,
+        view: View,
+        env: &Env,
+        console: Console,
+    ) -> Result<ViewConfig, AppError> {
+        Ok(ViewConfig {
+            tracking: Tracking::of(input.quiet, &input.tracking, env)?,
             files: input.files,
             filter: None,
             view,
             zeek_logs: None,
             stdout_terminal: env.stdout_terminal,
             console,
-        }
+        })
     }
 }
 
@@ -251,7 +330,7 @@ impl Selection {
 }
 
 impl CheckConfig {
-    fn of(args: &CheckArgs) -> Result<CheckConfig, AppError> {
+    fn of(args: &CheckArgs, env: &Env) -> Result<CheckConfig, AppError> {
         let plan: Vec<(String, Vec<String>)> = match &args.suite {
             Some(path) => {
                 crate::check::suite::load(std::path::Path::new(path)).map_err(AppError::Suite)?
@@ -290,7 +369,7 @@ impl CheckConfig {
             plan: parsed,
             junit: args.junit.clone(),
             format: args.format,
-            tracking: Tracking::of(args.quiet, &args.tracking),
+            tracking: Tracking::of(args.quiet, &args.tracking, &env)?,
             baseline: args.baseline.clone(),
         })
     }
@@ -325,6 +404,7 @@ mod tests {
             clicolor_off: false,
             dumb_terminal: false,
         },
+        sslkeylogfile: None,
     };
     const TERMINAL: Env = Env {
         stdout_terminal: true,
@@ -364,6 +444,7 @@ mod tests {
                 quiet: true,
                 idle_threshold: 3.0,
                 syn_timeout_nanos: 2_500_000_000,
+                keys: KeyLogs::default(),
             }
         );
         assert_eq!(v.files, vec!["a.pcap".to_string()]);

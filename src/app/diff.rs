@@ -23,7 +23,7 @@ pub struct DiffConfig {
 }
 
 /// Reads one side: a JSON report when the file starts with `{`, else a capture.
-fn load(path: &str, tracking: Tracking) -> Result<Side, AppError> {
+fn load(path: &str, tracking: &Tracking) -> Result<Side, AppError> {
     let unreadable = |e: String| AppError::Input(format!("{path}: {e}"));
     let mut head = [0u8; 64];
     let n = std::fs::File::open(path)
@@ -47,8 +47,8 @@ fn load(path: &str, tracking: Tracking) -> Result<Side, AppError> {
 }
 
 pub fn run(config: &DiffConfig) -> Result<u8, AppError> {
-    let before = load(&config.before, config.tracking)?;
-    let after = load(&config.after, config.tracking)?;
+    let before = load(&config.before, &config.tracking)?;
+    let after = load(&config.after, &config.tracking)?;
     let diff = compare(&before, &after);
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = match config.format {

@@ -9,6 +9,7 @@
 use crate::capture::file::{CaptureError, ReadSummary, Source};
 use crate::capture::{Event, PacketSource, RawPacket};
 use crate::decode::{Decoder, Segment, Skip};
+use crate::decrypt::SharedKeys;
 use crate::flow::table::ConnectionTable;
 use crate::report::model::{ConnectionRecord, InputReport, WarningRecord};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -83,6 +84,8 @@ pub struct Run {
     pub connections: u64,
     /// The id the next input's first connection gets.
     pub next_id: u64,
+    /// A warning on the lines of the input's embedded key logs that were not used.
+    pub embedded_key_lines: Option<String>,
 }
 
 impl Run {
@@ -104,6 +107,12 @@ impl Run {
                     message,
                 });
             }
+        }
+        if let Some(message) = &self.embedded_key_lines {
+            warnings.push(WarningRecord {
+                packet: None,
+                message: message.clone(),
+            });
         }
         if summary.warnings_dropped > 0 {
             warnings.push(WarningRecord {
@@ -128,12 +137,14 @@ impl Run {
 }
 
 /// Reads `source` to its end (or until the sink says stop), following its connections
-/// in `table`; connections still open at the end are finished then.
+/// in `table`; connections still open at the end are finished then. Key logs the
+/// input embeds are added to `keys`, the input's keys that `table`'s analyzers read.
 pub fn drive(
     source: &mut PacketSource,
     mut table: ConnectionTable,
     filter: &mut PacketFilter,
     show_progress: bool,
+    keys: Option<&SharedKeys>,
     sink: &mut impl Sink,
 ) -> Run {
     let bytes_read = Arc::new(AtomicU64::new(0));
@@ -144,6 +155,7 @@ pub fn drive(
     let mut skipped: BTreeMap<Skip, u64> = BTreeMap::new();
     let mut decoder = Decoder::default();
     let mut tcp_packets = 0u64;
+    let mut embedded = EmbeddedKeys::default();
     let mut handed = Handed {
         sink,
         connections: 0,
@@ -154,6 +166,13 @@ pub fn drive(
         #[cfg_attr(not(feature = "live"), allow(clippy::infallible_destructuring_match))]
         let packet = match event {
             Event::Packet(packet) => packet,
+            Event::TlsKeyLog(text) => {
+                if let Some(Ok(mut keys)) = keys.map(|k| k.try_borrow_mut()) {
+                    let summary = keys.add_embedded(text);
+                    embedded.add(&summary);
+                }
+                return ControlFlow::Continue(());
+            }
             #[cfg(feature = "live")]
             Event::Pause(live) => return handed.sink.pause(live, &mut table),
         };
@@ -202,6 +221,32 @@ pub fn drive(
         tcp_packets,
         connections: handed.connections,
         next_id,
+        embedded_key_lines: embedded.warning(),
+    }
+}
+
+/// What the input's Decryption Secrets Blocks held, for one warning on lines that were
+/// not understood.
+#[derive(Default)]
+struct EmbeddedKeys {
+    garbage: u64,
+    first: Option<crate::decrypt::keylog::BadLine>,
+}
+
+impl EmbeddedKeys {
+    fn add(&mut self, summary: &crate::decrypt::ParseSummary) {
+        self.garbage += summary.garbage;
+        if self.first.is_none() {
+            self.first = summary.first_garbage;
+        }
+    }
+
+    fn warning(&self) -> Option<String> {
+        let first = self.first?;
+        Some(format!(
+            "embedded TLS key log: {} lines not understood (first: line {}: {})",
+            self.garbage, first.line, first.error
+        ))
     }
 }
 
@@ -241,6 +286,7 @@ pub fn analyze_input(
         table,
         &mut PacketFilter::default(),
         false,
+        None,
         &mut Each(on_connection),
     );
     (run.input_report(source.name()), run)
@@ -303,6 +349,7 @@ mod tests {
             table,
             &mut PacketFilter::default(),
             false,
+            None,
             &mut sink,
         );
         (run, sink.ids)

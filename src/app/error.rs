@@ -54,6 +54,9 @@ pub enum AppError {
     /// An input that is neither a capture nor a report connscope can read (`diff`).
     #[error("{0}")]
     Input(String),
+    /// A `--keylog` (or `SSLKEYLOGFILE`) file that cannot be read.
+    #[error("{path}: cannot read the TLS key log: {cause}")]
+    KeyLog { path: String, cause: io::Error },
     #[error("{path}: cannot write: {cause}")]
     WriteFile { path: String, cause: io::Error },
     /// `check --baseline BEFORE`: the baseline capture could not be analysed.

@@ -13,10 +13,12 @@ use super::driver::{drive, PacketFilter, Sink};
 use super::error::AppError;
 use super::sink::{Destination, InputSink};
 use super::EXIT_OK;
+use crate::analyzers::Streams;
 use crate::capture::live::{Live, LiveOptions};
 use crate::capture::PacketSource;
 use crate::cli::{LiveArgs, LiveFormat};
 use crate::decode::Segment;
+use crate::decrypt::InputKeys;
 use crate::findings;
 use crate::flow::key::Endpoint;
 use crate::flow::table::{ConnectionTable, LiveRow};
@@ -60,21 +62,21 @@ pub struct LiveConfig {
 }
 
 impl LiveConfig {
-    pub fn of(args: LiveArgs, env: Env, paint: Paint) -> LiveConfig {
+    pub fn of(args: LiveArgs, env: &Env, paint: Paint) -> Result<LiveConfig, AppError> {
         let mode = match args.format {
             Some(format) => Mode::Final(format),
             None if env.stdout_terminal => Mode::Display,
             None => Mode::Final(LiveFormat::Jsonl),
         };
-        LiveConfig {
+        Ok(LiveConfig {
             mode,
-            tracking: Tracking::of(args.quiet, &args.tracking),
+            tracking: Tracking::of(args.quiet, &args.tracking, env)?,
             filter: (!args.filter.is_empty()).then(|| args.filter.join(" ")),
             idle_timeout_nanos: (args.idle_timeout * 1e9) as i64,
             stdout_terminal: env.stdout_terminal,
             paint,
             args,
-        }
+        })
     }
 }
 
@@ -216,7 +218,8 @@ pub fn run(config: &LiveConfig) -> Result<u8, AppError> {
         kept: 0,
         out: (config.mode == Mode::Display).then_some(&mut display as &mut dyn Write),
     };
-    let table = ConnectionTable::new(0, 1, crate::analyzers::Streams::boxed)
+    let keys = InputKeys::shared(Arc::clone(&config.tracking.keys.log));
+    let table = ConnectionTable::new(0, 1, Streams::factory(&keys))
         .with_syn_timeout(config.tracking.syn_timeout_nanos);
     let mut source = PacketSource::Live(live);
     let run = drive(
@@ -224,6 +227,7 @@ pub fn run(config: &LiveConfig) -> Result<u8, AppError> {
         table,
         &mut PacketFilter::default(),
         false,
+        Some(&keys),
         &mut sink,
     );
     let LiveSink {

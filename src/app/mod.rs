@@ -39,6 +39,11 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             .num_threads(threads)
             .build_global();
     }
+    if let Some(tracking) = config.task.tracking().filter(|t| !t.quiet) {
+        for warning in &tracking.keys.warnings {
+            crate::say!("connscope: warning: {warning}");
+        }
+    }
     match &config.task {
         Task::View(view) => view::run(view),
         Task::Check(check) => check::run(check),

@@ -25,7 +25,7 @@ pub struct PictureConfig {
 pub fn run(config: &PictureConfig) -> Result<u8, AppError> {
     let analysis = analyze_files(
         &config.files,
-        &Reading::of(config.tracking),
+        &Reading::of(&config.tracking),
         Destination::Keep,
     )?;
     let text = match config.format {

@@ -38,7 +38,7 @@ pub fn run(config: &ViewConfig) -> Result<u8, AppError> {
     let reading = Reading {
         filter: config.filter.as_deref(),
         zeek: zeek_logs.as_ref(),
-        ..Reading::of(config.tracking)
+        ..Reading::of(&config.tracking)
     };
     let analysis = analyze_files(&config.files, &reading, destination)?;
     if let Some(logs) = zeek_logs.and_then(|logs| logs.into_inner().ok()) {

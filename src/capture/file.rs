@@ -13,7 +13,7 @@
 use super::{LinkType, RawPacket};
 use crate::time::Timestamp;
 use flate2::bufread::MultiGzDecoder;
-use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{Block, SecretsType};
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
 use std::collections::BTreeSet;
@@ -429,6 +429,31 @@ pub fn read_packets<F>(
 where
     F: FnMut(&RawPacket<'_>) -> ControlFlow<()>,
 {
+    read_items(source, bytes_read, |item| match item {
+        Item::Packet(packet) => visit(packet),
+        Item::TlsKeyLog(_) => ControlFlow::Continue(()),
+    })
+}
+
+/// What a capture file holds besides the format's bookkeeping.
+pub enum Item<'p, 'a> {
+    Packet(&'p RawPacket<'a>),
+    /// The NSS key log text of a pcapng Decryption Secrets Block (secrets type `TLSK`,
+    /// as `editcap --inject-secrets tls,keys.txt` writes): it applies to the packets
+    /// after it.
+    TlsKeyLog(&'a [u8]),
+}
+
+/// [`read_packets`], with the key logs a pcapng file embeds handed to `visit` in their
+/// place among the packets.
+pub fn read_items<F>(
+    source: &Source,
+    bytes_read: Arc<AtomicU64>,
+    mut visit: F,
+) -> Result<ReadSummary, CaptureError>
+where
+    F: FnMut(Item<'_, '_>) -> ControlFlow<()>,
+{
     let (input, compression) = open(source, bytes_read)?;
     // The first bytes, to tell a capture cut inside its header from something else.
     let mut input = BufReader::with_capacity(4096, input);
@@ -589,6 +614,17 @@ where
                             None
                         }
                     },
+                    PcapBlockOwned::NG(Block::DecryptionSecrets(dsb))
+                        if dsb.secrets_type == SecretsType::TlsKeyLog =>
+                    {
+                        // The data is padded to 32 bits; the length says where it ends.
+                        let len = usize::try_from(dsb.secrets_len).unwrap_or(usize::MAX);
+                        let text = dsb.data.get(..len).unwrap_or(dsb.data);
+                        if visit(Item::TlsKeyLog(text)).is_break() {
+                            break;
+                        }
+                        None
+                    }
                     PcapBlockOwned::NG(_) => None,
                 };
                 if let Some((iface, ts, data, orig_len)) = packet {
@@ -618,7 +654,7 @@ where
                         data,
                         orig_len,
                     };
-                    if visit(&raw).is_break() {
+                    if visit(Item::Packet(&raw)).is_break() {
                         break;
                     }
                 }

@@ -116,6 +116,9 @@ pub enum PacketSource {
 /// What a source hands its reader.
 pub enum Event<'p, 'a> {
     Packet(&'p RawPacket<'a>),
+    /// A file's embedded TLS key log (pcapng Decryption Secrets Block): its keys are
+    /// for the packets after it.
+    TlsKeyLog(&'a [u8]),
     /// A live source is about to wait for the next packet: a chance to refresh a
     /// display, expire idle connections or stop. Files never pause.
     #[cfg(feature = "live")]
@@ -140,9 +143,10 @@ impl PacketSource {
         mut visit: impl FnMut(Event<'_, '_>) -> ControlFlow<()>,
     ) -> Result<ReadSummary, CaptureError> {
         match self {
-            PacketSource::File(source) => {
-                file::read_packets(source, bytes_read, |packet| visit(Event::Packet(packet)))
-            }
+            PacketSource::File(source) => file::read_items(source, bytes_read, |item| match item {
+                file::Item::Packet(packet) => visit(Event::Packet(packet)),
+                file::Item::TlsKeyLog(text) => visit(Event::TlsKeyLog(text)),
+            }),
             #[cfg(feature = "live")]
             PacketSource::Live(live) => Ok(live.for_each(visit)),
         }

@@ -22,6 +22,7 @@
 mod cipher;
 #[cfg(test)]
 mod fixture_tests;
+pub mod input;
 pub mod keylog;
 pub mod keys;
 pub mod record;
@@ -29,6 +30,7 @@ pub mod resume;
 #[cfg(test)]
 mod rfc8448;
 
+pub use input::{InputKeys, SharedKeys};
 pub use keylog::{ClientRandom, KeyLog, Label, ParseSummary, SessionSecrets};
 pub use keys::CipherSuite;
 pub use record::{

@@ -65,6 +65,18 @@ pub trait PayloadAnalyzer: std::fmt::Debug {
     fn finish(self: Box<Self>, tcp: TcpEnd<'_>) -> AppRecord;
 }
 
-/// Makes a connection's payload analyzer; `roles_fixed` says whether a SYN or SYN-ACK
-/// decided who is client (otherwise ports guessed it, and the payload may correct it).
-pub type PayloadFactory = fn(roles_fixed: bool) -> Box<dyn PayloadAnalyzer>;
+/// Makes each connection's payload analyzer. The analyzers may carry context of their
+/// own (an input's TLS keys) that flow/ never looks at; a plain function
+/// `fn(bool) -> Box<dyn PayloadAnalyzer>` is a factory too.
+pub trait PayloadFactory {
+    /// The analyzer of a new connection; `roles_fixed` says whether a SYN or SYN-ACK
+    /// decided who is client (otherwise ports guessed it, and the payload may correct
+    /// it).
+    fn make(&self, roles_fixed: bool) -> Box<dyn PayloadAnalyzer>;
+}
+
+impl<F: Fn(bool) -> Box<dyn PayloadAnalyzer>> PayloadFactory for F {
+    fn make(&self, roles_fixed: bool) -> Box<dyn PayloadAnalyzer> {
+        self(roles_fixed)
+    }
+}

@@ -99,7 +99,7 @@ impl Connection {
         (src, dst): (Endpoint, Endpoint),
         seg: &Segment<'_>,
         first: Origin,
-        payload: PayloadFactory,
+        payload: &dyn PayloadFactory,
     ) -> Self {
         let Origin { packet: number, ts } = first;
         let (client, server, roles, flipped) = assign_roles(src, dst, seg);
@@ -140,7 +140,7 @@ impl Connection {
             idle: None,
             close: None,
             zeek: ZeekConn::new(flipped),
-            payload: payload(roles != RoleSource::Ports),
+            payload: payload.make(roles != RoleSource::Ports),
             encapsulation,
         }
     }

@@ -61,7 +61,7 @@ pub struct ConnectionTable {
     attempts: Deadlines,
     syn_timeout_nanos: i64,
     /// Makes each new connection's payload analyzer.
-    payload: PayloadFactory,
+    payload: Box<dyn PayloadFactory>,
 }
 
 /// How long an unanswered SYN is waited on, by default (Zeek's `tcp_SYN_timeout` is 5 s;
@@ -71,7 +71,7 @@ pub const SYN_TIMEOUT_NANOS: i64 = 10_000_000_000;
 impl ConnectionTable {
     /// A table for input `input` whose first connection gets id `first_id`; each
     /// connection's payload goes to an analyzer made by `payload`.
-    pub fn new(input: usize, first_id: u64, payload: PayloadFactory) -> Self {
+    pub fn new(input: usize, first_id: u64, payload: impl PayloadFactory + 'static) -> Self {
         ConnectionTable {
             input,
             next_id: first_id,
@@ -79,7 +79,7 @@ impl ConnectionTable {
             closing: Deadlines::default(),
             attempts: Deadlines::default(),
             syn_timeout_nanos: SYN_TIMEOUT_NANOS,
-            payload,
+            payload: Box::new(payload),
         }
     }
 
@@ -119,7 +119,7 @@ impl ConnectionTable {
                 attempts.push(due, key, id);
             }
             let first = Origin { packet: number, ts };
-            let conn = Connection::new(id, self.input, (src, dst), seg, first, self.payload);
+            let conn = Connection::new(id, self.input, (src, dst), seg, first, &*self.payload);
             Box::new(conn)
         };
         // One hash lookup per packet: the entry is found once and reused.
