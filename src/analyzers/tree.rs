@@ -1,30 +1,36 @@
 //! The layered analyzer tree of one connection, as Zeek's: the root is the protocol
 //! detected on the reassembled stream, and a node may hand the bytes it does not
 //! interpret itself to a child — HTTP, once a `CONNECT` succeeded, hands the tunnel's
-//! bytes to a TLS child. Step 3 adds TLS → decrypted bytes → HTTP/1.x or HTTP/2 the
-//! same way: a child under the TLS node, fed what the decryptor returns.
+//! bytes to a TLS child, and once a `101` switched to `h2c`, to an HTTP/2 child whose
+//! stream 1 is the request that asked for it. Step 3 adds TLS → decrypted bytes →
+//! HTTP/1.x or HTTP/2 the same way: a child under the TLS node, fed what the
+//! decryptor returns.
 //!
 //! Not for: detection (`detect`), roles, or reassembly; the tree receives in-order
 //! chunks with the direction already named by role.
 
 use super::http::{HttpAnalyzer, HttpSummary};
-use super::http2::Http2Summary;
+use super::http2::{Conversation, Http2Summary, UpgradeRequest};
 use super::reassembly::{Chunk, Origin};
 use super::tls::{looks_like_tls, TlsAnalyzer, TlsSummary};
 use crate::flow::key::Direction;
-use crate::report::model::{Http2Via, Protocol};
+use crate::report::model::{Http2Via, HttpExchange, Protocol};
 
 /// One protocol analyzer and the child it feeds.
 #[derive(Debug)]
 pub(super) enum Node {
-    /// HTTP/1.x; `tunnel` follows the bytes of a `CONNECT` tunnel when they are TLS.
+    /// HTTP/1.x; `tunnel` follows the bytes after a `CONNECT` (when they are TLS) or
+    /// after a 101 to `h2c` (HTTP/2).
     Http {
         http: Box<HttpAnalyzer>,
         tunnel: Option<Box<Node>>,
     },
     Tls(Box<TlsAnalyzer>),
-    /// HTTP/2 in clear text ("prior knowledge"): its frames are not parsed yet.
-    Http2,
+    /// HTTP/2, reached by `via`: its frames, streams and connection management.
+    Http2 {
+        conversation: Box<Conversation>,
+        via: Http2Via,
+    },
 }
 
 /// What the analyzers of a tree learnt, layer by layer, for the connection's record.
@@ -33,8 +39,14 @@ pub(super) struct Layers {
     pub http: Option<HttpSummary>,
     pub tls: Option<TlsSummary>,
     /// HTTP/2 frames and streams, from h2c or from decrypted TLS.
-    #[allow(dead_code)] // filled once the HTTP/2 node is wired (issue 15, in progress)
-    pub http2: Option<Http2Summary>,
+    pub http2: Option<Http2Layer>,
+}
+
+/// What an HTTP/2 node read, and how the connection came to speak HTTP/2.
+#[derive(Debug)]
+pub(super) struct Http2Layer {
+    pub summary: Http2Summary,
+    pub via: Http2Via,
 }
 
 impl Node {
@@ -51,46 +63,98 @@ impl Node {
 
     /// HTTP/2, reached by `via`: the root for h2c, a child of TLS for ALPN `h2`.
     pub fn http2(via: Http2Via) -> Self {
-        let _ = via;
-        Node::Http2
-    }
-
-    /// The protocol this node speaks, as the record names it.
-    pub fn protocol(&self) -> Protocol {
-        match self {
-            Node::Http { .. } => Protocol::Http,
-            Node::Tls(_) => Protocol::Tls,
-            Node::Http2 => Protocol::Http2,
+        Node::Http2 {
+            conversation: Box::default(),
+            via,
         }
     }
 
-    /// Whether the tree wants no more bytes (nothing in it parses them).
+    /// The HTTP/2 child of an HTTP/1.1 connection that a 101 switched to `h2c`.
+    fn h2c_upgrade(request: &HttpExchange) -> Self {
+        let origin = |packet: Option<u64>, ts| {
+            Some(Origin {
+                packet: packet?,
+                ts: ts?,
+            })
+        };
+        let start = origin(request.request_packet, request.request_start);
+        let switched = origin(request.response_packet, request.response_start);
+        let conversation = match (start, switched) {
+            (Some(start), Some(switched)) => Conversation::upgraded(UpgradeRequest {
+                method: request.method.as_deref().map(str::to_string),
+                host: request.host.clone(),
+                target: request.target.clone(),
+                start,
+                end: origin(request.request_end_packet, request.request_end).unwrap_or(start),
+                switched,
+            }),
+            // A 101 whose request was not captured: the streams after it still count.
+            _ => Conversation::default(),
+        };
+        Node::Http2 {
+            conversation: Box::new(conversation),
+            via: Http2Via::Upgrade,
+        }
+    }
+
+    /// The protocol this node speaks, as the record names it: a connection that
+    /// switched to `h2c` speaks HTTP/2.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Node::Http {
+                tunnel: Some(child),
+                ..
+            } if matches!(**child, Node::Http2 { .. }) => Protocol::Http2,
+            Node::Http { .. } => Protocol::Http,
+            Node::Tls(_) => Protocol::Tls,
+            Node::Http2 { .. } => Protocol::Http2,
+        }
+    }
+
+    /// Whether the tree wants no more bytes: its HTTP/2 framing was lost, so nothing
+    /// in it will parse them.
     pub fn is_deaf(&self) -> bool {
-        matches!(self, Node::Http2)
+        match self {
+            Node::Http2 { conversation, .. } => conversation.is_stopped(),
+            Node::Http {
+                tunnel: Some(child),
+                ..
+            } => child.is_deaf(),
+            Node::Http { .. } | Node::Tls(_) => false,
+        }
     }
 
     /// One in-order chunk sent by `dir`.
     pub fn on_chunk(&mut self, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
         match self {
             Node::Http { http, tunnel } => {
-                // Inside a CONNECT tunnel the bytes are the tunnelled protocol's: a
-                // ClientHello starts a TLS child, which gets the rest.
-                if http.in_connect_tunnel() {
-                    if tunnel.is_none()
-                        && dir == Direction::Client
-                        && matches!(chunk, Chunk::Data(b) if looks_like_tls(b))
-                    {
-                        *tunnel = Some(Box::new(Node::tls(TlsAnalyzer::default())));
-                    }
-                    if let Some(child) = tunnel {
-                        child.on_chunk(dir, chunk, origin);
+                let mut chunk = chunk;
+                if tunnel.is_none() {
+                    // Gaps and FINs are the HTTP parser's until a child exists.
+                    let Chunk::Data(bytes) = chunk else {
+                        http.on_chunk(dir, chunk, origin);
+                        return;
+                    };
+                    let used = http.on_chunk(dir, Chunk::Data(bytes), origin);
+                    if !http.in_tunnel() {
                         return;
                     }
+                    // The bytes after a 101 or CONNECT's answer in the same chunk are
+                    // the tunnel's: an h2c server sends its SETTINGS right behind it.
+                    let rest = bytes.get(used..).unwrap_or_default();
+                    *tunnel = tunnel_child(http, dir, rest);
+                    if rest.is_empty() {
+                        return;
+                    }
+                    chunk = Chunk::Data(rest);
                 }
-                http.on_chunk(dir, chunk, origin)
+                // Without a child, a tunnel's bytes are not read.
+                if let Some(child) = tunnel {
+                    child.on_chunk(dir, chunk, origin);
+                }
             }
             Node::Tls(tls) => tls.on_chunk(dir, chunk, origin),
-            Node::Http2 => {}
+            Node::Http2 { conversation, .. } => conversation.on_chunk(dir, chunk, origin),
         }
     }
 
@@ -106,9 +170,25 @@ impl Node {
             Node::Tls(tls) => {
                 layers.tls.get_or_insert(tls.finish());
             }
-            Node::Http2 => {}
+            Node::Http2 { conversation, via } => {
+                layers.http2.get_or_insert(Http2Layer {
+                    summary: conversation.finish(),
+                    via,
+                });
+            }
         }
     }
+}
+
+/// The child for a tunnel that has just opened (or is open without one yet), given
+/// the first bytes it carries: HTTP/2 after a 101 to `h2c`, TLS when the client's
+/// first bytes in a `CONNECT` tunnel are a ClientHello.
+fn tunnel_child(http: &HttpAnalyzer, dir: Direction, bytes: &[u8]) -> Option<Box<Node>> {
+    if let Some(request) = http.h2c_upgrade() {
+        return Some(Box::new(Node::h2c_upgrade(request)));
+    }
+    let tls = http.in_connect_tunnel() && dir == Direction::Client && looks_like_tls(bytes);
+    tls.then(|| Box::new(Node::tls(TlsAnalyzer::default())))
 }
 
 #[cfg(test)]
