@@ -194,10 +194,130 @@ fn tunnel_child(http: &HttpAnalyzer, dir: Direction, bytes: &[u8]) -> Option<Box
 #[cfg(test)]
 mod tests {
     //! The tree through a whole connection built with etherparse: HTTP at the root,
-    //! TLS as its child once a CONNECT tunnel opens.
+    //! TLS as its child once a CONNECT tunnel opens, HTTP/2 once a 101 switched to h2c.
     use crate::flow::table::tests_support::tls_hello as hello;
     use crate::flow::table::tests_support::{capture, Conv};
-    use crate::report::model::Protocol;
+    use crate::report::model::{Http2Via, HttpEndReason, Protocol};
+
+    /// An HTTP/2 frame of `kind` on `stream` (RFC 9113 §4.1).
+    fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        use crate::analyzers::http2::frame::{encode, FrameType};
+        encode::frame(FrameType(kind), flags, stream, payload)
+    }
+
+    #[test]
+    fn h2c_upgrade_is_an_http2_child_of_http() {
+        const SETTINGS: u8 = 0x4;
+        const HEADERS: u8 = 0x1;
+        const DATA: u8 = 0x0;
+        const GOAWAY: u8 = 0x7;
+        const END_STREAM: u8 = 0x1;
+        const END_HEADERS: u8 = 0x4;
+        let mut server_hpack = loona_hpack::Encoder::new();
+        let mut client_hpack = loona_hpack::Encoder::new();
+        // The 101, the server's SETTINGS and stream 1's response in one segment, as
+        // fixtures/scenario/h2c_upgrade_server.py writes them.
+        let mut switched =
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+                .to_vec();
+        switched.extend(h2_frame(SETTINGS, 0, 0, &[]));
+        let ok = server_hpack.encode([(&b":status"[..], &b"200"[..])]);
+        switched.extend(h2_frame(HEADERS, END_HEADERS, 1, &ok));
+        switched.extend(h2_frame(DATA, END_STREAM, 1, b"hello\n"));
+        let mut preface = crate::analyzers::http2::PREFACE.to_vec();
+        preface.extend(h2_frame(SETTINGS, 0, 0, &[]));
+        let get = client_hpack.encode([
+            (&b":method"[..], &b"GET"[..]),
+            (b":scheme", b"http"),
+            (b":authority", b"example.test"),
+            (b":path", b"/second"),
+        ]);
+        preface.extend(h2_frame(HEADERS, END_HEADERS | END_STREAM, 3, &get));
+        let not_found = server_hpack.encode([(&b":status"[..], &b"404"[..])]);
+        let mut goaway = 3u32.to_be_bytes().to_vec();
+        goaway.extend(0u32.to_be_bytes());
+
+        let mut c = Conv::open_to(40000, ([10, 0, 0, 2], 80), 0.0);
+        c.request(
+            0.1,
+            "GET /first HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
+        )
+        .response(0.2, switched)
+        .request(0.3, preface)
+        .response(0.4, h2_frame(HEADERS, END_HEADERS | END_STREAM, 3, &not_found))
+        .response(0.5, h2_frame(GOAWAY, 0, 0, &goaway));
+        let r = &capture(&[&c])[0];
+        assert_eq!(r.protocol, Protocol::Http2);
+        assert_eq!(r.tunnel.as_ref().map(|t| t.kind), Some("upgrade"));
+        let h2 = r.http2.as_ref().expect("the HTTP/2 child's layer");
+        assert_eq!(h2.via, Http2Via::Upgrade);
+        assert_eq!((h2.streams_opened, h2.frames.server), (2, 5));
+        let rows: Vec<_> = r
+            .http
+            .iter()
+            .map(|x| {
+                (
+                    x.index,
+                    x.stream_id,
+                    x.version.as_deref(),
+                    x.target.as_deref(),
+                    x.interim.clone(),
+                    x.status,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    1,
+                    Some(1),
+                    Some("HTTP/1.1"),
+                    Some("/first"),
+                    vec![101],
+                    Some(200)
+                ),
+                (
+                    2,
+                    Some(3),
+                    Some("HTTP/2"),
+                    Some("/second"),
+                    vec![],
+                    Some(404)
+                ),
+            ]
+        );
+        // Packets: SYN, SYN-ACK, ACK, the upgrade request (4), the 101 (5).
+        assert_eq!(r.http[0].request_packet, Some(4));
+        assert_eq!(r.http[0].response_packet, Some(5));
+        assert_eq!(r.http[0].response_body_bytes, 6);
+        assert!(r.http[0].response_complete);
+        assert_eq!((r.requests, r.requests_inferred), (2, false));
+        assert_eq!(
+            r.http_end.map(|e| e.reason),
+            Some(HttpEndReason::ServerGoaway)
+        );
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn a_websocket_upgrade_is_no_http2() {
+        let mut c = Conv::open_to(40000, ([10, 0, 0, 2], 80), 0.0);
+        c.request(
+            0.1,
+            "GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        )
+        .response(
+            0.2,
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x02hi",
+        )
+        .request(0.3, h2_frame(0x4, 0, 0, &[]));
+        let r = &capture(&[&c])[0];
+        assert_eq!(r.protocol, Protocol::Http);
+        assert!(r.http2.is_none());
+        assert_eq!(r.http.len(), 1);
+        assert_eq!(r.http_end.map(|e| e.reason), Some(HttpEndReason::Tunnel));
+    }
 
     #[test]
     fn tls_inside_a_connect_tunnel_is_a_child_of_http() {
