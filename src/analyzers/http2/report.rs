@@ -414,6 +414,22 @@ mod tests {
     }
 
     #[test]
+    fn a_host_field_stands_in_for_a_missing_authority() {
+        let mut wire = Wire::new();
+        // RFC 9113 §8.3.1: a request translated from HTTP/1.1 may carry Host instead.
+        let block = wire.hpack.client.encode([
+            (&b":method"[..], &b"GET"[..]),
+            (b":scheme", b"http"),
+            (b":path", b"/"),
+            (b"host", b"origin.test"),
+        ]);
+        let fl = flags::END_HEADERS | flags::END_STREAM;
+        wire.send(Client, 1, &frame(FrameType::HEADERS, fl, 1, &block));
+        let (http, _, _) = wire.record();
+        assert_eq!(http[0].host.as_deref(), Some("origin.test"));
+    }
+
+    #[test]
     fn pings_and_warnings_carry_their_packets() {
         let mut wire = Wire::new();
         wire.send(Client, 5, &frame(FrameType::PING, 0, 0, b"12345678"))
