@@ -4,7 +4,10 @@
 //!
 //! - A TLS handshake record (`16 03 0x`): TLS. A ClientHello from the side taken for
 //!   the server, or a ServerHello from the other, is from the other side.
-//! - The HTTP/2 connection preface (RFC 9113 §3.4): HTTP/2 with prior knowledge.
+//! - The HTTP/2 connection preface (RFC 9113 §3.4): HTTP/2 with prior knowledge. A
+//!   server may send its own preface, a SETTINGS frame, before the client's arrives
+//!   (nghttpd does): a SETTINGS frame from the server side is HTTP/2 too, so its
+//!   bytes reach the HTTP/2 analyzer rather than being lost to detection.
 //! - TLS records of any type with no handshake: TLS joined mid-stream.
 //! - An HTTP/1 request line from the client, or a status line from the server: HTTP.
 //!   The reverse (a request from the "server") is from the other side, once long
@@ -47,6 +50,24 @@ fn looks_like_h2_preface(bytes: &[u8]) -> bool {
     n >= "PRI * HTTP/2".len() && bytes.get(..n) == H2_PREFACE.get(..n)
 }
 
+/// The most parameters a server's first SETTINGS is believed to carry: RFC 9113
+/// defines six, extensions a few more; the bound keeps other protocols' bytes out.
+const MAX_PREFACE_SETTINGS: u32 = 16;
+
+/// Whether `bytes` begin with a plausible server connection preface: a SETTINGS frame
+/// header (RFC 9113 §3.4, §6.5) without ACK on stream 0, of whole parameters.
+fn looks_like_h2_server_preface(bytes: &[u8]) -> bool {
+    let Some(&[l0, l1, l2, kind, flags, s0, s1, s2, s3]) = bytes.get(..9) else {
+        return false;
+    };
+    let len = u32::from_be_bytes([0, l0, l1, l2]);
+    kind == 0x4
+        && flags == 0
+        && [s0, s1, s2, s3] == [0; 4]
+        && len % 6 == 0
+        && len <= 6 * MAX_PREFACE_SETTINGS
+}
+
 /// What `bytes`, the start of a chunk sent by the side taken for `dir`, show.
 pub fn detect(dir: Direction, bytes: &[u8]) -> Detected {
     if looks_like_tls(bytes) {
@@ -57,7 +78,9 @@ pub fn detect(dir: Direction, bytes: &[u8]) -> Detected {
         );
         return Detected::Tls { other_side };
     }
-    if looks_like_h2_preface(bytes) {
+    if looks_like_h2_preface(bytes)
+        || (dir == Direction::Server && looks_like_h2_server_preface(bytes))
+    {
         return Detected::Http2;
     }
     if looks_like_tls_records(bytes) {
@@ -145,6 +168,35 @@ mod tests {
             Detected::Http2
         );
         assert_eq!(detect(Client, b"PRI * HTTP/2"), Detected::Http2);
+    }
+
+    #[test]
+    fn a_server_settings_frame_first_is_http2() {
+        // nghttpd's SETTINGS (MAX_CONCURRENT_STREAMS 100), sent before the client's
+        // preface arrived: fixtures/h2c-nghttpd.pcap packet 44.
+        let settings = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64";
+        assert_eq!(detect(Server, settings), Detected::Http2);
+        // An empty SETTINGS is a preface too.
+        assert_eq!(detect(Server, &settings[..9]), Detected::Http2);
+        // Only the server's preface is a bare SETTINGS frame; the client's starts `PRI`.
+        assert_eq!(detect(Client, settings), Detected::Nothing);
+        // A SETTINGS ACK, a frame on a stream, or a partial parameter is not a preface.
+        assert_eq!(
+            detect(Server, b"\x00\x00\x00\x04\x01\x00\x00\x00\x00"),
+            Detected::Nothing
+        );
+        assert_eq!(
+            detect(Server, b"\x00\x00\x06\x04\x00\x00\x00\x00\x01"),
+            Detected::Nothing
+        );
+        assert_eq!(
+            detect(Server, b"\x00\x00\x05\x04\x00\x00\x00\x00\x00"),
+            Detected::Nothing
+        );
+        assert_eq!(
+            detect(Server, b"\x00\x00\x06\x04\x00\x00\x00"),
+            Detected::Nothing
+        );
     }
 
     #[test]

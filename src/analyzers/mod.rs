@@ -1,8 +1,8 @@
 //! Stream analyzers: each connection's two byte streams, reassembled in order
 //! (`reassembly`), handed to the protocol they turn out to carry, in a layered
 //! analyzer tree (`tree`) as Zeek's: HTTP/1.x (`http`), TLS (`tls`), and, as a child
-//! of HTTP, the TLS inside a `CONNECT` tunnel. HTTP/2 (`http2`) is recognised by its
-//! preface; its analyzer is not wired in yet.
+//! of HTTP, the TLS inside a `CONNECT` tunnel or the HTTP/2 after `Upgrade: h2c`.
+//! HTTP/2 (`http2`) with prior knowledge is recognised by its preface.
 //!
 //! The protocol is recognised by content, never by port (`detect`). A capture that
 //! starts mid-connection is given a few chunks to show a message start before the
@@ -36,7 +36,7 @@ use crate::report::model::{Http2Via, Protocol};
 use detect::{detect, Detected};
 use http::HttpAnalyzer;
 use reassembly::{Chunk, Reassembler};
-use record::app_record;
+use record::{app_record, with_http2};
 use std::rc::Rc;
 use tls::TlsAnalyzer;
 use tree::{Layers, Node};
@@ -207,7 +207,11 @@ impl PayloadAnalyzer for Streams {
                 let protocol = node.protocol();
                 let mut layers = Layers::default();
                 node.finish(&mut layers);
-                app_record(protocol, layers.http, layers.tls, None, tcp)
+                let mut record = app_record(protocol, layers.http, layers.tls, None, tcp);
+                if let Some(http2) = layers.http2 {
+                    with_http2(&mut record, http2, tcp);
+                }
+                record
             }
         }
     }

@@ -4,10 +4,14 @@
 //! `flow/`, knowing TCP only, copies in without reading any protocol's internals.
 
 use super::http::{http_end, HttpSummary};
+use super::http2::{http2_end, http2_record};
 use super::tls::TlsSummary;
+use super::tree::Http2Layer;
 use crate::flow::key::{Direction, PerSide};
 use crate::flow::payload::{AppRecord, TcpEnd};
-use crate::report::model::{Close, HttpEnd, HttpEndReason, HttpExchange, Protocol, WarningRecord};
+use crate::report::model::{
+    Close, Http2Via, HttpEnd, HttpEndReason, HttpExchange, Protocol, WarningRecord,
+};
 
 /// Ports where HTTP or TLS is expected: other payload there is worth a warning.
 const WEB_PORTS: [u16; 7] = [80, 443, 8000, 8008, 8080, 8443, 8888];
@@ -73,6 +77,55 @@ pub(super) fn app_record(
         warnings,
         http: http.exchanges,
     }
+}
+
+/// Adds what an HTTP/2 node read (h2c, or h2 inside decrypted TLS) to the record the
+/// other layers made: its streams are the connection's exchanges and requests (read,
+/// not inferred), GOAWAY or the close ends the conversation (`http2_end`), and its
+/// `http2{}` block and warnings join the record. After `Upgrade: h2c`, stream 1 takes
+/// the place of the HTTP/1.1 exchange the 101 answered; exchanges read before it stay.
+pub(super) fn with_http2(record: &mut AppRecord, layer: Http2Layer, tcp: TcpEnd<'_>) {
+    let (exchanges, info, warnings) = http2_record(layer.summary, layer.via);
+    let upgraded = record.http.last().is_some_and(|x| x.status == Some(101));
+    if layer.via == Http2Via::Upgrade && upgraded {
+        record.http.pop();
+    }
+    let before = record.http.len() as u64;
+    record.http_end = http2_end(&info, &exchanges, tcp.close.by);
+    let first_new = record.http.len();
+    record.http.extend(exchanges.into_iter().map(|mut x| {
+        x.index += before;
+        x
+    }));
+    record.requests = record.http.iter().filter(|x| x.method.is_some()).count() as u64;
+    record.requests_inferred = false;
+    record.max_request_gap_s = longest(record.http.iter().filter_map(|x| x.idle_before_s));
+    record.warnings.extend(warnings);
+    let unanswered: Vec<&HttpExchange> = record.http[first_new..]
+        .iter()
+        .filter(|x| x.method.is_some() && x.response_packet.is_none())
+        .filter(|x| !info.resets.iter().any(|r| Some(r.stream_id) == x.stream_id))
+        .collect();
+    if let (Some(end), Some(first)) = (record.http_end, unanswered.first()) {
+        if end.reason == HttpEndReason::ClosedDuringExchange {
+            let streams: Vec<String> = unanswered
+                .iter()
+                .filter_map(|x| x.stream_id.map(|s| s.to_string()))
+                .collect();
+            record.warnings.push(WarningRecord {
+                packet: first.request_packet,
+                message: format!(
+                    "{} HTTP/2 request{} (stream {}) got no response before the connection was closed ({} by the {})",
+                    unanswered.len(),
+                    if unanswered.len() == 1 { "" } else { "s" },
+                    streams.join(", "),
+                    tcp.close.how.as_str().to_uppercase(),
+                    end.by.map_or("-", Direction::as_str),
+                ),
+            });
+        }
+    }
+    record.http2 = Some(info);
 }
 
 fn longest(gaps: impl Iterator<Item = f64>) -> Option<f64> {

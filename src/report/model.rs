@@ -354,9 +354,10 @@ impl Protocol {
         self == Protocol::Tls
     }
 
-    /// Whether the protocol's exchanges are requests the findings count.
+    /// Whether the protocol's exchanges are requests the findings count: HTTP/1.x,
+    /// HTTP/2 streams, and TLS (inferred, or read from decrypted plaintext).
     pub fn carries_requests(self) -> bool {
-        matches!(self, Protocol::Http | Protocol::Tls)
+        matches!(self, Protocol::Http | Protocol::Http2 | Protocol::Tls)
     }
 }
 
@@ -485,6 +486,12 @@ pub struct Encapsulation {
     pub layers: u8,
 }
 
+/// Why the HTTP conversation ended.
+///
+/// HTTP/2 has no `Connection: close`: its first GOAWAY (by either side, any error code)
+/// ends the conversation (`ClientGoaway`, `ServerGoaway`); without one the TCP close
+/// decides as for HTTP/1.x, `ClosedDuringExchange` while any stream still waited for
+/// its response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HttpEndReason {
@@ -502,6 +509,11 @@ pub enum HttpEndReason {
     ClosedDuringExchange,
     /// The connection became a tunnel.
     Tunnel,
+    /// HTTP/2: the client sent the first GOAWAY.
+    ClientGoaway,
+    /// HTTP/2: the server sent the first GOAWAY (a graceful shutdown, an idle timeout,
+    /// a per-connection stream limit, or an error).
+    ServerGoaway,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

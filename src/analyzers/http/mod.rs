@@ -168,8 +168,29 @@ impl HttpAnalyzer {
         self.side(dir).phase = Phase::Resync;
     }
 
-    /// Feeds one in-order chunk of direction `dir`.
-    pub fn on_chunk(&mut self, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
+    /// Whether the connection has become a tunnel (101, or a successful CONNECT): its
+    /// later bytes are not HTTP/1.x.
+    pub fn in_tunnel(&self) -> bool {
+        self.tunnel.is_some()
+    }
+
+    /// The HTTP/1.1 request a `101 Switching Protocols` to `h2c` answered: the
+    /// connection speaks HTTP/2 from the byte after the 101 (RFC 7540 §3.2).
+    pub fn h2c_upgrade(&self) -> Option<&HttpExchange> {
+        let tunnel = self.tunnel.as_ref()?;
+        let h2c = tunnel.kind == "upgrade"
+            && tunnel
+                .protocol
+                .as_deref()
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("h2c"));
+        h2c.then(|| self.exchanges.iter().rev().find(|x| x.status == Some(101)))
+            .flatten()
+    }
+
+    /// Feeds one in-order chunk of direction `dir`. Returns how many of a data
+    /// chunk's bytes were HTTP/1.x: once the connection turns into a tunnel (101, or
+    /// a successful CONNECT) the rest of the chunk is the tunnel's, for the caller.
+    pub fn on_chunk(&mut self, dir: Direction, chunk: Chunk<'_>, origin: Origin) -> usize {
         match chunk {
             Chunk::Data(bytes) => {
                 self.side(dir).last_origin = Some(origin);
@@ -177,14 +198,21 @@ impl HttpAnalyzer {
                 // Each step consumes part of `rest` or switches phase; a step that does
                 // neither twice running would loop, so it ends the chunk instead.
                 let mut idle_steps = 0;
-                while !rest.is_empty() && idle_steps < 2 {
+                while !rest.is_empty() && idle_steps < 2 && self.side(dir).phase != Phase::Tunnel {
                     let used = self.step(dir, rest, origin);
                     idle_steps = if used == 0 { idle_steps + 1 } else { 0 };
                     rest = &rest[used.min(rest.len())..];
                 }
+                bytes.len() - rest.len()
             }
-            Chunk::Gap(len) => self.on_gap(dir, len, origin),
-            Chunk::Fin => self.on_fin(dir, origin),
+            Chunk::Gap(len) => {
+                self.on_gap(dir, len, origin);
+                0
+            }
+            Chunk::Fin => {
+                self.on_fin(dir, origin);
+                0
+            }
         }
     }
 

@@ -8,12 +8,13 @@
 //! with its packet number and the connection is no longer parsed; an HPACK failure
 //! makes that direction's headers unreadable but frames are still counted.
 //!
-//! Not for: TLS (the bytes here are plaintext), HTTP/1.1 `Upgrade: h2c` (the caller
-//! hands over the bytes after the 101 response), or flow-control accounting.
+//! Not for: TLS (the bytes here are plaintext), the HTTP/1.1 side of `Upgrade: h2c`
+//! (the caller hands over the request and the bytes after the 101:
+//! [`Conversation::upgraded`]), or flow-control accounting.
 
 use super::frame::{
-    ErrorCode, Frame, FrameError, FrameReader, SettingId, SettingsList, DEFAULT_MAX_FRAME_SIZE,
-    MAX_MAX_FRAME_SIZE,
+    ErrorCode, Frame, FrameError, FrameReader, FrameType, SettingId, SettingsList,
+    DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE,
 };
 use super::hpack::{BlockOutcome, HeaderBlocks, HeaderFields, HpackError};
 use crate::analyzers::reassembly::{Chunk, Origin};
@@ -136,7 +137,7 @@ pub enum Http2Error {
     /// The header blocks broke: this direction's headers are unreadable from here on.
     Hpack(HpackError),
     /// The first frame of a direction was not SETTINGS (RFC 9113 §3.4).
-    NoInitialSettings { kind: super::frame::FrameType },
+    NoInitialSettings { kind: FrameType },
     /// A SETTINGS value out of range (RFC 9113 §6.5.2: PROTOCOL_ERROR or
     /// FLOW_CONTROL_ERROR): the connection is not parsed further.
     BadSetting { id: SettingId, value: u32 },
@@ -156,6 +157,9 @@ impl fmt::Display for Http2Error {
                     f,
                     "{e}; this direction's headers are unreadable from here on"
                 )
+            }
+            Http2Error::NoInitialSettings { kind } if *kind == FrameType::SETTINGS => {
+                f.write_str("the first frame is a SETTINGS acknowledgement, not SETTINGS")
             }
             Http2Error::NoInitialSettings { kind } => {
                 write!(f, "the first frame is {kind}, not SETTINGS")
@@ -255,7 +259,53 @@ impl Default for Conversation {
     }
 }
 
+/// The HTTP/1.1 request that asked for `Upgrade: h2c` and the 101 that granted it
+/// (RFC 7540 §3.2): the request becomes stream 1, whose response comes as HTTP/2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpgradeRequest {
+    pub method: Option<String>,
+    /// The `Host` header.
+    pub host: Option<String>,
+    pub target: Option<String>,
+    /// The request's first and last byte.
+    pub start: Origin,
+    pub end: Origin,
+    /// The 101 Switching Protocols response.
+    pub switched: Origin,
+}
+
 impl Conversation {
+    /// A connection that switched to HTTP/2 after `Upgrade: h2c`: stream 1 is open,
+    /// half-closed by the client (its request was sent whole as HTTP/1.1, RFC 7540
+    /// §3.2), and the 101 was its first (interim) response. The client's next bytes
+    /// are the preface, the server's a SETTINGS frame, as with prior knowledge.
+    pub fn upgraded(request: UpgradeRequest) -> Self {
+        let mut conv = Conversation::default();
+        let exchange = Exchange {
+            stream: 1,
+            method: request.method,
+            scheme: Some("http".to_string()),
+            authority: request.host,
+            path: request.target,
+            interim: vec![101],
+            request_at: Some(request.start),
+            request_end: Some(request.end),
+            response_at: Some(request.switched),
+            ..Exchange::default()
+        };
+        let conn = &mut conv.conn;
+        conn.streams.insert(1, exchange);
+        conn.open.insert(1);
+        conn.summary.streams_opened = 1;
+        conn.note_concurrency();
+        conv
+    }
+
+    /// Framing was lost (a framing error or a gap): no later byte will be read.
+    pub fn is_stopped(&self) -> bool {
+        self.conn.summary.stopped
+    }
+
     /// A chunk as the reassembler delivers it.
     pub fn on_chunk(&mut self, dir: Direction, chunk: Chunk<'_>, origin: Origin) {
         match chunk {
@@ -668,7 +718,7 @@ fn apply_request(ex: &mut Exchange, fields: HeaderFields) {
     if fields.method.is_some() {
         ex.method = fields.method;
         ex.scheme = fields.scheme;
-        ex.authority = fields.authority;
+        ex.authority = fields.authority.or(fields.host);
         ex.path = fields.path;
     }
 }

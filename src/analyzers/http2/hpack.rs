@@ -78,6 +78,9 @@ pub struct HeaderFields {
     pub path: Option<String>,
     /// `:status`, when it is three digits.
     pub status: Option<u16>,
+    /// The `Host` field, which a request may carry instead of `:authority` (RFC 9113
+    /// §8.3.1, e.g. one translated from HTTP/1.1).
+    pub host: Option<String>,
     /// Regular (non-pseudo) fields in the block.
     pub regular: u32,
     /// The decoded size of the block as RFC 9113 §6.5.2 counts it for
@@ -99,6 +102,10 @@ impl HeaderFields {
                     .filter(|v| v.len() == 3)
                     .and_then(|v| v.parse().ok());
                 return;
+            }
+            b"host" => {
+                self.regular += 1;
+                &mut self.host
             }
             _ => {
                 self.regular += 1;

@@ -6,24 +6,28 @@
 //!   incremental [`frame::FrameReader`] that cuts a byte stream into frames.
 //! - [`hpack`]: header blocks (HEADERS/PUSH_PROMISE + CONTINUATION) and their decoding.
 //! - [`conversation`]: streams, settings, pings, goaways of one connection.
+//! - `report`: the summary as the report model shows it ([`http2_record`]) and who
+//!   ended the conversation ([`http2_end`]).
 //!
-//! Not wired into the pipeline yet: the caller feeds [`Conversation::on_chunk`] with
-//! reassembled bytes per direction (TLS-decrypted ones for `h2` after ALPN, raw ones
-//! for `h2c` with prior knowledge, recognised by [`looks_like_preface`]) and reads
-//! [`Conversation::finish`]: an [`Http2Summary`] of plain types (no serde yet; the
-//! report model maps them).
+//! The analyzer tree (`analyzers::tree`) feeds [`Conversation::on_chunk`] with
+//! reassembled bytes per direction: raw ones for `h2c` with prior knowledge
+//! (recognised by its preface), those after the 101 of `Upgrade: h2c` (the request
+//! that asked becomes stream 1, [`Conversation::upgraded`]), or TLS-decrypted ones for
+//! `h2` after ALPN; and reads [`Conversation::finish`], an [`Http2Summary`] of plain
+//! types that `report` maps.
 //!
-//! Not covered: `Upgrade: h2c` from HTTP/1.1 (the caller would hand over the bytes
-//! after the 101, with the request as stream 1), flow-control windows, and RFC 9218
-//! priority signals (PRIORITY frames are counted only).
+//! Not covered: flow-control windows, and RFC 9218 priority signals (PRIORITY frames
+//! are counted only).
 
 pub mod conversation;
 pub mod frame;
 pub mod hpack;
 pub mod reader;
+mod report;
 
-pub use conversation::{Conversation, Exchange, Http2Error, Http2Summary};
+pub use conversation::{Conversation, Exchange, Http2Error, Http2Summary, UpgradeRequest};
 pub use frame::PREFACE;
+pub(crate) use report::{http2_end, http2_record};
 
 /// Whether a client's first bytes are (or begin) the HTTP/2 connection preface
 /// (RFC 9113 §3.4), for recognising h2c with prior knowledge by content.
