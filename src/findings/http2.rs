@@ -11,7 +11,7 @@ use super::digest::Digest;
 use super::{secs, side, Emit, Found};
 use crate::flow::key::Direction;
 use crate::report::figures::{Figures, H2Parallel, H2Reconnect};
-use crate::report::model::{ConnectionRecord, HttpEndReason};
+use crate::report::model::ConnectionRecord;
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
@@ -71,7 +71,7 @@ struct Ending<'a> {
 }
 
 /// The GOAWAY that ended `a`'s HTTP/2, or else the server closing it while no stream
-/// was open — and not already a `server_idle_close`.
+/// was open (`server_idle_close` leaves HTTP/2 connections to this rule).
 fn ending<'a>(a: &'a Digest, h2: &'a Http2Digest) -> Option<Ending<'a>> {
     if let Some(g) = &h2.goaway {
         return Some(Ending {
@@ -84,10 +84,7 @@ fn ending<'a>(a: &'a Digest, h2: &'a Http2Digest) -> Option<Ending<'a>> {
     let (Some(time), Some(packet)) = (a.close.time, a.close.packet) else {
         return None;
     };
-    let idle_close = a.close.by == Some(Direction::Server)
-        && !busy_at(&a.exchanges, time)
-        && a.http_end
-            .is_none_or(|e| e.reason != HttpEndReason::ServerClosedIdle);
+    let idle_close = a.close.by == Some(Direction::Server) && !busy_at(&a.exchanges, time);
     idle_close.then_some(Ending {
         by: Direction::Server,
         time,
@@ -265,7 +262,9 @@ pub(super) fn parallel_connections(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
         }
     }
     found.sort_by_key(|f| f.connections.first().copied());
-    found.into_iter().for_each(|f| emit(f));
+    for f in found {
+        emit(f);
+    }
 }
 
 /// `a` is open when `b` starts (or is `b`).
@@ -323,8 +322,14 @@ mod tests {
         let mut a = conv(40000, 0.0, false, &first, None);
         a.fin(false, 11.1);
         let b = conv(40001, 11.9, false, &second, Some(13.0));
-        let recs = records(&[(&a, &first), (&b, &second)]);
+        let mut recs = records(&[(&a, &first), (&b, &second)]);
+        // Said once, by this rule, even where the analyzer names the idle close.
+        recs[0].http_end = Some(crate::report::model::HttpEnd {
+            by: Some(Direction::Server),
+            reason: crate::report::model::HttpEndReason::ServerClosedIdle,
+        });
         let found = run(&recs, 13.0);
+        assert!(!kinds(&found).contains(&"server_idle_close"), "{found:?}");
         let f = find(&found, FindingKind::H2GoawayReconnect);
         assert!(
             f.message
@@ -413,5 +418,56 @@ mod tests {
         );
         assert_eq!(figure(f, "requests"), 3);
         assert_eq!(figure(f, "max_concurrent_streams"), 2);
+    }
+
+    /// The HTTP/2 connections and every finding about them are what the published
+    /// schema allows (`http2{}`, `stream_id`, `tls.decryption`, the new kinds' figures).
+    #[test]
+    fn http2_connections_and_their_findings_match_the_schema() {
+        let first = [Stream(1, 1.0, 1.1), Stream(3, 1.05, 1.2)];
+        let second = [Stream(1, 1.5, 1.6)];
+        let third = [Stream(1, 40.0, 40.1)];
+        let a = conv(40000, 0.0, true, &first, Some(31.3));
+        let b = conv(40001, 1.4, true, &second, Some(5.0));
+        let c = conv(40002, 39.9, true, &third, Some(41.0));
+        let mut recs = records(&[(&a, &first), (&b, &second), (&c, &third)]);
+        goaway(&mut recs[0], Direction::Server, 31.2, 3);
+        crate::report::exchange::h2_support::ping(&mut recs[0], Direction::Client, 20.0, Some(0.2));
+        let found = run(&recs, 41.0);
+        assert_eq!(
+            kinds(&found),
+            [
+                "connection_reused",
+                "h2_goaway_reconnect",
+                "h2_parallel_connections"
+            ]
+        );
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/connscope.report-1.schema.json");
+        let text = std::fs::read_to_string(path).expect("the schema");
+        let schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let validator = |def: &str| {
+            let one = serde_json::json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$ref": format!("#/$defs/{def}"),
+                "$defs": schema["$defs"].clone(),
+            });
+            jsonschema::draft202012::new(&one).expect("the schema compiles")
+        };
+        let (connection, finding) = (validator("connection"), validator("finding"));
+        for r in &recs {
+            let value = serde_json::to_value(r).expect("serialise");
+            assert!(value["http2"].is_object() && value["http"][0]["stream_id"] == 1);
+            let errors: Vec<String> = connection
+                .iter_errors(&value)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{errors:?}");
+        }
+        for f in &found {
+            let value = serde_json::to_value(f).expect("serialise");
+            let errors: Vec<String> = finding.iter_errors(&value).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", f.kind);
+        }
     }
 }

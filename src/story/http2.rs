@@ -201,7 +201,9 @@ fn ping_group(pings: &[&Http2Ping]) -> Draft {
 
 /// Each stretch where streams overlapped: which streams, and the most open at once.
 fn multiplexed(c: &ConnectionRecord, out: &mut Vec<Draft>) {
-    let mut spans: Vec<(Timestamp, Timestamp, u32, Option<u64>, Option<u64>)> = c
+    // (start, end, stream, first packet, last packet) of each stream.
+    type Span = (Timestamp, Timestamp, u32, Option<u64>, Option<u64>);
+    let mut spans: Vec<Span> = c
         .exchanges()
         .filter_map(|x| {
             let start = x.request_start().or(x.response_start())?;
