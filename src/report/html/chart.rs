@@ -500,9 +500,13 @@ impl<'a> Chart<'a> {
                 .idle_before_s()
                 .map(|s| format!(", after {} idle", secs(s)))
                 .unwrap_or_default();
+            let stream = x
+                .stream_id()
+                .map(|id| format!(" (HTTP/2 stream {id})"))
+                .unwrap_or_default();
             let _ = write!(
                 out,
-                "<rect class=\"exchange\" x=\"{a:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h}\"><title>exchange {}: {}; {}; {}{idle}</title></rect>",
+                "<rect class=\"exchange\" x=\"{a:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h}\"><title>exchange {}{stream}: {}; {}; {}{idle}</title></rect>",
                 (b - a).max(3.0),
                 x.index(),
                 esc(&what),
@@ -735,5 +739,39 @@ mod tests {
         assert!(chart
             .caption()
             .contains("the other 3 are summed up per server"));
+    }
+
+    /// HTTP/2 streams open at once are drawn in thin rows, none hiding another, each
+    /// titled with its stream.
+    #[test]
+    fn overlapping_http2_streams_take_separate_rows_and_name_their_stream() {
+        use crate::report::exchange::h2_support::{conv, records, Stream};
+        let streams = [
+            Stream(1, 1.0, 1.5),
+            Stream(3, 1.1, 1.4),
+            Stream(5, 1.2, 1.3),
+        ];
+        let a = conv(40000, 0.0, true, &streams, Some(2.0));
+        let out = svg(&report(records(&[(&a, &streams)])));
+        let rows: Vec<&str> = out
+            .split("<rect class=\"exchange\"")
+            .skip(1)
+            .filter(|r| r.contains("HTTP/2 stream"))
+            .filter_map(|r| r.split("y=\"").nth(1)?.split('"').next())
+            .collect();
+        assert_eq!(rows.len(), 3, "{out}");
+        let mut distinct = rows.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            3,
+            "three streams at once, three rows: {rows:?}"
+        );
+        assert!(
+            out.contains("exchange 2 (HTTP/2 stream 3): GET /item/3 → 200"),
+            "{out}"
+        );
+        roxmltree::Document::parse(&out).expect("well-formed SVG");
     }
 }
