@@ -140,6 +140,7 @@ impl<'a> Chart<'a> {
                     moments.extend([p.start, plus_secs(p.start, p.duration_s)]);
                 }
                 moments.extend(c.keepalive.probes.iter().map(|p| p.time));
+                moments.extend(c.http2.iter().flat_map(|h| h.pings.iter().map(|p| p.time)));
                 moments.extend(c.close.time);
             }
         }
@@ -429,8 +430,54 @@ impl<'a> Chart<'a> {
                 );
             }
         }
+        self.pings(out, c, cy);
         self.end(out, c, cy);
         out.push_str("</g>\n");
+    }
+
+    /// HTTP/2 PINGs, HTTP/2's own keep-alive, drawn as the probes are (a stem up from
+    /// the client, down from the server) with a diamond head where answered.
+    fn pings(&self, out: &mut String, c: &ConnectionRecord, cy: f64) {
+        let Some(h2) = &c.http2 else { return };
+        for p in &h2.pings {
+            let x = self.x(p.time);
+            let (tip, foot) = match p.from {
+                Direction::Client => (cy - 12.0, cy - 2.0),
+                Direction::Server => (cy + 12.0, cy + 2.0),
+            };
+            let answer = match (p.ack_packet, p.rtt_ms) {
+                (Some(ack), Some(ms)) => {
+                    format!("answered by packet {ack} in {}", secs(ms / 1000.0))
+                }
+                (Some(ack), None) => format!("answered by packet {ack}"),
+                (None, _) => "not answered".into(),
+            };
+            let answered = p.ack_packet.is_some();
+            let _ = write!(
+                out,
+                "<g class=\"probe ping {0}\"><title>HTTP/2 PING from the {1}, packet {2}, {3}</title><path d=\"M{x:.1} {foot:.1}V{tip:.1}",
+                if answered { "answered" } else { "unanswered" },
+                p.from.as_str(),
+                p.packet,
+                answer
+            );
+            if answered {
+                let _ = write!(
+                    out,
+                    "\"/><path class=\"probe-head\" d=\"M{x:.1} {:.1}l3.5 3.5l-3.5 3.5l-3.5 -3.5z\"/></g>",
+                    tip - 3.5
+                );
+            } else {
+                let _ = write!(
+                    out,
+                    "M{:.1} {:.1}l6 6M{:.1} {:.1}l-6 6\"/></g>",
+                    x - 3.0,
+                    tip - 3.0,
+                    x + 3.0,
+                    tip - 3.0
+                );
+            }
+        }
     }
 
     fn handshake(&self, out: &mut String, c: &ConnectionRecord, cy: f64) {
@@ -772,6 +819,25 @@ mod tests {
             out.contains("exchange 2 (HTTP/2 stream 3): GET /item/3 → 200"),
             "{out}"
         );
+        roxmltree::Document::parse(&out).expect("well-formed SVG");
+        // PINGs are drawn beside where TCP's probes would be, answered or not.
+        let mut recs = records(&[(&a, &streams)]);
+        let c = &mut recs[0];
+        crate::report::exchange::h2_support::ping(c, Direction::Client, 1.8, Some(0.4));
+        crate::report::exchange::h2_support::ping(c, Direction::Server, 1.9, None);
+        let out = svg(&report(recs));
+        assert_eq!(
+            out.matches("<g class=\"probe ping answered\">").count(),
+            1,
+            "{out}"
+        );
+        assert_eq!(
+            out.matches("<g class=\"probe ping unanswered\">").count(),
+            1,
+            "{out}"
+        );
+        assert!(out.contains("HTTP/2 PING from the client, packet"), "{out}");
+        assert!(out.contains(" in 0.4 ms</title>"), "{out}");
         roxmltree::Document::parse(&out).expect("well-formed SVG");
     }
 }
