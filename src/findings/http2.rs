@@ -398,6 +398,23 @@ mod tests {
     }
 
     #[test]
+    fn streams_all_at_once_were_never_idle_between() {
+        let streams = [
+            Stream(1, 1.0, 1.5),
+            Stream(3, 1.0, 1.2),
+            Stream(5, 1.0, 1.1),
+        ];
+        let a = conv(40000, 0.0, false, &streams, Some(4.0));
+        let found = run(&records(&[(&a, &streams)]), 4.0);
+        let f = find(&found, FindingKind::ConnectionReused);
+        assert_eq!(
+            f.message,
+            "3 HTTP/2 streams (up to 3 at once) rode on connection 1 to 10.0.0.2:80, which was \
+             kept open and reused."
+        );
+    }
+
+    #[test]
     fn reuse_under_http2_counts_streams_and_says_how_many_at_once() {
         let streams = [
             Stream(1, 1.0, 1.5),

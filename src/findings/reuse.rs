@@ -42,12 +42,17 @@ pub(super) fn connection_reused(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
             Some(_) => " (one after another)".to_string(),
             None => String::new(),
         };
+        // Streams that followed each other at once never left the connection idle.
+        let gaps = if streams.is_some() && gap < 0.001 {
+            String::new()
+        } else {
+            format!(" across idle gaps of up to {}", secs(gap))
+        };
         let mut message = format!(
-            "{}{at_once} rode on connection {} to {}, which was kept open and reused across idle gaps of up to {}.",
+            "{}{at_once} rode on connection {} to {}, which was kept open and reused{gaps}.",
             requests_word(c, c.requests as usize),
             c.id,
             c.server,
-            secs(gap)
         );
         let mut figs = Reused {
             client_probes: None,
