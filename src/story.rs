@@ -7,10 +7,12 @@
 use crate::findings::secs;
 use crate::flow::key::Direction;
 use crate::report::model::{
-    CloseHow, ConnectionRecord, Exchange, HandshakeOutcome, Phase, PhaseKind, Probe, Protocol,
-    TcpEventKind, Timeline,
+    CloseHow, ConnectionRecord, DecryptionStatus, Exchange, HandshakeOutcome, Phase, PhaseKind,
+    Probe, Protocol, TcpEventKind, Timeline,
 };
 use crate::time::Timestamp;
+
+mod http2;
 
 /// Events closer together than this form one burst.
 const BURST_GAP_S: f64 = 1.0;
@@ -39,6 +41,7 @@ pub fn timeline(c: &ConnectionRecord) -> Timeline {
     } else {
         data(c, &mut drafts);
     }
+    http2::phases(c, &mut drafts);
     tcp_events(c, &mut drafts);
     close(c, &mut drafts);
     // Stable order: by time, then by kind, so a close after an exchange at the same
@@ -151,7 +154,13 @@ fn exchange_text(x: Exchange<'_>) -> String {
         (Some(s), _) => s.to_string(),
         (None, _) => "no response".into(),
     };
-    let mut text = format!("HTTP exchange {}: {request} → {response}", x.index);
+    let mut text = match x.stream_id {
+        Some(id) => format!(
+            "HTTP/2 stream {id} (exchange {}): {request} → {response}",
+            x.index
+        ),
+        None => format!("HTTP exchange {}: {request} → {response}", x.index),
+    };
     if !x.interim.is_empty() {
         let interim: Vec<String> = x.interim.iter().map(u16::to_string).collect();
         text.push_str(&format!(" (after {})", interim.join(", ")));
@@ -179,8 +188,30 @@ fn exchange_text(x: Exchange<'_>) -> String {
 fn exchanges(c: &ConnectionRecord, out: &mut Vec<Draft>) {
     let encrypted = c.requests_inferred;
     let mut previous_end: Option<(Timestamp, u64)> = None;
+    // HTTP/2 streams may overlap: those still open, and when the last one ended.
+    let mut open_streams: Vec<(u32, Timestamp)> = Vec::new();
     for x in c.exchanges() {
         let start = x.request_start().or(x.response_start()).unwrap_or(c.start);
+        if let Some(id) = x.stream_id() {
+            open_streams.retain(|&(_, end)| end > start);
+            let open: Vec<u32> = open_streams.iter().map(|&(id, _)| id).collect();
+            let quiet_since = previous_end.map(|(end, _)| end).filter(|e| *e <= start);
+            if let (true, Some((end, end_packet))) = (open.is_empty(), previous_end) {
+                idle(c, end, Some(end_packet), start, x.request_packet(), out);
+            }
+            let mut text = exchange_text(x);
+            text.push_str(&http2::reuse_text(x, &open, quiet_since));
+            push_exchange(x, start, text, out);
+            let end = x.response_end().or(x.request_end()).unwrap_or(c.end);
+            open_streams.push((id, end));
+            let end_packet = x.response_end_packet().or(x.response_packet());
+            if let Some(packet) = end_packet {
+                if previous_end.is_none_or(|(latest, _)| end >= latest) {
+                    previous_end = Some((end, packet));
+                }
+            }
+            continue;
+        }
         if let (Some((end, end_packet)), Some(gap)) = (previous_end, x.idle_before_s()) {
             idle(c, end, Some(end_packet), start, x.request_packet(), out);
             let mut text = exchange_text(x);
@@ -264,7 +295,15 @@ fn tls_handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
         (false, _) => text.push_str(", never completed"),
         _ => {}
     }
-    if t.exchanges_estimated {
+    match &t.decryption {
+        _ if t.decrypted => text.push_str(", decrypted with the key log"),
+        Some(d) => text.push_str(&format!(
+            ", not decrypted: {}",
+            decryption_failure(d.status)
+        )),
+        None => {}
+    }
+    if t.exchanges_estimated && !t.decrypted {
         text.push_str(" (HTTP/2 possible: exchanges are an estimate)");
     }
     out.push(Draft {
@@ -305,6 +344,20 @@ fn tls_handshake(c: &ConnectionRecord, out: &mut Vec<Draft>) {
                 )
             },
         });
+    }
+}
+
+/// Why a connection with key logs given was not (wholly) decrypted, in words.
+fn decryption_failure(status: DecryptionStatus) -> &'static str {
+    match status {
+        DecryptionStatus::Decrypted => "decrypted",
+        DecryptionStatus::NoKey => "the key log has no secrets for this connection",
+        DecryptionStatus::UnsupportedCipher => "its cipher suite is not one connscope decrypts",
+        DecryptionStatus::AuthenticationFailed => {
+            "a record failed to authenticate (wrong key, or damaged bytes)"
+        }
+        DecryptionStatus::CaptureLoss => "capture loss inside the encrypted stream",
+        DecryptionStatus::NoHandshake => "its handshake was not captured",
     }
 }
 

@@ -91,6 +91,9 @@ fn every_metric_on_the_fixtures() {
         ("go-held-body.pcap", "findings == 1", "1"),
         ("go-parallel.pcap", "requests_per_connection == 1", "1"),
         ("curl-refused.pcap", "requests_per_connection >= 1", "none"),
+        // Without keys nothing is decrypted, and ALPN h2 alone shows no streams.
+        ("tls13-h2.pcap", "decrypted == 0", "0"),
+        ("tls13-h2.pcap", "streams_per_connection >= 1", "none"),
     ];
     for (fixture, expectation, observed) in cases {
         let (passed, seen) = judge(fixture, expectation);

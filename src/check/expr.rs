@@ -29,6 +29,8 @@ pub enum Metric {
     MaxRequestGapS,
     HandshakeFailures,
     Findings,
+    StreamsPerConnection,
+    Decrypted,
 }
 
 pub const METRICS: &[(&str, Metric)] = &[
@@ -44,6 +46,8 @@ pub const METRICS: &[(&str, Metric)] = &[
     ("max_request_gap_s", Metric::MaxRequestGapS),
     ("handshake_failures", Metric::HandshakeFailures),
     ("findings", Metric::Findings),
+    ("streams_per_connection", Metric::StreamsPerConnection),
+    ("decrypted", Metric::Decrypted),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -497,7 +501,7 @@ mod tests {
         let e = parse("conections == 1").expect_err("typo");
         assert_eq!(e.column, 0);
         assert!(e.expected.contains(&"connections".to_string()));
-        assert_eq!(e.render("conections == 1").lines().nth(1), Some("  ^ unknown metric or finding \"conections\" (did you mean connections?); expected connections, requests, requests_per_connection, reused_connections, keepalive_probes, unanswered_probes, resets, retransmissions, max_idle_s, max_request_gap_s, handshake_failures, findings, connection_reused, new_connection_while_idle, parallel_connections, server_idle_close, connection_close_header, http10_no_keepalive, no_reuse, idle_reset, keepalive_unanswered, handshake_failed, idle_open_connection, server_request_cap, stale_connection_reset, connection_churn, tls_handshake_failed"));
+        assert_eq!(e.render("conections == 1").lines().nth(1), Some("  ^ unknown metric or finding \"conections\" (did you mean connections?); expected connections, requests, requests_per_connection, reused_connections, keepalive_probes, unanswered_probes, resets, retransmissions, max_idle_s, max_request_gap_s, handshake_failures, findings, streams_per_connection, decrypted, connection_reused, new_connection_while_idle, parallel_connections, server_idle_close, connection_close_header, http10_no_keepalive, no_reuse, idle_reset, keepalive_unanswered, handshake_failed, idle_open_connection, server_request_cap, stale_connection_reset, connection_churn, tls_handshake_failed, h2_goaway_reconnect, h2_parallel_connections"));
         let e = parse("connections =< 1").expect_err("op");
         assert_eq!((e.column, e.expected.len()), (12, 6));
         let e = parse("connections == one").expect_err("number");

@@ -276,6 +276,26 @@ pub fn measure(
                 .collect();
             (Some(failed.len() as f64), failed)
         }
+        Metric::StreamsPerConnection => {
+            // The busiest HTTP/2 connection: "this client multiplexes" holds when one
+            // connection carried many streams, whatever the others did.
+            let busiest = conns
+                .iter()
+                .filter_map(|c| c.http2.as_ref().map(|h| (c, h.streams_opened)))
+                .max_by_key(|&(c, n)| (n, std::cmp::Reverse(c.id)));
+            match busiest {
+                Some((c, n)) => (Some(n as f64), with_requests(&[*c])),
+                None => (None, Vec::new()),
+            }
+        }
+        Metric::Decrypted => {
+            let decrypted: Evidence = conns
+                .iter()
+                .filter(|c| c.tls.as_ref().is_some_and(|t| t.decrypted))
+                .map(|c| first(c))
+                .collect();
+            (Some(decrypted.len() as f64), decrypted)
+        }
         Metric::Findings => {
             let ids: Vec<u64> = conns.iter().map(|c| c.id).collect();
             let found: Vec<_> = report
@@ -304,9 +324,11 @@ fn with_requests(conns: &[&ConnectionRecord]) -> Evidence {
     conns
         .iter()
         .map(|c| {
+            // A decrypted connection's inferred bursts are the same requests again.
             let packets = c.http.iter().filter_map(|x| x.request_packet).chain(
                 c.tls
                     .iter()
+                    .filter(|t| !t.decrypted)
                     .flat_map(|t| t.exchanges.iter().map(|x| x.client_packet)),
             );
             (c.id, packets.collect())
@@ -362,5 +384,102 @@ fn list(ids: &[u64]) -> String {
         format!("{} … ({} in all)", shown.join(", "), ids.len())
     } else {
         shown.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::exchange::h2_support::{conv, records, Stream};
+    use crate::report::model::SCHEMA;
+
+    /// Decrypted h2 with three streams, h2c with one, and a plain HTTP/1.1 connection.
+    fn report() -> Report {
+        let three = [
+            Stream(1, 1.0, 1.5),
+            Stream(3, 1.1, 1.2),
+            Stream(5, 3.0, 3.1),
+        ];
+        let one = [Stream(1, 2.0, 2.1)];
+        let a = conv(40000, 0.0, true, &three, Some(4.0));
+        let b = conv(40001, 1.9, false, &one, Some(4.0));
+        let mut connections = records(&[(&a, &three), (&b, &one)]);
+        let mut plain = crate::flow::table::tests_support::Conv::open(40002, 5.0);
+        plain
+            .request(5.1, "GET / HTTP/1.1\r\nHost: api.example\r\n\r\n")
+            .response(5.2, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let mut more = crate::flow::table::tests_support::capture(&[&plain]);
+        more[0].id = 3;
+        connections.extend(more);
+        Report {
+            schema: SCHEMA,
+            inputs: Vec::new(),
+            connections,
+            servers: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    fn check(text: &str, report: &Report) -> Outcome {
+        let exp = expr::parse(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+        evaluate("h2.pcap", text, &exp, report)
+    }
+
+    #[test]
+    fn streams_per_connection_is_the_busiest_http2_connections_streams() {
+        let report = report();
+        let o = check("streams_per_connection >= 3", &report);
+        assert_eq!((o.passed, o.observed.as_str()), (true, "3"), "{o:?}");
+        // A failure names the busiest connection and its requests.
+        let o = check("streams_per_connection > 3", &report);
+        assert_eq!(
+            (o.passed, o.connections.as_slice()),
+            (false, &[1][..]),
+            "{o:?}"
+        );
+        assert_eq!(o.packets.len(), 3, "{o:?}");
+        // Only the h2c connection: one stream.
+        let o = check("streams_per_connection(port=80) >= 2", &report);
+        assert_eq!((o.passed, o.observed.as_str()), (false, "1"), "{o:?}");
+        // No HTTP/2 at all: none, which fails every comparison.
+        let http1 = report.clone_without_http2();
+        let o = check("streams_per_connection < 100", &http1);
+        assert_eq!((o.passed, o.observed.as_str()), (false, "none"), "{o:?}");
+    }
+
+    #[test]
+    fn decrypted_counts_the_connections_read_with_keys() {
+        let report = report();
+        let o = check("decrypted == 1", &report);
+        assert!(o.passed, "{o:?}");
+        let o = check("decrypted > 1", &report);
+        assert_eq!(
+            (o.passed, o.connections.as_slice()),
+            (false, &[1][..]),
+            "{o:?}"
+        );
+        let o = check("decrypted(port=80) == 0", &report);
+        assert!(o.passed, "{o:?}");
+        // A decrypted connection's evidence is its requests, not also its inferred bursts.
+        let o = check("requests(port=443) > 3", &report);
+        assert_eq!((o.passed, o.observed.as_str()), (false, "3"), "{o:?}");
+        assert_eq!(o.packets.len(), 3, "{o:?}");
+    }
+
+    impl Report {
+        fn clone_without_http2(&self) -> Report {
+            Report {
+                schema: self.schema,
+                inputs: Vec::new(),
+                connections: self
+                    .connections
+                    .iter()
+                    .filter(|c| c.http2.is_none())
+                    .cloned()
+                    .collect(),
+                servers: Vec::new(),
+                findings: Vec::new(),
+            }
+        }
     }
 }

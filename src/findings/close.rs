@@ -21,7 +21,8 @@ pub(super) fn server_idle_close(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     let conns = &ctx.conns;
     for a in conns {
         let Some(end) = a.http_end else { continue };
-        if end.reason != HttpEndReason::ServerClosedIdle {
+        // An HTTP/2 connection's idle close is `h2_goaway_reconnect`'s.
+        if end.reason != HttpEndReason::ServerClosedIdle || a.http2().is_some() {
             continue;
         }
         let (Some(closed), Some(close_packet)) = (a.close.time, a.close.packet) else {

@@ -69,9 +69,11 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// "requests", or for TLS "encrypted exchanges".
+/// "requests", for HTTP/2 "HTTP/2 streams", or for TLS "encrypted exchanges".
 pub(super) fn requests_word(c: &Digest, n: usize) -> String {
-    if c.requests_inferred {
+    if c.http2().is_some() {
+        plural(n, "HTTP/2 stream", "HTTP/2 streams")
+    } else if c.requests_inferred {
         plural(
             n,
             "encrypted exchange (inferred)",

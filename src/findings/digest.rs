@@ -153,11 +153,13 @@ pub struct TlsFailure {
 pub struct Rare {
     pub unanswered_reuse: Option<UnansweredReuse>,
     pub tls_failure: Option<TlsFailure>,
+    /// HTTP/2's concurrency, SETTINGS and GOAWAY, for the `http2` rules.
+    pub http2: Option<super::http2::Http2Digest>,
 }
 
 impl Rare {
     fn is_empty(&self) -> bool {
-        self.unanswered_reuse.is_none() && self.tls_failure.is_none()
+        self.unanswered_reuse.is_none() && self.tls_failure.is_none() && self.http2.is_none()
     }
 }
 
@@ -245,6 +247,7 @@ impl Digest {
         let rare = Rare {
             unanswered_reuse,
             tls_failure,
+            http2: super::http2::Http2Digest::of(c),
         };
         Digest {
             id: c.id,
@@ -255,7 +258,7 @@ impl Digest {
             start: c.start,
             end: c.end,
             close: c.close,
-            carries_requests: c.protocol.carries_requests(),
+            carries_requests: c.protocol.carries_requests() || c.http2.is_some(),
             requests_inferred: c.requests_inferred,
             requests: c.requests,
             max_request_gap_s: c.max_request_gap_s.unwrap_or(0.0),
@@ -293,6 +296,11 @@ impl Digest {
 
     pub fn rare(&self) -> Option<&Rare> {
         self.rare.as_deref()
+    }
+
+    /// The connection's HTTP/2, if it spoke it.
+    pub fn http2(&self) -> Option<&super::http2::Http2Digest> {
+        self.rare().and_then(|r| r.http2.as_ref())
     }
 
     pub fn last_payload(&self) -> Option<PacketRef> {

@@ -7,12 +7,13 @@
 //! Rules read a [`Digest`] of each finished connection, made from the report model
 //! (`ConnectionRecord`), so what they say can be checked against the table, the JSON and
 //! the capture in Wireshark. They are grouped by theme: `reuse`, `close`, `idle`,
-//! `handshake`; `merge` folds many findings of one kind into one.
+//! `handshake`, `http2`; `merge` folds many findings of one kind into one.
 
 mod close;
 mod ctx;
 pub mod digest;
 mod handshake;
+mod http2;
 mod idle;
 mod merge;
 mod reuse;
@@ -152,6 +153,8 @@ pub fn diagnose_digests(
     rules.rule(&mut |e| close::stale_connection_reset(&ctx, e));
     rules.rule(&mut |e| reuse::connection_churn(&ctx, e));
     rules.rule(&mut |e| handshake::tls_handshake_failed(&ctx, e));
+    rules.rule(&mut |e| http2::goaway_reconnect(&ctx, e));
+    rules.rule(&mut |e| http2::parallel_connections(&ctx, e));
 }
 
 #[cfg(test)]

@@ -35,15 +35,28 @@ pub(super) fn connection_reused(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     let conns = &ctx.conns;
     for c in conns.iter().filter(|c| c.requests >= 2) {
         let gap = c.max_request_gap_s;
+        // HTTP/2 reuses a connection by opening streams on it, one after another or at once.
+        let streams = c.http2().map(|h| h.max_concurrent);
+        let at_once = match streams {
+            Some(n) if n >= 2 => format!(" (up to {n} at once)"),
+            Some(_) => " (one after another)".to_string(),
+            None => String::new(),
+        };
+        // Streams that followed each other at once never left the connection idle.
+        let gaps = if streams.is_some() && gap < 0.001 {
+            String::new()
+        } else {
+            format!(" across idle gaps of up to {}", secs(gap))
+        };
         let mut message = format!(
-            "{} rode on connection {} to {}, which was kept open and reused across idle gaps of up to {}.",
+            "{}{at_once} rode on connection {} to {}, which was kept open and reused{gaps}.",
             requests_word(c, c.requests as usize),
             c.id,
             c.server,
-            secs(gap)
         );
         let mut figs = Reused {
             client_probes: None,
+            max_concurrent_streams: streams,
             max_idle_s: gap,
             requests: c.requests,
             server_probes: None,
@@ -102,9 +115,11 @@ pub(super) fn new_connection_while_idle(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
             let t = b.start;
             open.retain(|a| a.close.time.is_none_or(|closed| closed > t));
             if b.carries_requests {
-                // The earlier connection to the same server that had been idle longest.
+                // The earlier connection to the same server that had been idle longest;
+                // between two HTTP/2 connections that is `h2_parallel_connections`.
                 let idle = open
                     .iter()
+                    .filter(|a| a.http2().is_none() || b.http2().is_none())
                     .filter(|a| ctx.same_server(a, b) && open_at(a, t) && !busy_at(&a.exchanges, t))
                     .filter_map(|a| last_done_before(&a.exchanges, t).map(|x| (*a, x)))
                     .max_by(|(_, x), (_, y)| y.response_end().cmp(&x.response_end()));
@@ -181,7 +196,11 @@ pub(super) fn new_connection_while_idle(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
 pub(super) fn parallel_connections(ctx: &Ctx<'_>, emit: &mut Emit<'_>) {
     let conns = &ctx.conns;
     let mut by_server: BTreeMap<_, Vec<&Digest>> = BTreeMap::new();
-    for c in conns.iter().filter(|c| c.carries_requests) {
+    // Busy HTTP/2 connections could still multiplex: `h2_parallel_connections` judges them.
+    for c in conns
+        .iter()
+        .filter(|c| c.carries_requests && c.http2().is_none())
+    {
         by_server.entry(c.server).or_default().push(c);
     }
     for (server, group) in by_server {

@@ -37,6 +37,8 @@ pub enum Figures {
     StaleConnectionReset(Retry),
     ConnectionChurn(Churn),
     TlsHandshakeFailed(TlsFailed),
+    H2GoawayReconnect(H2Reconnect),
+    H2ParallelConnections(H2Parallel),
     Merged(Merged),
 }
 
@@ -59,6 +61,8 @@ impl Figures {
             Figures::StaleConnectionReset(_) => FindingKind::StaleConnectionReset,
             Figures::ConnectionChurn(_) => FindingKind::ConnectionChurn,
             Figures::TlsHandshakeFailed(_) => FindingKind::TlsHandshakeFailed,
+            Figures::H2GoawayReconnect(_) => FindingKind::H2GoawayReconnect,
+            Figures::H2ParallelConnections(_) => FindingKind::H2ParallelConnections,
             Figures::Merged(_) => return None,
         })
     }
@@ -81,6 +85,10 @@ impl Figures {
             },
             Figures::TlsHandshakeFailed(t) => Cause {
                 by: t.by,
+                outcome: None,
+            },
+            Figures::H2GoawayReconnect(r) => Cause {
+                by: Some(r.by),
                 outcome: None,
             },
             Figures::Merged(m) => Cause {
@@ -141,9 +149,13 @@ pub struct Reused {
     /// Keep-alive probes the client sent while it idled; absent without any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_probes: Option<usize>,
+    /// HTTP/2: the most streams open at once; absent for HTTP/1.x and TLS without keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_streams: Option<u32>,
     /// The longest idle gap it survived.
     #[serde(serialize_with = "round3")]
     pub max_idle_s: f64,
+    /// Requests (HTTP/2: streams) the connection carried.
     pub requests: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_probes: Option<usize>,
@@ -246,6 +258,31 @@ pub struct TlsFailed {
     pub by: Option<Direction>,
 }
 
+/// `h2_goaway_reconnect`: who ended the HTTP/2 conversation, how, and the connection
+/// that replaced it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct H2Reconnect {
+    pub by: Direction,
+    /// The GOAWAY's error code (`NO_ERROR` …); null when the server closed the idle
+    /// connection without one.
+    pub error: Option<String>,
+    /// Since the connection's last response (or its start) to the GOAWAY or close.
+    #[serde(serialize_with = "round3")]
+    pub idle_s: f64,
+    /// The GOAWAY's last stream id; null without a GOAWAY.
+    pub last_stream_id: Option<u32>,
+    pub next_connection: u64,
+}
+
+/// `h2_parallel_connections`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct H2Parallel {
+    /// The most streams any of the connections had open at once.
+    pub max_concurrent_streams: u32,
+    /// The most of these HTTP/2 connections open at once.
+    pub peak: usize,
+}
+
 /// Many findings of one kind about one server host and cause, shown as one.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Merged {
@@ -276,6 +313,7 @@ pub(crate) mod tests {
         vec![
             Figures::ConnectionReused(Reused {
                 client_probes: Some(1),
+                max_concurrent_streams: Some(3),
                 max_idle_s: 1.5,
                 requests: 2,
                 server_probes: Some(1),
@@ -310,6 +348,17 @@ pub(crate) mod tests {
                 requests: 3,
             }),
             Figures::TlsHandshakeFailed(TlsFailed { by: Some(by) }),
+            Figures::H2GoawayReconnect(H2Reconnect {
+                by,
+                error: Some("NO_ERROR".into()),
+                idle_s: 30.0,
+                last_stream_id: Some(5),
+                next_connection: 2,
+            }),
+            Figures::H2ParallelConnections(H2Parallel {
+                max_concurrent_streams: 1,
+                peak: 2,
+            }),
             Figures::Merged(Merged {
                 aggregated: 6,
                 by: Some(by),
@@ -373,6 +422,7 @@ pub(crate) mod tests {
     fn numbers_are_written_as_they_always_were() {
         let f = Figures::ConnectionReused(Reused {
             client_probes: None,
+            max_concurrent_streams: None,
             max_idle_s: 3.502_6,
             requests: 3,
             server_probes: Some(6),
@@ -403,7 +453,8 @@ pub(crate) mod tests {
         assert_eq!(words[0], []);
         assert_eq!(words[4], [("by", "server")]);
         assert_eq!(words[9], [("outcome", "refused")]);
-        assert_eq!(words[15], [("by", "server"), ("outcome", "unanswered")]);
+        assert_eq!(words[15], [("by", "server")]);
+        assert_eq!(words[17], [("by", "server"), ("outcome", "unanswered")]);
     }
 
     fn read(path: &str) -> String {

@@ -63,6 +63,8 @@ finding_kinds! {
     StaleConnectionReset => "stale_connection_reset", Warning;
     ConnectionChurn => "connection_churn", Info;
     TlsHandshakeFailed => "tls_handshake_failed", Warning;
+    H2GoawayReconnect => "h2_goaway_reconnect", Warning;
+    H2ParallelConnections => "h2_parallel_connections", Warning;
 }
 
 impl FindingKind {

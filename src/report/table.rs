@@ -3,7 +3,8 @@
 
 use super::fit::{fitted, flex_text, shorten, CLOSE};
 use super::model::{
-    CloseHow, ConnectionRecord, Finding, HttpExchange, InputReport, Report, ServerSummary, Severity,
+    CloseHow, ConnectionRecord, Finding, Http2Via, HttpExchange, InputReport, Protocol, Report,
+    ServerSummary, Severity,
 };
 use super::spill::Spill;
 use super::style::Paint;
@@ -272,7 +273,11 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 fn http_table(rows: &[(&ConnectionRecord, &HttpExchange)], terminal: bool) -> Table {
-    fitted(terminal, 4, |flex| http_table_with(rows, terminal, flex))
+    // `host + target` is the column that gives way; a stream column comes before it.
+    let streams = rows.iter().any(|(_, x)| x.stream_id.is_some());
+    fitted(terminal, 4 + usize::from(streams), |flex| {
+        http_table_with(rows, terminal, flex)
+    })
 }
 
 fn http_table_with(
@@ -280,20 +285,28 @@ fn http_table_with(
     terminal: bool,
     flex: Option<usize>,
 ) -> Table {
+    // HTTP/2 exchanges name their stream; a table of HTTP/1.x ones has no such column.
+    let streams = rows.iter().any(|(_, x)| x.stream_id.is_some());
+    let mut header = vec!["conn", "#"];
+    if streams {
+        header.push("stream");
+    }
     let mut table = new_table(
         terminal,
-        vec![
-            "conn",
-            "#",
-            "time",
-            "method",
-            "host + target",
-            "status",
-            "ttfb ms",
-            "req bytes",
-            "resp bytes",
-            "idle before",
-        ],
+        [
+            header,
+            vec![
+                "time",
+                "method",
+                "host + target",
+                "status",
+                "ttfb ms",
+                "req bytes",
+                "resp bytes",
+                "idle before",
+            ],
+        ]
+        .concat(),
     );
     for (conn, x) in rows {
         let time = x
@@ -308,9 +321,11 @@ fn http_table_with(
         if !x.response_complete && x.status.is_some() {
             status.push_str(" (incomplete)");
         }
-        table.add_row(vec![
-            right(conn.id),
-            right(x.index),
+        let mut cells = vec![right(conn.id), right(x.index)];
+        if streams {
+            cells.push(right(opt(x.stream_id)));
+        }
+        cells.extend([
             Cell::new(opt(time)),
             Cell::new(x.method.as_deref().unwrap_or("-")),
             Cell::new(if target.is_empty() {
@@ -324,6 +339,7 @@ fn http_table_with(
             right(x.response_body_bytes),
             right(opt(x.idle_before_s.map(|s| format!("{s:.3}s")))),
         ]);
+        table.add_row(cells);
     }
     table
 }
@@ -456,6 +472,19 @@ fn close_cell(conn: &ConnectionRecord) -> String {
     }
 }
 
+/// The `proto` cell: the protocol, and HTTP/2 where its frames were read — `tls/h2`
+/// inside decrypted TLS, `h2c` in cleartext. ALPN `h2` alone (no keys) stays `tls`: the
+/// streams were not seen.
+fn proto_cell(conn: &ConnectionRecord) -> &'static str {
+    match (conn.protocol, conn.http2.as_ref().map(|h| h.via)) {
+        (Protocol::Tls, Some(_)) => "tls/h2",
+        (_, Some(Http2Via::PriorKnowledge | Http2Via::Upgrade)) => "h2c",
+        (_, Some(Http2Via::Tls)) => "tls/h2",
+        (Protocol::None, None) => "-",
+        (other, None) => other.as_str(),
+    }
+}
+
 /// The connection table's columns after `id`: header, and whether cells are
 /// right-aligned.
 const COLUMNS: [(&str, bool); 13] = [
@@ -519,11 +548,7 @@ impl ConnectionRow {
                     conn.payload_bytes.client, conn.payload_bytes.server
                 ),
                 rtt,
-                match conn.protocol {
-                    super::model::Protocol::None => "-",
-                    other => other.as_str(),
-                }
-                .to_string(),
+                proto_cell(conn).to_string(),
                 host,
                 requests,
                 probes_cell(conn),
@@ -766,6 +791,7 @@ mod tests {
             figures: crate::report::figures::Figures::ConnectionReused(
                 crate::report::figures::Reused {
                     client_probes: None,
+                    max_concurrent_streams: None,
                     max_idle_s: 0.0,
                     requests: 2,
                     server_probes: None,
@@ -1019,5 +1045,99 @@ mod tests {
         widths.add(&row);
         assert!(widths.inferred);
         assert_eq!(widths.rows, 2);
+    }
+
+    /// A report of `connections` alone (one input, no findings).
+    fn report_of(connections: Vec<ConnectionRecord>) -> Report {
+        let mut report = two_connection_report();
+        report.inputs[0].connections = connections.len() as u64;
+        report.servers = crate::report::servers::rollup(&connections);
+        report.connections = connections;
+        report.findings.clear();
+        report
+    }
+
+    /// Two HTTP/2 connections: h2 in decrypted TLS with three streams, two at once,
+    /// and h2c with one.
+    fn h2_report() -> Report {
+        use crate::report::exchange::h2_support::{conv, records, Stream};
+        let tls = [
+            Stream(1, 1.0, 1.5),
+            Stream(3, 1.1, 1.2),
+            Stream(5, 3.0, 3.1),
+        ];
+        let h2c = [Stream(1, 2.0, 2.1)];
+        let a = conv(40000, 0.0, true, &tls, Some(4.0));
+        let b = conv(40001, 1.9, false, &h2c, Some(4.0));
+        report_of(records(&[(&a, &tls), (&b, &h2c)]))
+    }
+
+    #[test]
+    fn decrypted_and_h2c_connections_show_http2_and_their_streams_without_a_tilde() {
+        let report = h2_report();
+        let text = rendered(|out| write_tables(out, &report, false));
+        let rows = table_rows(&text);
+        let proto = rows[0].iter().position(|c| *c == "proto").expect("proto");
+        let requests = rows[0]
+            .iter()
+            .position(|c| *c == "requests")
+            .expect("requests");
+        assert_eq!(
+            (rows[1][proto], rows[1][requests]),
+            ("tls/h2", "3 reused"),
+            "{text}"
+        );
+        assert_eq!((rows[2][proto], rows[2][requests]), ("h2c", "1"), "{text}");
+        // Nothing was inferred, so no footnote either.
+        assert!(!text.contains('~'), "{text}");
+        // Without keys the same connection stays `tls` with inferred exchanges.
+        let mut no_keys = h2_report();
+        let c = &mut no_keys.connections[0];
+        c.http2 = None;
+        c.http.clear();
+        c.requests_inferred = true;
+        let text = rendered(|out| write_tables(out, &no_keys, false));
+        let rows = table_rows(&text);
+        assert_eq!(rows[1][proto], "tls", "{text}");
+        assert!(rows[1][requests].starts_with('~'), "{text}");
+    }
+
+    #[test]
+    fn the_http_view_names_each_http2_stream_and_adds_nothing_for_http1() {
+        let report = h2_report();
+        let text = rendered(|out| write_http(out, &report, false));
+        let rows = table_rows(&text);
+        assert_eq!(rows[0][..4], ["conn", "#", "stream", "time"], "{text}");
+        let streams: Vec<(&str, &str, &str)> =
+            rows[1..].iter().map(|r| (r[0], r[1], r[2])).collect();
+        assert_eq!(
+            streams,
+            [
+                ("1", "1", "1"),
+                ("1", "2", "3"),
+                ("1", "3", "5"),
+                ("2", "1", "1")
+            ]
+        );
+        assert!(rows[2][4..].contains(&"api.example/item/3"), "{text}");
+        // HTTP/1.x alone: no stream column.
+        let text = rendered(|out| write_http(out, &two_connection_report(), false));
+        assert!(!text.contains("stream"), "{text}");
+    }
+
+    #[test]
+    fn the_servers_view_counts_http2_connections_and_their_streams_as_requests() {
+        let report = h2_report();
+        let text = rendered(|out| write_servers(out, &report, false));
+        let rows = table_rows(&text);
+        // Two servers (443 and 80): each an HTTP connection, streams as requests.
+        assert_eq!(
+            rows[1][..6],
+            ["10.0.0.2:443", "api.example", "1", "3", "3.00", "1"]
+        );
+        assert_eq!(
+            rows[2][..6],
+            ["10.0.0.2:80", "api.example", "1", "1", "1.00", "0"]
+        );
     }
 }

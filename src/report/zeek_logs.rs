@@ -741,4 +741,47 @@ mod tests {
             "no stray field"
         );
     }
+
+    /// HTTP/2 streams are http.log rows like HTTP/1.x ones, in Zeek's columns (no
+    /// stream id), with version `2` as Zeek's HTTP/2 analyzer logs it; ssl.log is as
+    /// without keys.
+    #[test]
+    fn http2_streams_are_http_log_rows_with_version_2() {
+        use crate::report::exchange::h2_support::{conv, records, Stream};
+        let streams = [Stream(1, 1.0, 1.5), Stream(3, 1.1, 1.2)];
+        let a = conv(40000, 0.0, true, &streams, Some(4.0));
+        let recs = records(&[(&a, &streams)]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut logs = ZeekLogs::create(dir.path()).expect("create");
+        logs.write("h2.pcap", &recs[0]).expect("write");
+        logs.finish(Some(recs[0].start), Some(recs[0].end))
+            .expect("finish");
+        let http = std::fs::read_to_string(dir.path().join("http.log")).expect("http.log");
+        let rows: Vec<Vec<&str>> = http
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('\t').collect())
+            .collect();
+        assert_eq!(rows.len(), 2, "{http}");
+        let fields: Vec<&str> = HTTP_FIELDS.iter().map(|(name, _)| *name).collect();
+        let column = |name: &str| fields.iter().position(|f| *f == name).expect(name);
+        assert_eq!(rows[0].len(), fields.len(), "{http}");
+        let picked: Vec<(&str, &str, &str, &str)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r[column("trans_depth")],
+                    r[column("uri")],
+                    r[column("version")],
+                    r[column("status_code")],
+                )
+            })
+            .collect();
+        assert_eq!(
+            picked,
+            [("1", "/item/1", "2", "200"), ("2", "/item/3", "2", "200")]
+        );
+        let ssl = std::fs::read_to_string(dir.path().join("ssl.log")).expect("ssl.log");
+        assert_eq!(ssl.lines().filter(|l| !l.starts_with('#')).count(), 1);
+    }
 }

@@ -140,6 +140,7 @@ impl<'a> Chart<'a> {
                     moments.extend([p.start, plus_secs(p.start, p.duration_s)]);
                 }
                 moments.extend(c.keepalive.probes.iter().map(|p| p.time));
+                moments.extend(c.http2.iter().flat_map(|h| h.pings.iter().map(|p| p.time)));
                 moments.extend(c.close.time);
             }
         }
@@ -429,8 +430,54 @@ impl<'a> Chart<'a> {
                 );
             }
         }
+        self.pings(out, c, cy);
         self.end(out, c, cy);
         out.push_str("</g>\n");
+    }
+
+    /// HTTP/2 PINGs, HTTP/2's own keep-alive, drawn as the probes are (a stem up from
+    /// the client, down from the server) with a diamond head where answered.
+    fn pings(&self, out: &mut String, c: &ConnectionRecord, cy: f64) {
+        let Some(h2) = &c.http2 else { return };
+        for p in &h2.pings {
+            let x = self.x(p.time);
+            let (tip, foot) = match p.from {
+                Direction::Client => (cy - 12.0, cy - 2.0),
+                Direction::Server => (cy + 12.0, cy + 2.0),
+            };
+            let answer = match (p.ack_packet, p.rtt_ms) {
+                (Some(ack), Some(ms)) => {
+                    format!("answered by packet {ack} in {}", secs(ms / 1000.0))
+                }
+                (Some(ack), None) => format!("answered by packet {ack}"),
+                (None, _) => "not answered".into(),
+            };
+            let answered = p.ack_packet.is_some();
+            let _ = write!(
+                out,
+                "<g class=\"probe ping {0}\"><title>HTTP/2 PING from the {1}, packet {2}, {3}</title><path d=\"M{x:.1} {foot:.1}V{tip:.1}",
+                if answered { "answered" } else { "unanswered" },
+                p.from.as_str(),
+                p.packet,
+                answer
+            );
+            if answered {
+                let _ = write!(
+                    out,
+                    "\"/><path class=\"probe-head\" d=\"M{x:.1} {:.1}l3.5 3.5l-3.5 3.5l-3.5 -3.5z\"/></g>",
+                    tip - 3.5
+                );
+            } else {
+                let _ = write!(
+                    out,
+                    "M{:.1} {:.1}l6 6M{:.1} {:.1}l-6 6\"/></g>",
+                    x - 3.0,
+                    tip - 3.0,
+                    x + 3.0,
+                    tip - 3.0
+                );
+            }
+        }
     }
 
     fn handshake(&self, out: &mut String, c: &ConnectionRecord, cy: f64) {
@@ -500,9 +547,13 @@ impl<'a> Chart<'a> {
                 .idle_before_s()
                 .map(|s| format!(", after {} idle", secs(s)))
                 .unwrap_or_default();
+            let stream = x
+                .stream_id()
+                .map(|id| format!(" (HTTP/2 stream {id})"))
+                .unwrap_or_default();
             let _ = write!(
                 out,
-                "<rect class=\"exchange\" x=\"{a:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h}\"><title>exchange {}: {}; {}; {}{idle}</title></rect>",
+                "<rect class=\"exchange\" x=\"{a:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h}\"><title>exchange {}{stream}: {}; {}; {}{idle}</title></rect>",
                 (b - a).max(3.0),
                 x.index(),
                 esc(&what),
@@ -735,5 +786,58 @@ mod tests {
         assert!(chart
             .caption()
             .contains("the other 3 are summed up per server"));
+    }
+
+    /// HTTP/2 streams open at once are drawn in thin rows, none hiding another, each
+    /// titled with its stream.
+    #[test]
+    fn overlapping_http2_streams_take_separate_rows_and_name_their_stream() {
+        use crate::report::exchange::h2_support::{conv, records, Stream};
+        let streams = [
+            Stream(1, 1.0, 1.5),
+            Stream(3, 1.1, 1.4),
+            Stream(5, 1.2, 1.3),
+        ];
+        let a = conv(40000, 0.0, true, &streams, Some(2.0));
+        let out = svg(&report(records(&[(&a, &streams)])));
+        let rows: Vec<&str> = out
+            .split("<rect class=\"exchange\"")
+            .skip(1)
+            .filter(|r| r.contains("HTTP/2 stream"))
+            .filter_map(|r| r.split("y=\"").nth(1)?.split('"').next())
+            .collect();
+        assert_eq!(rows.len(), 3, "{out}");
+        let mut distinct = rows.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            3,
+            "three streams at once, three rows: {rows:?}"
+        );
+        assert!(
+            out.contains("exchange 2 (HTTP/2 stream 3): GET /item/3 → 200"),
+            "{out}"
+        );
+        roxmltree::Document::parse(&out).expect("well-formed SVG");
+        // PINGs are drawn beside where TCP's probes would be, answered or not.
+        let mut recs = records(&[(&a, &streams)]);
+        let c = &mut recs[0];
+        crate::report::exchange::h2_support::ping(c, Direction::Client, 1.8, Some(0.4));
+        crate::report::exchange::h2_support::ping(c, Direction::Server, 1.9, None);
+        let out = svg(&report(recs));
+        assert_eq!(
+            out.matches("<g class=\"probe ping answered\">").count(),
+            1,
+            "{out}"
+        );
+        assert_eq!(
+            out.matches("<g class=\"probe ping unanswered\">").count(),
+            1,
+            "{out}"
+        );
+        assert!(out.contains("HTTP/2 PING from the client, packet"), "{out}");
+        assert!(out.contains(" in 0.4 ms</title>"), "{out}");
+        roxmltree::Document::parse(&out).expect("well-formed SVG");
     }
 }
