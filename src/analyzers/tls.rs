@@ -626,14 +626,17 @@ impl TlsAnalyzer {
             return;
         };
         let real = if self.h2.rules.flatten().is_some() {
-            // Only request records and the preface open a candidate; a preface alone
-            // is judged at the end, when it is known whether HTTP/2 was spoken. A small
-            // record nothing answered (a GOAWAY with debug data, a trailing RST) is
-            // not taken for a request.
-            if !self.h2.request {
-                self.h2.preface_exchange = self.info.exchanges.is_empty();
+            if self.h2.request {
+                // A small record nothing answered (a GOAWAY with debug data, a
+                // trailing RST) is not taken for a request.
+                self.h2.answered || t.client_bytes >= MIN_REQUEST_BYTES
+            } else {
+                // The preface alone, answered: HTTP/1.1's first request after all
+                // unless a SETTINGS ACK shows HTTP/2, which is known only at the end.
+                // Unanswered, it is nothing.
+                self.h2.preface_exchange = self.h2.answered && self.info.exchanges.is_empty();
+                self.h2.answered
             }
-            self.h2.answered || t.client_bytes >= MIN_REQUEST_BYTES || !self.h2.request
         } else {
             let h2_possible = match self.info.alpn.as_deref() {
                 Some(alpn) => alpn == "h2",
@@ -1143,6 +1146,16 @@ mod tests {
         let info = f.done().info;
         assert_eq!(timing(&info), vec![(1, None), (1000, Some(998))]);
         assert_eq!(info.exchanges[0].client_packet, 7, "the HEADERS record");
+    }
+
+    #[test]
+    fn h2_preface_nothing_answered_is_not_a_request() {
+        // Chrome's preface (70 bytes) and then nothing: the capture of a
+        // pre-connected socket that was never used.
+        let mut f = Feed::new();
+        tls13_offering_h2(&mut f);
+        f.c(&h2(70), 0.001);
+        assert!(f.done().info.exchanges.is_empty());
     }
 
     #[test]
