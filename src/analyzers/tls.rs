@@ -7,11 +7,15 @@
 //! followed by a burst of server records is one exchange. Not exchanges: in TLS 1.3 the
 //! server's encrypted handshake flight, the client's Finished (its first
 //! application-data record) and session tickets the server sends before the client's
-//! first request; a burst pair where neither side reaches [`MIN_REQUEST_BYTES`]
-//! (HTTP/2 SETTINGS acknowledgements, PINGs, WINDOW_UPDATEs, TLS 1.3 close_notify),
-//! whose bytes are counted into the exchange before it; and, where HTTP/2 may be in use,
-//! a small first pair (the connection preface and SETTINGS). docs/tls.md states the
-//! limits.
+//! first request. Where HTTP/2 cannot be in use, a burst pair where neither side reaches
+//! [`MIN_REQUEST_BYTES`] (a TLS 1.3 close_notify) is chatter, counted into the exchange
+//! before it. Where it may be (ALPN h2, or h2 offered under TLS 1.3, which hides the
+//! choice), requests can be smaller than that, so records are judged one by one by
+//! their plaintext length ([`h2_sizes`]): control frames are chatter, any other client
+//! record is a request unless it is the connection preface alone. docs/tls.md states
+//! the limits.
+
+mod h2_sizes;
 
 mod decrypting;
 
@@ -30,8 +34,8 @@ use tls_parser::{
 /// request: HTTP/2 control frames and TLS 1.3 alerts are 19–40 bytes once encrypted;
 /// the smallest real HTTP/1.1 request with a Host field is larger.
 pub const MIN_REQUEST_BYTES: u64 = 64;
-/// With HTTP/2 possible, a first exchange smaller than this each way is the
-/// connection preface and SETTINGS, not a request.
+/// With HTTP/2 possible and the record overhead unknown, a first exchange smaller than
+/// this each way is the connection preface and SETTINGS, not a request.
 const H2_SETUP_MAX: u64 = 160;
 /// Largest record body allowed (2^14 plus the expansion TLS 1.2 permits).
 const MAX_RECORD: usize = (1 << 14) + 2048;
@@ -134,6 +138,8 @@ pub struct TlsAnalyzer {
     client_finished: bool,
     /// The exchange in progress, judged when the next client burst starts.
     tentative: Option<TlsExchange>,
+    /// Where HTTP/2 may be in use: records judged by size.
+    h2: h2_sizes::H2Bursts,
     warnings: Vec<WarningRecord>,
     /// The capture began after the handshake: records are followed from the first
     /// record boundary seen in each direction, all of them encrypted.
@@ -592,6 +598,9 @@ impl TlsAnalyzer {
     }
 
     fn client_data(&mut self, len: u64, start: Origin, end: Origin) {
+        if let Some(overhead) = self.h2_overhead() {
+            return self.h2_client_record(len, len.saturating_sub(overhead), start, end);
+        }
         match &mut self.tentative {
             // More of the same client burst.
             Some(t) if t.server_bytes == 0 => {
@@ -602,22 +611,15 @@ impl TlsAnalyzer {
             // A client burst after the server answered: the previous candidate is done.
             _ => {
                 self.settle();
-                self.tentative = Some(TlsExchange {
-                    index: 0,
-                    client_packet: start.packet,
-                    server_packet: None,
-                    start: start.ts,
-                    end: end.ts,
-                    end_packet: end.packet,
-                    client_bytes: len,
-                    server_bytes: 0,
-                    idle_before_s: None,
-                });
+                self.tentative = Some(new_exchange(len, start, end));
             }
         }
     }
 
     fn server_data(&mut self, len: u64, start: Origin, end: Origin) {
+        if let Some(overhead) = self.h2_overhead() {
+            return self.h2_server_record(len, len.saturating_sub(overhead), start, end);
+        }
         let Some(x) = self.tentative.as_mut().or(self.info.exchanges.last_mut()) else {
             return;
         };
@@ -627,24 +629,114 @@ impl TlsAnalyzer {
         x.end_packet = end.packet;
     }
 
+    /// The record overhead when HTTP/2 may be in use and it is known, so records are
+    /// judged by their plaintext length; decided at the first application data, once
+    /// the hellos have said what they will.
+    fn h2_overhead(&mut self) -> Option<u64> {
+        *self.h2.rules.get_or_insert_with(|| {
+            let offered = self.info.alpn_offered.iter().any(|p| p == "h2");
+            let h2 = match self.info.alpn.as_deref() {
+                Some(alpn) => alpn == "h2",
+                None => self.tls13 && offered,
+            };
+            if h2 && !self.mid_stream {
+                h2_sizes::record_overhead(self.info.cipher.as_deref(), self.tls13)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// A client record where HTTP/2 may be in use: control frames are chatter; any
+    /// other record is (part of) a request, or the connection preface when it is the
+    /// first and holds no more than a preface. A request record starts a new exchange
+    /// once the server has answered the one in progress.
+    fn h2_client_record(&mut self, len: u64, plaintext: u64, start: Origin, end: Origin) {
+        let preface = !self.h2.preface_seen;
+        self.h2.preface_seen = true;
+        if plaintext == h2_sizes::SETTINGS_ACK {
+            self.h2.confirmed = true;
+        }
+        let control = !preface && h2_sizes::is_control(plaintext, true, self.h2.received);
+        if !control || h2_sizes::is_window_update(plaintext) {
+            // DATA the client has now acknowledged, or answered with a request.
+            self.h2.received = 0;
+        }
+        if control {
+            // Counted, but it neither starts nor stretches an exchange: a PING after a
+            // long idle must not move the exchange's end.
+            if let Some(x) = self.tentative.as_mut().or(self.info.exchanges.last_mut()) {
+                x.client_bytes += len;
+            }
+            return;
+        }
+        let request = !(preface && plaintext <= h2_sizes::PREFACE_MAX);
+        match &mut self.tentative {
+            Some(t) if !self.h2.answered => {
+                t.client_bytes += len;
+                t.end = end.ts;
+                t.end_packet = end.packet;
+                self.h2.request |= request;
+            }
+            _ => {
+                self.settle();
+                self.tentative = Some(new_exchange(len, start, end));
+                self.h2.request = request;
+                self.h2.answered = false;
+            }
+        }
+    }
+
+    /// A server record where HTTP/2 may be in use: control frames are counted into the
+    /// exchange without answering it or stretching it.
+    fn h2_server_record(&mut self, len: u64, plaintext: u64, start: Origin, end: Origin) {
+        let in_progress = self.tentative.is_some();
+        let Some(x) = self.tentative.as_mut().or(self.info.exchanges.last_mut()) else {
+            return;
+        };
+        x.server_bytes += len;
+        self.h2.received += plaintext;
+        if h2_sizes::is_control(plaintext, false, 0) {
+            return;
+        }
+        x.server_packet.get_or_insert(start.packet);
+        x.end = end.ts;
+        x.end_packet = end.packet;
+        self.h2.answered |= in_progress;
+    }
+
     /// Judges the candidate exchange: a request drew a response, or carried a
     /// request's worth of bytes. Chatter is counted into the exchange before it.
     fn settle(&mut self) {
         let Some(mut t) = self.tentative.take() else {
             return;
         };
-        let h2_possible = match self.info.alpn.as_deref() {
-            Some(alpn) => alpn == "h2",
-            None => self.info.alpn_offered.iter().any(|p| p == "h2"),
+        let real = if self.h2.rules.flatten().is_some() {
+            if self.h2.request {
+                // A small record nothing answered (a GOAWAY with debug data, a
+                // trailing RST) is not taken for a request.
+                self.h2.answered || t.client_bytes >= MIN_REQUEST_BYTES
+            } else {
+                // The preface alone, answered: HTTP/1.1's first request after all
+                // unless a SETTINGS ACK shows HTTP/2, which is known only at the end.
+                // Unanswered, it is nothing.
+                self.h2.preface_exchange = self.h2.answered && self.info.exchanges.is_empty();
+                self.h2.answered
+            }
+        } else {
+            let h2_possible = match self.info.alpn.as_deref() {
+                Some(alpn) => alpn == "h2",
+                None => self.info.alpn_offered.iter().any(|p| p == "h2"),
+            };
+            // The HTTP/2 connection preface and SETTINGS, answered by the server's
+            // SETTINGS: set-up, not a request.
+            let h2_setup = h2_possible
+                && self.info.exchanges.is_empty()
+                && t.client_bytes < H2_SETUP_MAX
+                && t.server_bytes < H2_SETUP_MAX;
+            !h2_setup
+                && (t.client_bytes >= MIN_REQUEST_BYTES || t.server_bytes >= MIN_REQUEST_BYTES)
         };
-        // The HTTP/2 connection preface and SETTINGS, answered by the server's
-        // SETTINGS: set-up, not a request.
-        let h2_setup = h2_possible
-            && self.info.exchanges.is_empty()
-            && t.client_bytes < H2_SETUP_MAX
-            && t.server_bytes < H2_SETUP_MAX;
-        let real = !h2_setup
-            && (t.client_bytes >= MIN_REQUEST_BYTES || t.server_bytes >= MIN_REQUEST_BYTES);
         if real {
             t.index = self.info.exchanges.len() as u64 + 1;
             t.idle_before_s = self
@@ -659,9 +751,27 @@ impl TlsAnalyzer {
         }
     }
 
+    /// Drops a first exchange that was the HTTP/2 connection preface alone, once the
+    /// client's SETTINGS ACK (or ALPN) showed HTTP/2 in use; the exchanges after it
+    /// move up one.
+    fn drop_h2_preface(&mut self) {
+        let h2 = self.h2.confirmed || self.info.alpn.as_deref() == Some("h2");
+        if !(self.h2.preface_exchange && h2) || self.info.exchanges.is_empty() {
+            return;
+        }
+        self.info.exchanges.remove(0);
+        for x in &mut self.info.exchanges {
+            x.index -= 1;
+        }
+        if let Some(first) = self.info.exchanges.first_mut() {
+            first.idle_before_s = None;
+        }
+    }
+
     pub fn finish(mut self) -> TlsSummary {
         self.finish_decryption();
         self.settle();
+        self.drop_h2_preface();
         // Finished went both ways: TLS 1.2 after each side's ChangeCipherSpec; TLS 1.3
         // when the client's Finished followed the server's flight.
         self.info.handshake_complete = self.info.handshake_end.is_some()
@@ -683,6 +793,21 @@ impl TlsAnalyzer {
             info: self.info,
             warnings: self.warnings,
         }
+    }
+}
+
+/// A candidate exchange opened by a client record.
+fn new_exchange(len: u64, start: Origin, end: Origin) -> TlsExchange {
+    TlsExchange {
+        index: 0,
+        client_packet: start.packet,
+        server_packet: None,
+        start: start.ts,
+        end: end.ts,
+        end_packet: end.packet,
+        client_bytes: len,
+        server_bytes: 0,
+        idle_before_s: None,
     }
 }
 
@@ -985,5 +1110,197 @@ mod tests {
         f.c(&client_hello("api.example", &["h2", "http/1.1"]), 0.0);
         f.s(&server_hello_alpn(false, Some("http/1.1")), 0.01);
         assert!(!f.done().info.exchanges_estimated);
+    }
+
+    // Issue 15 item 5: HTTP/2 over TLS without keys. Record sizes below are those of
+    // Go 1.19's client and server (net/http, TLS 1.3, ALPN h2 hidden by encryption),
+    // read from loopback captures with tshark and the key log: `h2(p)` is a record of
+    // `p` bytes of plaintext (TLS 1.3 adds 17).
+
+    fn h2(plaintext: usize) -> Vec<u8> {
+        app(plaintext + 17)
+    }
+
+    /// A TLS 1.3 handshake whose client offers h2 and HTTP/1.1: the server's choice is
+    /// encrypted.
+    fn tls13_offering_h2(f: &mut Feed) {
+        f.c(&client_hello("api.example", &["h2", "http/1.1"]), 0.0);
+        let flight = [
+            server_hello(true),
+            record(CHANGE_CIPHER_SPEC, &[1]),
+            app(32),
+            app(337),
+            app(96),
+            app(53),
+        ];
+        f.s(&flight.concat(), 0.0004);
+        f.c(
+            &[record(CHANGE_CIPHER_SPEC, &[1]), app(53)].concat(),
+            0.0008,
+        );
+    }
+
+    /// Starts and idle gaps of the exchanges, rounded to milliseconds.
+    fn timing(info: &TlsInfo) -> Vec<(i64, Option<i64>)> {
+        info.exchanges
+            .iter()
+            .map(|x| {
+                (
+                    x.start.millis_since(Timestamp::from_nanos(0)).round() as i64,
+                    x.idle_before_s.map(|s| (s * 1000.0).round() as i64),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn issue15_h2_small_responses_2s_apart_were_not_one_exchange() {
+        // Three GETs answered by 204s: every record is under 64 bytes and the first
+        // pairs under 160, so none was a request. The server's SETTINGS came before
+        // the client's preface; its WINDOW_UPDATE and SETTINGS ACK answer the preface.
+        let mut f = Feed::new();
+        tls13_offering_h2(&mut f);
+        f.s(&h2(33), 0.0015); // SETTINGS
+        f.c(&h2(64), 0.0016); // preface, SETTINGS, WINDOW_UPDATE
+        f.s(&[h2(13), h2(9)].concat(), 0.0017); // WINDOW_UPDATE, SETTINGS ACK
+        f.c(&[h2(9), h2(48)].concat(), 0.0018); // SETTINGS ACK, HEADERS GET /r0
+        f.s(&h2(34), 0.002); // HEADERS 204
+        f.c(&h2(19), 2.003).s(&h2(34), 2.004); // GET /r1, 204
+        f.c(&h2(19), 4.005).s(&h2(34), 4.006); // GET /r2, 204
+        f.c(&h2(2), 4.007).s(&h2(2), 4.008); // close_notify both ways
+        let info = f.done().info;
+        assert_eq!(info.exchanges.len(), 3, "{:?}", info.exchanges);
+        assert_eq!(
+            timing(&info),
+            vec![(2, None), (2003, Some(2001)), (4005, Some(2001))]
+        );
+        assert_eq!(
+            info.exchanges.iter().map(|x| x.index).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn issue15_h2_goaway_connection_had_no_exchange() {
+        // The preface is answered (WINDOW_UPDATE, SETTINGS ACK) before the request goes
+        // out; the server's idle GOAWAY a second later and both close_notifys are not a
+        // second exchange, nor part of the first one's time.
+        let mut f = Feed::new();
+        tls13_offering_h2(&mut f);
+        f.s(&h2(33), 0.0024);
+        f.c(&h2(64), 0.0025);
+        f.s(&h2(13), 0.00257).s(&h2(9), 0.0026);
+        f.c(&h2(48), 0.0028);
+        f.s(&h2(77), 0.0039); // HEADERS 200, DATA
+        f.c(&h2(9), 0.0040); // SETTINGS ACK
+        f.s(&h2(17), 1.004); // GOAWAY
+        f.s(&h2(2), 2.0044).c(&h2(2), 2.0047);
+        let info = f.done().info;
+        assert_eq!(info.exchanges.len(), 1, "{:?}", info.exchanges);
+        let x = &info.exchanges[0];
+        assert_eq!(x.end.millis_since(Timestamp::from_nanos(0)).round(), 4.0);
+        assert_eq!(x.client_bytes as usize, (64 + 48 + 9 + 2) + 4 * 17);
+    }
+
+    #[test]
+    fn issue15_h2_settings_ack_opened_the_second_exchange_two_seconds_early() {
+        // Go's SETTINGS ACK follows the first response; it was taken for the start of
+        // the next request, so exchange 2 began at 2 ms with no idle gap before it.
+        let mut f = Feed::new();
+        tls13_offering_h2(&mut f);
+        f.c(&h2(64), 0.0013).c(&h2(48), 0.0014); // preface; HEADERS GET /r0
+        f.s(&[h2(33), h2(22), h2(77)].concat(), 0.0016); // SETTINGS; ACK+WU; response
+        f.c(&h2(9), 0.0017); // SETTINGS ACK
+        f.c(&h2(19), 2.002).s(&h2(55), 2.0022);
+        f.c(&h2(19), 4.0026).s(&h2(55), 4.0028);
+        let info = f.done().info;
+        assert_eq!(
+            timing(&info),
+            vec![(1, None), (2002, Some(2000)), (4003, Some(2000))]
+        );
+    }
+
+    #[test]
+    fn h2_preface_answered_on_its_own_is_not_a_request() {
+        // The server's SETTINGS lands between the preface and the first HEADERS.
+        let mut f = Feed::new();
+        tls13_offering_h2(&mut f);
+        f.c(&h2(64), 0.001);
+        f.s(&h2(33), 0.0011);
+        f.c(&h2(9), 0.0012).c(&h2(48), 0.0013);
+        f.s(&[h2(22), h2(77)].concat(), 0.002);
+        f.c(&h2(19), 1.0).s(&h2(55), 1.0001);
+        let info = f.done().info;
+        assert_eq!(timing(&info), vec![(1, None), (1000, Some(998))]);
+        assert_eq!(info.exchanges[0].client_packet, 7, "the HEADERS record");
+    }
+
+    #[test]
+    fn h2_preface_nothing_answered_is_not_a_request() {
+        // Chrome's preface (70 bytes) and then nothing: the capture of a
+        // pre-connected socket that was never used.
+        let mut f = Feed::new();
+        tls13_offering_h2(&mut f);
+        f.c(&h2(70), 0.001);
+        assert!(f.done().info.exchanges.is_empty());
+    }
+
+    #[test]
+    fn curl_preface_and_first_request_in_one_record() {
+        // nghttp2 writes preface, SETTINGS, WINDOW_UPDATE and HEADERS in one record.
+        let mut f = Feed::new();
+        tls13_offering_h2(&mut f);
+        f.c(&h2(64 + 40), 0.001);
+        f.s(&[h2(27), h2(9), h2(60)].concat(), 0.0012);
+        f.c(&h2(9), 0.0013).c(&h2(2), 0.0014);
+        let info = f.done().info;
+        assert_eq!(info.exchanges.len(), 1, "{:?}", info.exchanges);
+    }
+
+    #[test]
+    fn http11_offering_h2_keeps_a_small_first_request() {
+        // TLS 1.3 hides that the server chose HTTP/1.1: a small first request looks
+        // like a preface, but no SETTINGS ACK ever follows, so it stays a request.
+        let mut f = Feed::new();
+        tls13_offering_h2(&mut f);
+        f.c(&h2(78), 0.001).s(&h2(120), 0.0012);
+        f.c(&h2(78), 1.0).s(&h2(120), 1.0002);
+        f.c(&h2(2), 1.5);
+        let info = f.done().info;
+        assert_eq!(timing(&info), vec![(1, None), (1000, Some(999))]);
+    }
+
+    #[test]
+    fn h2_window_updates_and_pings_are_chatter() {
+        // TLS 1.2 with ALPN h2 and AES-GCM (24 bytes a record): a download that the
+        // client's WINDOW_UPDATEs interrupt, a PING and its ACK, then a second request.
+        let mut f = Feed::new();
+        f.c(&client_hello("api.example", &["h2", "http/1.1"]), 0.0);
+        let mut flight = server_hello_alpn(false, Some("h2"));
+        flight.extend(record(HANDSHAKE, &handshake_message(14, &[])));
+        f.s(&flight, 0.01);
+        let mut fin = record(CHANGE_CIPHER_SPEC, &[1]);
+        fin.extend(record(HANDSHAKE, &[0xaa; 40]));
+        f.c(&fin, 0.02).s(&fin, 0.03);
+        let gcm = |p: usize| app(p + 24);
+        f.c(&[gcm(64), gcm(45)].concat(), 0.1);
+        f.s(&[gcm(33), gcm(9), gcm(60)].concat(), 0.11);
+        f.s(&[gcm(16384), gcm(16384)].concat(), 0.12);
+        f.c(&gcm(9), 0.121).c(&gcm(26), 0.122); // SETTINGS ACK; two WINDOW_UPDATEs
+        f.s(&[gcm(16384), gcm(16384)].concat(), 0.13);
+        f.c(&gcm(13), 0.131).s(&gcm(8000), 0.14); // WINDOW_UPDATE; the rest
+        f.c(&gcm(17), 5.0).s(&gcm(17), 5.001); // PING, ACK
+        f.c(&gcm(40), 9.0).s(&gcm(1000), 9.001);
+        f.c(&gcm(26), 9.5).s(&gcm(40), 9.501); // 26 bytes after 1 kB: a request
+        let info = f.done().info;
+        assert_eq!(
+            timing(&info),
+            vec![(100, None), (9000, Some(8860)), (9500, Some(499))]
+        );
+        assert_eq!(
+            info.exchanges[0].client_bytes,
+            64 + 45 + 9 + 26 + 13 + 17 + 6 * 24,
+            "the ACK, WINDOW_UPDATEs and PING counted into the download"
+        );
     }
 }
