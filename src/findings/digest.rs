@@ -12,6 +12,8 @@ use crate::report::model::{
     TlsAlert,
 };
 use crate::time::Timestamp;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 /// Packet numbers start at 1, so 0 stands for "none" in the compact fields.
 const NO_PACKET: u64 = 0;
@@ -193,8 +195,10 @@ pub struct Digest {
     pub handshake: Option<HandshakeDigest>,
     /// The last segment that carried payload: packet and time.
     last_payload: (u64, i64),
-    /// HTTP `Host` values and the TLS SNI, as sent, sorted, without repeats.
-    pub hosts: Box<[Box<str>]>,
+    /// HTTP `Host` values and the TLS SNI, as sent, sorted, without repeats. Shared
+    /// with every digest of the input that names the same (interned by
+    /// [`Digests::push`]), so the usual connection costs no allocation for them.
+    pub hosts: Arc<[Box<str>]>,
     pub exchanges: Box<[ExchangeDigest]>,
     pub probes: Box<[Probe]>,
     /// The first `Keep-Alive: max=` the server advertised.
@@ -216,7 +220,6 @@ impl Digest {
                 hosts.push(name.into());
             }
         }
-        hosts.sort_unstable();
         let line = |x: &HttpExchange| RequestLine {
             method: x.method.as_deref().map(Into::into),
             target: x.target.as_deref().map(Into::into),
@@ -244,6 +247,7 @@ impl Digest {
                 sni: t.sni.as_deref().map(Into::into),
             })
         });
+        hosts.sort_unstable();
         let rare = Rare {
             unanswered_reuse,
             tls_failure,
@@ -273,7 +277,7 @@ impl Digest {
             last_payload: c
                 .last_payload
                 .map_or((NO_PACKET, NO_TIME), |p| (p.packet, p.time.as_nanos())),
-            hosts: hosts.into_boxed_slice(),
+            hosts: hosts.into(),
             exchanges: c
                 .exchanges()
                 .map(|x| ExchangeDigest::of(x, c.close.time, c.end))
@@ -403,18 +407,29 @@ impl<T> Chunked<T> {
     }
 }
 
-/// An input's digests: failed attempts apart, in their compact form.
+/// An input's digests: failed attempts apart, in their compact form; the names they
+/// carry interned.
 #[derive(Default)]
 pub struct Digests {
     pub connections: Chunked<Digest>,
     pub attempts: Chunked<Attempt>,
+    /// Every set of host names a digest carries, once.
+    host_sets: HashSet<Arc<[Box<str>]>>,
 }
 
 impl Digests {
-    pub fn push(&mut self, d: Digest) {
+    pub fn push(&mut self, mut d: Digest) {
         match Attempt::of(&d) {
             Some(attempt) => self.attempts.push(attempt),
-            None => self.connections.push(d),
+            None => {
+                match self.host_sets.get(&*d.hosts) {
+                    Some(known) => d.hosts = Arc::clone(known),
+                    None => {
+                        self.host_sets.insert(Arc::clone(&d.hosts));
+                    }
+                }
+                self.connections.push(d);
+            }
         }
     }
 
@@ -454,5 +469,34 @@ mod tests {
         assert!(std::mem::size_of::<Digest>() * 4 < std::mem::size_of::<ConnectionRecord>());
         assert!(std::mem::size_of::<ExchangeDigest>() <= 56);
         assert!(std::mem::size_of::<Attempt>() <= 56);
+    }
+
+    #[test]
+    fn a_set_of_host_names_is_held_once_per_input() {
+        use crate::flow::table::tests_support::{capture, Conv};
+        let request = "GET / HTTP/1.1\r\nHost: example.org\r\n\r\n";
+        let response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let mut a = Conv::open(40000, 0.0);
+        a.request(0.1, request)
+            .response(0.2, response)
+            .fin(true, 0.3);
+        let mut b = Conv::open(40001, 1.0);
+        b.request(1.1, request)
+            .response(1.2, response)
+            .fin(true, 1.3);
+        let mut other = Conv::open(40002, 2.0);
+        other
+            .request(2.1, "GET / HTTP/1.1\r\nHost: example.net\r\n\r\n")
+            .response(2.2, response)
+            .fin(true, 2.3);
+        let digests: Digests = capture(&[&a, &b, &other]).iter().map(Digest::of).collect();
+        let sets: Vec<&Arc<[Box<str>]>> = digests.connections.iter().map(|d| &d.hosts).collect();
+        assert_eq!(sets.len(), 3);
+        assert_eq!(&*sets[0][0], "example.org");
+        assert!(Arc::ptr_eq(sets[0], sets[1]), "the same names, one copy");
+        assert_eq!(&*sets[2][0], "example.net");
+        assert!(!Arc::ptr_eq(sets[0], sets[2]));
+        // Held by the input's set and the two digests.
+        assert_eq!(Arc::strong_count(sets[0]), 3);
     }
 }

@@ -30,7 +30,7 @@ const MAX_IDLE_PERIODS: usize = 100;
 /// `base`, or three times the last gap between retransmissions if longer: a sender
 /// backing off doubles its wait (RFC 6298 §5.5), and the third covers timer slack
 /// and jitter (Linux's SYN retries come 1, 2, 4, 8, 16, 32 s apart, give or take).
-fn backoff_patience(base: i64, last_gap: i64) -> i64 {
+pub(crate) fn backoff_patience(base: i64, last_gap: i64) -> i64 {
     base.max(last_gap.saturating_mul(3))
 }
 
@@ -188,6 +188,20 @@ impl Connection {
     /// acknowledges is resent with the same doubling back-off as a SYN).
     pub fn linger_patience(&self, base: i64) -> i64 {
         backoff_patience(base, self.last_gap)
+    }
+
+    /// The time between the last two packets, in nanoseconds (see
+    /// [`Connection::linger_patience`]).
+    pub fn last_gap(&self) -> i64 {
+        self.last_gap
+    }
+
+    /// The sequence space `end` has used so far: its first sequence number and the
+    /// next expected; None if it has sent nothing. What a closed connection's
+    /// tombstone keeps to recognise its stragglers.
+    pub fn sequence_space(&self, end: Endpoint) -> Option<(SeqNumber, SeqNumber)> {
+        let side = self.wire.get(self.direction_of(end));
+        side.base_seq.zip(side.next_seq)
     }
 
     /// Whether `seg` from `src` answers this connection's SYN (a SYN-ACK or RST

@@ -6,6 +6,12 @@
 //! connection on a 4-tuple: stray packets of a closed connection belong to it.
 //! Memory therefore grows with connections alive at once, never with the length of
 //! the capture.
+//!
+//! Live capture may report a closed connection sooner
+//! ([`ConnectionTable::report_closed_after`]): its record leaves once the connection
+//! has been quiet that long, and a [`tombstone::Tombstone`] of a few dozen bytes sits
+//! out the rest of the linger, so stragglers are still told from a new connection on
+//! the 4-tuple (they are counted, not added to the record already written).
 
 use super::key::{Endpoint, FlowKey};
 use super::payload::{Origin, PayloadFactory};
@@ -15,6 +21,8 @@ use crate::report::model::ConnectionRecord;
 use crate::time::Timestamp;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 mod deadlines;
 #[cfg(test)]
@@ -23,8 +31,12 @@ mod stack_tests;
 mod tests;
 #[cfg(test)]
 pub(crate) mod tests_support;
+mod tombstone;
+#[cfg(test)]
+mod tombstone_tests;
 
 use deadlines::Deadlines;
+use tombstone::Tombstone;
 
 /// The 4-tuple map's hasher: the keys are chosen by whoever sends packets, so the
 /// hash is seeded at random per table (foldhash), lest a crafted capture pile every
@@ -62,6 +74,20 @@ pub struct ConnectionTable {
     syn_timeout_nanos: i64,
     /// Makes each new connection's payload analyzer.
     payload: Box<dyn PayloadFactory>,
+    /// Reported early: see [`ConnectionTable::report_closed_after`].
+    early: Option<Early>,
+}
+
+/// Closed connections reported before the end of their linger, and what is left of
+/// them until it ends.
+struct Early {
+    /// Quiet time after which a closed connection is reported.
+    after_nanos: i64,
+    reported: FlowMap<Tombstone>,
+    /// Tombstones in order of when their linger ends.
+    deadlines: Deadlines,
+    /// Packets that landed on a tombstone: counted, in no record.
+    late_packets: Arc<AtomicU64>,
 }
 
 /// How long an unanswered SYN is waited on, by default (Zeek's `tcp_SYN_timeout` is 5 s;
@@ -80,7 +106,37 @@ impl ConnectionTable {
             attempts: Deadlines::default(),
             syn_timeout_nanos: SYN_TIMEOUT_NANOS,
             payload: Box::new(payload),
+            early: None,
         }
+    }
+
+    /// Reports a closed connection once it has been quiet for `nanos` of capture time
+    /// (longer while a side backs off) instead of at the end of its
+    /// [`CLOSE_LINGER_NANOS`]: a live capture of many short connections then holds
+    /// the full state of a few seconds of them, not of fifteen. The rest of the
+    /// linger a tombstone keeps the connection's sequence space; packets that land
+    /// on it are added to `late_packets`, not to the record. Files do not use this:
+    /// their records count every straggler.
+    pub fn report_closed_after(mut self, nanos: i64, late_packets: Arc<AtomicU64>) -> Self {
+        self.early = Some(Early {
+            after_nanos: nanos.min(CLOSE_LINGER_NANOS),
+            reported: FlowMap::default(),
+            deadlines: Deadlines::default(),
+            late_packets,
+        });
+        self
+    }
+
+    /// How long a closed connection stays whole before it is finished.
+    fn close_wait(&self) -> i64 {
+        self.early
+            .as_ref()
+            .map_or(CLOSE_LINGER_NANOS, |e| e.after_nanos)
+    }
+
+    /// Reported connections still sitting out their linger.
+    pub fn tombstones(&self) -> usize {
+        self.early.as_ref().map_or(0, |e| e.reported.len())
     }
 
     /// Gives up on a connection attempt (SYNs, nothing back) after `nanos` of capture
@@ -110,8 +166,13 @@ impl ConnectionTable {
     ) {
         let src = Endpoint::from(seg.src);
         let dst = Endpoint::from(seg.dst);
-        let (key, _) = FlowKey::new(src, dst);
+        let (key, from_low) = FlowKey::new(src, dst);
         self.expire(ts, (key, src, seg), finished);
+        if let Some(early) = &mut self.early {
+            if early.absorbs(key, from_low, seg, ts) {
+                return;
+            }
+        }
         let fresh = |id: u64, attempts: &mut Deadlines| {
             if seg.flags.syn() && !seg.flags.ack() {
                 let due =
@@ -145,8 +206,12 @@ impl ConnectionTable {
         let dir = conn.direction_of(src);
         conn.on_segment(dir, seg, number, ts);
         if !was_closed && conn.is_closed() {
+            let wait = self
+                .early
+                .as_ref()
+                .map_or(CLOSE_LINGER_NANOS, |e| e.after_nanos);
             self.closing.push(
-                Timestamp::from_nanos(ts.as_nanos().saturating_add(CLOSE_LINGER_NANOS)),
+                Timestamp::from_nanos(ts.as_nanos().saturating_add(wait)),
                 key,
                 conn.id,
             );
@@ -165,6 +230,10 @@ impl ConnectionTable {
         finished: &mut impl FnMut(ConnectionRecord),
     ) {
         let (arriving_key, src, seg) = arriving;
+        if let Some(early) = &mut self.early {
+            early.expire(now, arriving_key, arriving_key.low == src, seg);
+        }
+        let close_wait = self.close_wait();
         let (mut kept, mut kept_attempt) = (None, None);
         while let Some((key, id)) = self.attempts.pop_due(now) {
             let Some(conn) = self.live.get(&key) else {
@@ -207,13 +276,16 @@ impl ConnectionTable {
                 kept = Some((key, id));
                 continue;
             }
-            let patience = conn.linger_patience(CLOSE_LINGER_NANOS);
+            let patience = conn.linger_patience(close_wait);
             let quiet_until =
                 Timestamp::from_nanos(conn.last_ts().as_nanos().saturating_add(patience));
             if quiet_until > now {
                 // Stragglers arrived: wait again from the last one.
                 self.closing.push(quiet_until, key, id);
             } else if let Some(conn) = self.live.remove(&key) {
+                if let Some(early) = &mut self.early {
+                    early.bury(key, &conn);
+                }
                 finished(conn.into_record());
             }
         }
@@ -222,7 +294,7 @@ impl ConnectionTable {
             self.attempts.push(due, key, id);
         }
         if let Some((key, id)) = kept {
-            let due = Timestamp::from_nanos(now.as_nanos().saturating_add(CLOSE_LINGER_NANOS));
+            let due = Timestamp::from_nanos(now.as_nanos().saturating_add(close_wait));
             self.closing.push(due, key, id);
         }
     }
@@ -278,6 +350,64 @@ impl ConnectionTable {
         rest.sort_by_key(|c| c.id);
         for conn in rest {
             finished(conn.into_record());
+        }
+    }
+}
+
+impl Early {
+    /// Whether a packet of `key` (sent from its low end if `from_low`) lands on a
+    /// tombstone: a straggler of a reported connection, counted and dropped. A SYN
+    /// with a new ISN instead ends the tombstone and opens a new connection.
+    fn absorbs(&mut self, key: FlowKey, from_low: bool, seg: &Segment<'_>, ts: Timestamp) -> bool {
+        if self.reported.is_empty() {
+            return false;
+        }
+        let Entry::Occupied(mut entry) = self.reported.entry(key) else {
+            return false;
+        };
+        if entry.get().is_reused_by(from_low, seg) {
+            entry.remove();
+            return false;
+        }
+        entry.get_mut().on_packet(ts);
+        self.late_packets.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// `conn`, being reported, leaves a tombstone until its linger ends.
+    fn bury(&mut self, key: FlowKey, conn: &Connection) {
+        let tombstone = Tombstone::of(conn, key.low);
+        self.deadlines
+            .push(tombstone.quiet_until(CLOSE_LINGER_NANOS), key, tombstone.id);
+        self.reported.insert(key, tombstone);
+    }
+
+    /// Ends the tombstones whose linger has passed at `now`, but not that of the
+    /// packet arriving (of `arriving_key`, from its low end if `from_low`) if it is
+    /// one of its stragglers.
+    fn expire(&mut self, now: Timestamp, arriving_key: FlowKey, from_low: bool, seg: &Segment<'_>) {
+        let mut kept = None;
+        while let Some((key, id)) = self.deadlines.pop_due(now) {
+            let Some(tombstone) = self.reported.get(&key) else {
+                continue;
+            };
+            if tombstone.id != id {
+                continue; // replaced: the 4-tuple was reused and reported again
+            }
+            if key == arriving_key && tombstone.is_straggler(from_low, seg) {
+                kept = Some((key, id));
+                continue;
+            }
+            let quiet_until = tombstone.quiet_until(CLOSE_LINGER_NANOS);
+            if quiet_until > now {
+                self.deadlines.push(quiet_until, key, id);
+            } else {
+                self.reported.remove(&key);
+            }
+        }
+        if let Some((key, id)) = kept {
+            let due = Timestamp::from_nanos(now.as_nanos().saturating_add(CLOSE_LINGER_NANOS));
+            self.deadlines.push(due, key, id);
         }
     }
 }
