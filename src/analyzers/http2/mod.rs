@@ -288,6 +288,41 @@ mod tests {
         assert_eq!(client.values.initial_window_size, Some(4_194_304));
         assert_eq!(client.acked_at.map(|o| o.packet), Some(12));
         assert_eq!(s.frames.client.window_updates, 1);
+
+        // As the report shows h2 read from decrypted TLS: the same rows as tshark's
+        // `http2.headers.*`, each exchange with its stream.
+        let (http, info, warnings) = http2_record(s, crate::report::model::Http2Via::Tls);
+        assert!(warnings.is_empty());
+        let shown: Vec<_> = http
+            .iter()
+            .map(|x| {
+                (
+                    x.index,
+                    x.stream_id,
+                    x.method.as_deref(),
+                    x.host.as_deref(),
+                    x.target.as_deref(),
+                    x.version.as_deref(),
+                    x.status,
+                )
+            })
+            .collect();
+        let row = |index, stream| {
+            let (method, host, version) = (Some("GET"), Some("127.0.0.1:8443"), Some("HTTP/2"));
+            (
+                index,
+                Some(stream),
+                method,
+                host,
+                Some("/"),
+                version,
+                Some(200),
+            )
+        };
+        assert_eq!(shown, [row(1, 1), row(2, 3), row(3, 5)]);
+        assert_eq!(info.via, crate::report::model::Http2Via::Tls);
+        assert_eq!(info.settings.len(), 2);
+        assert!(http.iter().all(|x| x.response_body_bytes == 2048));
     }
 
     /// fixtures/h2c-ping.pcap: a python3-h2 client PINGs nghttpd twice between two
