@@ -629,82 +629,6 @@ impl TlsAnalyzer {
         x.end_packet = end.packet;
     }
 
-    /// The record overhead when HTTP/2 may be in use and it is known, so records are
-    /// judged by their plaintext length; decided at the first application data, once
-    /// the hellos have said what they will.
-    fn h2_overhead(&mut self) -> Option<u64> {
-        *self.h2.rules.get_or_insert_with(|| {
-            let offered = self.info.alpn_offered.iter().any(|p| p == "h2");
-            let h2 = match self.info.alpn.as_deref() {
-                Some(alpn) => alpn == "h2",
-                None => self.tls13 && offered,
-            };
-            if h2 && !self.mid_stream {
-                h2_sizes::record_overhead(self.info.cipher.as_deref(), self.tls13)
-            } else {
-                None
-            }
-        })
-    }
-
-    /// A client record where HTTP/2 may be in use: control frames are chatter; any
-    /// other record is (part of) a request, or the connection preface when it is the
-    /// first and holds no more than a preface. A request record starts a new exchange
-    /// once the server has answered the one in progress.
-    fn h2_client_record(&mut self, len: u64, plaintext: u64, start: Origin, end: Origin) {
-        let preface = !self.h2.preface_seen;
-        self.h2.preface_seen = true;
-        if plaintext == h2_sizes::SETTINGS_ACK {
-            self.h2.confirmed = true;
-        }
-        let control = !preface && h2_sizes::is_control(plaintext, true, self.h2.received);
-        if !control || h2_sizes::is_window_update(plaintext) {
-            // DATA the client has now acknowledged, or answered with a request.
-            self.h2.received = 0;
-        }
-        if control {
-            // Counted, but it neither starts nor stretches an exchange: a PING after a
-            // long idle must not move the exchange's end.
-            if let Some(x) = self.tentative.as_mut().or(self.info.exchanges.last_mut()) {
-                x.client_bytes += len;
-            }
-            return;
-        }
-        let request = !(preface && plaintext <= h2_sizes::PREFACE_MAX);
-        match &mut self.tentative {
-            Some(t) if !self.h2.answered => {
-                t.client_bytes += len;
-                t.end = end.ts;
-                t.end_packet = end.packet;
-                self.h2.request |= request;
-            }
-            _ => {
-                self.settle();
-                self.tentative = Some(new_exchange(len, start, end));
-                self.h2.request = request;
-                self.h2.answered = false;
-            }
-        }
-    }
-
-    /// A server record where HTTP/2 may be in use: control frames are counted into the
-    /// exchange without answering it or stretching it.
-    fn h2_server_record(&mut self, len: u64, plaintext: u64, start: Origin, end: Origin) {
-        let in_progress = self.tentative.is_some();
-        let Some(x) = self.tentative.as_mut().or(self.info.exchanges.last_mut()) else {
-            return;
-        };
-        x.server_bytes += len;
-        self.h2.received += plaintext;
-        if h2_sizes::is_control(plaintext, false, 0) {
-            return;
-        }
-        x.server_packet.get_or_insert(start.packet);
-        x.end = end.ts;
-        x.end_packet = end.packet;
-        self.h2.answered |= in_progress;
-    }
-
     /// Judges the candidate exchange: a request drew a response, or carried a
     /// request's worth of bytes. Chatter is counted into the exchange before it.
     fn settle(&mut self) {
@@ -748,23 +672,6 @@ impl TlsAnalyzer {
         } else if let Some(last) = self.info.exchanges.last_mut() {
             last.client_bytes += t.client_bytes;
             last.server_bytes += t.server_bytes;
-        }
-    }
-
-    /// Drops a first exchange that was the HTTP/2 connection preface alone, once the
-    /// client's SETTINGS ACK (or ALPN) showed HTTP/2 in use; the exchanges after it
-    /// move up one.
-    fn drop_h2_preface(&mut self) {
-        let h2 = self.h2.confirmed || self.info.alpn.as_deref() == Some("h2");
-        if !(self.h2.preface_exchange && h2) || self.info.exchanges.is_empty() {
-            return;
-        }
-        self.info.exchanges.remove(0);
-        for x in &mut self.info.exchanges {
-            x.index -= 1;
-        }
-        if let Some(first) = self.info.exchanges.first_mut() {
-            first.idle_before_s = None;
         }
     }
 
