@@ -91,10 +91,11 @@ fn allocations(name: &str, pcap: &[u8]) -> usize {
     let path: PathBuf = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, pcap).expect("write capture");
     let files = vec![path.to_string_lossy().into_owned()];
-    let reading = Reading::of(Tracking {
+    let reading = Reading::of(&Tracking {
         quiet: true,
         idle_threshold: 10.0,
         syn_timeout_nanos: 10_000_000_000,
+        keys: Default::default(),
     });
     let mut sink = std::io::sink();
     let region = Region::new(GLOBAL);

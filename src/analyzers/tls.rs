@@ -526,14 +526,13 @@ impl TlsAnalyzer {
             // TLS 1.2 sends the certificate in the clear; read it when decrypting
             // (without keys the record stays as it always was).
             (Direction::Server, TlsMessageHandshake::Certificate(c))
-                if Decryption::keys_given(self.keys.as_ref()) =>
+                if self.info.certificate.is_none()
+                    && Decryption::keys_given(self.keys.as_ref()) =>
             {
-                if self.info.certificate.is_none() {
-                    self.info.certificate = c
-                        .cert_chain
-                        .first()
-                        .and_then(|leaf| leaf_certificate(leaf.data));
-                }
+                self.info.certificate = c
+                    .cert_chain
+                    .first()
+                    .and_then(|leaf| leaf_certificate(leaf.data));
             }
             _ => {}
         }

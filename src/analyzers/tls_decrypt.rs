@@ -323,12 +323,14 @@ impl Decryption {
                     origin: end,
                 });
             }
-            ContentType::HANDSHAKE if dir == Direction::Server && self.tls13 => {
-                if !self.handshake_done && self.handshake.len() + record.data.len() <= MAX_HANDSHAKE
-                {
-                    self.handshake.extend_from_slice(record.data);
-                    self.server_handshake();
-                }
+            ContentType::HANDSHAKE
+                if dir == Direction::Server
+                    && self.tls13
+                    && !self.handshake_done
+                    && self.handshake.len() + record.data.len() <= MAX_HANDSHAKE =>
+            {
+                self.handshake.extend_from_slice(record.data);
+                self.server_handshake();
             }
             ContentType::ALERT => {
                 if let ([level, code, ..], None) = (record.data, self.alert) {

@@ -369,7 +369,7 @@ impl CheckConfig {
             plan: parsed,
             junit: args.junit.clone(),
             format: args.format,
-            tracking: Tracking::of(args.quiet, &args.tracking, &env)?,
+            tracking: Tracking::of(args.quiet, &args.tracking, env)?,
             baseline: args.baseline.clone(),
         })
     }
