@@ -226,11 +226,24 @@ fn every_fixture_in_one_page_in_chromium() {
             .filter(|c| c["input"].as_u64() == Some(n as u64))
             .map(|c| c["keepalive"]["probes"].as_array().map_or(0, Vec::len))
             .sum();
+        let pings: usize = truth["connections"]
+            .as_array()
+            .expect("connections")
+            .iter()
+            .filter(|c| c["input"].as_u64() == Some(n as u64))
+            .map(|c| c["http2"]["pings"].as_array().map_or(0, Vec::len))
+            .sum();
         let ticks: usize = lanes(section)
             .iter()
             .map(|l| count(l, "<g class=\"probe "))
             .sum();
-        assert_eq!(ticks, probes, "{name}: probe ticks");
+        let ping_ticks: usize = lanes(section)
+            .iter()
+            .map(|l| count(l, "<g class=\"probe ping "))
+            .sum();
+        // HTTP/2 PINGs are drawn beside the TCP probes, as probes with a diamond head.
+        assert_eq!(ticks - ping_ticks, probes, "{name}: probe ticks");
+        assert_eq!(ping_ticks, pings, "{name}: HTTP/2 PING ticks");
         // Every finding link lands on an element of the page.
         for (at, _) in section.match_indices("class=\"finding-link\" href=\"#") {
             let rest = &section[at + "class=\"finding-link\" href=\"#".len()..];
