@@ -439,10 +439,33 @@ fn side_short(dir: Direction) -> &'static str {
     }
 }
 
+/// The `keep-alive` cell: TCP keep-alive probes by side, then HTTP/2's own keep-alive,
+/// its PINGs (e.g. Go's `ReadIdleTimeout` health checks), which keep a connection
+/// alive the same way one layer up.
 fn probes_cell(conn: &ConnectionRecord) -> String {
+    let tcp = tcp_probes_cell(conn);
+    let pings = conn.http2.as_ref().map_or(&[][..], |h| &h.pings[..]);
+    if pings.is_empty() {
+        return tcp.unwrap_or_else(|| "-".into());
+    }
+    let unanswered = pings.iter().filter(|p| p.ack_packet.is_none()).count();
+    let mut cell = match pings.len() {
+        1 => "1 h2 PING".to_string(),
+        n => format!("{n} h2 PINGs"),
+    };
+    if unanswered > 0 {
+        cell.push_str(&format!(" ({unanswered} unanswered)"));
+    }
+    match tcp {
+        Some(tcp) => format!("{tcp}; {cell}"),
+        None => cell,
+    }
+}
+
+fn tcp_probes_cell(conn: &ConnectionRecord) -> Option<String> {
     let probes = &conn.keepalive.probes;
     if probes.is_empty() {
-        return "-".into();
+        return None;
     }
     let from_client = probes
         .iter()
@@ -461,7 +484,7 @@ fn probes_cell(conn: &ConnectionRecord) -> String {
     if unanswered > 0 {
         cell.push_str(&format!(" ({unanswered} unanswered)"));
     }
-    cell
+    Some(cell)
 }
 
 fn close_cell(conn: &ConnectionRecord) -> String {
@@ -524,11 +547,20 @@ impl ConnectionRow {
             .unwrap_or_else(|| "-".into());
         // `~` marks exchanges inferred from encrypted traffic.
         let inferred = if conn.requests_inferred { "~" } else { "" };
-        let requests = match (conn.requests, conn.reused) {
+        let mut requests = match (conn.requests, conn.reused) {
             (0, _) => "-".to_string(),
             (n, true) => format!("{inferred}{n} reused"),
             (n, false) => format!("{inferred}{n}"),
         };
+        // HTTP/2 multiplexing: how many streams were open at once, at the peak.
+        if let Some(at_once) = conn
+            .http2
+            .as_ref()
+            .map(|h| h.max_concurrent_streams)
+            .filter(|&n| n > 1)
+        {
+            requests.push_str(&format!(" ({at_once} at once)"));
+        }
         let host = conn
             .tls
             .as_ref()
