@@ -1116,7 +1116,7 @@ mod tests {
             .expect("requests");
         assert_eq!(
             (rows[1][proto], rows[1][requests]),
-            ("tls/h2", "3 reused"),
+            ("tls/h2", "3 reused (2 at once)"),
             "{text}"
         );
         assert_eq!((rows[2][proto], rows[2][requests]), ("h2c", "1"), "{text}");
