@@ -102,6 +102,28 @@ fn golden_table_and_json_decrypted_with_a_key_log() {
 }
 
 #[test]
+fn golden_table_json_and_timeline_of_http2_decrypted_with_a_key_log() {
+    // Go clients over TLS 1.3 with h2 (fixtures/record-https.sh): four streams at once
+    // then one after an idle second; an idle GOAWAY then a new connection; health-check
+    // PINGs in an idle gap.
+    for fixture in ["go-h2-concurrent", "go-h2-goaway", "go-h2-ping"] {
+        // $ connscope analyze --keylog fixtures/<f>.keylog fixtures/<f>.pcap
+        let keylog = format!("fixtures/{fixture}.keylog");
+        let pcap = format!("fixtures/{fixture}.pcap");
+        let args = ["--keylog", keylog.as_str(), pcap.as_str()];
+        for (view, golden) in [
+            (&["analyze"][..], "table.txt"),
+            (&["analyze", "--format", "json"][..], "json"),
+            (&["timeline", "--color", "never"][..], "timeline.txt"),
+        ] {
+            let out = connscope(&[view, &args[..]].concat());
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            check_golden(&format!("{fixture}.pcap.keylog.{golden}"), &stdout(&out));
+        }
+    }
+}
+
+#[test]
 fn golden_timelines_for_the_seed_scenarios() {
     for fixture in SCENARIOS {
         // $ connscope timeline fixtures/<scenario>.pcap
