@@ -94,7 +94,10 @@ fn every_decrypted_fixture_lists_the_exchanges_tshark_decrypts() {
             panic!("{capture}: truth is not an object");
         };
         for (id, expected) in connections {
-            let Some(conn) = conns.iter().find(|c| c["id"].to_string() == *id) else {
+            let Some(conn) = conns
+                .iter()
+                .find(|c| c["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id.as_str()))
+            else {
                 failures.push(format!("{capture}: no connection {id}"));
                 continue;
             };
