@@ -54,12 +54,14 @@ TLS12_AEAD = [3, 4, 5]
 TLS12_CBC = [6, 7, 8, 9, 10]
 
 
-def sealed(content_type, content, padding=0, flip=None, reject_early=False, version=0):
-    op = 1 | (0x08 if reject_early else 0) | (version << 4)
+def sealed(content_type, content, padding=0, flip=None, reject_early=False, version=0, stretch=None):
+    op = 1 | (0x08 if reject_early else 0) | (version << 4) | (0x40 if stretch else 0)
     out = bytes([op | (0x04 if flip is not None else 0), content_type])
-    out += struct.pack(">H", len(content)) + bytes([padding])
+    out += struct.pack(">H", stretch or len(content)) + bytes([padding])
     if flip is not None:
         out += struct.pack(">H", flip)
+    if stretch:
+        out += bytes([len(content)])
     return out + content
 
 
@@ -93,6 +95,8 @@ def tls_decrypt_seeds():
                 + sealed(21, b"\x01\x00")
                 + bytes([2 | (2 << 2)])  # key_update by hand
                 + sealed(23, b"", padding=3)
+                + sealed(23, b"0123456789abcdef", stretch=1 << 14)
+                + sealed(23, b"0123456789abcdef", stretch=(1 << 14) + 1)
                 + sealed(23, REQUEST, flip=77)
             )
             write("tls_decrypt", f"tls13-{suite}-{server}", session)
@@ -121,6 +125,8 @@ def tls_decrypt_seeds():
                 + sealed(22, handshake(20, bytes(12)))
                 + sealed(23, REQUEST, padding=2)
                 + sealed(23, REQUEST, version=1)
+                + sealed(23, b"0123456789abcdef", stretch=1 << 14)
+                + sealed(23, b"0123456789abcdef", stretch=(1 << 14) + 2048)
                 + sealed(21, b"\x01\x00")
                 + sealed(23, REQUEST, flip=3)
             )

@@ -71,7 +71,9 @@ fn streams(preface: bool, seed: u8, data: &[u8]) {
             ts: Timestamp::from_nanos(0),
         };
         whole.on_chunk(Direction::Client, Chunk::Data(PREFACE), origin);
-        cuts.pieces(PREFACE, |p| cut.on_chunk(Direction::Client, Chunk::Data(p), origin));
+        cuts.pieces(PREFACE, |p| {
+            cut.on_chunk(Direction::Client, Chunk::Data(p), origin)
+        });
     }
     connscope_fuzz::replay(data, |dir, chunk, origin| {
         match chunk {
@@ -106,28 +108,47 @@ fn check_summary(s: &Http2Summary) {
     );
     assert!(s.exchanges.windows(2).all(|w| w[0].stream < w[1].stream));
     assert!(s.max_concurrent as usize <= s.exchanges.len());
-    for records in [s.settings.len(), s.pings.len(), s.goaways.len(), s.warnings.len()] {
+    for records in [
+        s.settings.len(),
+        s.pings.len(),
+        s.goaways.len(),
+        s.warnings.len(),
+    ] {
         assert!(records <= MAX_RECORDS);
     }
-    assert!(s.goaways.iter().all(|g| g.debug.chars().count() <= MAX_DEBUG_TEXT));
+    assert!(s
+        .goaways
+        .iter()
+        .all(|g| g.debug.chars().count() <= MAX_DEBUG_TEXT));
     for e in &s.exchanges {
-        for text in [&e.method, &e.scheme, &e.authority, &e.path].into_iter().flatten() {
+        for text in [&e.method, &e.scheme, &e.authority, &e.path]
+            .into_iter()
+            .flatten()
+        {
             assert!(text.chars().count() <= MAX_KEPT_VALUE);
         }
         assert!(e.interim.iter().all(|s| (100..200).contains(s)));
-        assert!(e.status.is_none_or(|s| !(100..200).contains(&s) && s <= 999));
+        assert!(e
+            .status
+            .is_none_or(|s| !(100..200).contains(&s) && s <= 999));
         if e.pushed {
             assert!(e.request_at.is_some() && e.request_end.is_some());
         }
     }
     for p in &s.pings {
         if let Some(ack) = p.acked_at {
-            assert!(ack.packet >= p.at.packet, "a PING answered before it was sent");
+            assert!(
+                ack.packet >= p.at.packet,
+                "a PING answered before it was sent"
+            );
         }
     }
     for r in &s.settings {
         if let Some(ack) = r.acked_at {
-            assert!(ack.packet >= r.at.packet, "SETTINGS acknowledged before it was sent");
+            assert!(
+                ack.packet >= r.at.packet,
+                "SETTINGS acknowledged before it was sent"
+            );
         }
     }
 }
@@ -176,7 +197,11 @@ fn hpack(knob: u8, seed: u8, mut data: &[u8]) {
                 cut.continuation(stream, last, true)
             }
         };
-        assert_eq!(many, Ok(Some(clone(&one))), "CONTINUATION cuts changed the block");
+        assert_eq!(
+            many,
+            Ok(Some(clone(&one))),
+            "CONTINUATION cuts changed the block"
+        );
         assert_eq!(whole.poisoned(), cut.poisoned());
         assert_eq!(whole.open_stream(), None);
 

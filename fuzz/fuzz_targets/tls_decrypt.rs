@@ -7,8 +7,8 @@
 //! The first input byte picks the suite, the direction, encrypt-then-MAC and 0-RTT;
 //! the rest is a list of operations: an arbitrary record; a record sealed here with the
 //! keys the decryptor says it expects next (RustCrypto, as a TLS sender would seal it),
-//! with fuzzer-chosen content, inner content type, padding and, sometimes, one flipped
-//! bit; a ChangeCipherSpec; or one of the decryptor's key moves. Sealed records reach
+//! with fuzzer-chosen content (up to past the size limits), inner content type,
+//! padding and, sometimes, one flipped bit; a ChangeCipherSpec; or one of the decryptor's key moves. Sealed records reach
 //! the code past authentication: the TLS 1.3 inner plaintext (type byte and padding),
 //! the CBC padding and MAC, and the handshake scanner that switches keys on Finished,
 //! KeyUpdate and EndOfEarlyData.
@@ -262,7 +262,12 @@ fn seal(key: &keys::TrafficKey, tls13: bool, etm: bool, seq: u64, p: &Plain) -> 
         let len = (buf.len() + TAG_LEN) as u16;
         let [v0, v1] = p.version.to_be_bytes();
         let [l0, l1] = len.to_be_bytes();
-        aead_seal(key, &xor_nonce(key.iv, seq), &[23, v0, v1, l0, l1], &mut buf);
+        aead_seal(
+            key,
+            &xor_nonce(key.iv, seq),
+            &[23, v0, v1, l0, l1],
+            &mut buf,
+        );
         return buf;
     }
     let aad = tls12_header(seq, p.content_type, p.version, p.content.len());
@@ -554,7 +559,18 @@ fuzz_target!(|data: &[u8]| {
                 };
                 let flip = if op & 0x04 != 0 { input.u16() } else { None };
                 let version = [0x0303, 0x0302, 0x0301, 0x0303][usize::from(op >> 4 & 3)];
-                let content = input.bytes(usize::from(len).min(MAX_CONTENT));
+                let len = usize::from(len).min(MAX_CONTENT);
+                // Bit 6: a count byte, then that many bytes repeated to the length asked,
+                // so records at and past the size limits cost the fuzzer a few bytes.
+                let stretched: Vec<u8>;
+                let content = if op & 0x40 != 0 {
+                    let count = input.byte().unwrap_or(0);
+                    let given = input.bytes(usize::from(count));
+                    stretched = given.iter().copied().cycle().take(len).collect();
+                    &stretched
+                } else {
+                    input.bytes(len)
+                };
                 let plain = Plain {
                     content_type: t,
                     version,
