@@ -408,7 +408,7 @@ impl Run {
             }
             // A forged tag: never in practice, but then it must look like a record.
             Ok(r) => assert_eq!(r.seq, Some(seq)),
-            Err(DecryptError::AuthenticationFailed { .. }) => return self.failed(),
+            Err(DecryptError::AuthenticationFailed { .. }) => self.failed(),
             Err(
                 DecryptError::RecordTooShort { .. }
                 | DecryptError::RecordTooLong { .. }
