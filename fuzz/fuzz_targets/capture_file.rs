@@ -3,8 +3,8 @@
 #![no_main]
 
 use connscope::app::analyze_input;
-use connscope::flow::table::ConnectionTable;
 use connscope::capture::file::Source;
+use connscope::flow::table::ConnectionTable;
 use connscope::report::model::{Report, SCHEMA};
 use libfuzzer_sys::fuzz_target;
 use std::ops::ControlFlow;
