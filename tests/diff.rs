@@ -5,25 +5,10 @@
 
 mod common;
 
-use common::{connscope, json, root, stderr, stdout};
+use common::{check_golden, connscope, json, stderr, stdout};
 
 const BEFORE: &str = "fixtures/go-diff-before.pcap";
 const AFTER: &str = "fixtures/go-diff-after.pcap";
-
-fn check_golden(name: &str, actual: &str) {
-    let path = root().join("tests/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing golden file {}; run with UPDATE_GOLDEN=1",
-            path.display()
-        )
-    });
-    assert_eq!(actual, expected, "output differs from {}", path.display());
-}
 
 #[test]
 fn diff_of_the_pair_in_words_and_a_table() {

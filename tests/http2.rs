@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{connscope, json, root, stderr, stdout};
+use common::{check_golden, connscope, json, stderr, stdout};
 use serde_json::Value;
 
 fn analyze(fixture: &str) -> Value {
@@ -49,21 +49,6 @@ fn indexes(conn: &Value) -> Vec<u64> {
         .iter()
         .map(|x| x["index"].as_u64().unwrap_or(0))
         .collect()
-}
-
-fn check_golden(name: &str, actual: &str) {
-    let path = root().join("tests/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing golden file {}; run with UPDATE_GOLDEN=1",
-            path.display()
-        )
-    });
-    assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
 /// The expected streams are tshark's:

@@ -45,3 +45,19 @@ pub fn record_starts(bytes: &[u8]) -> Vec<usize> {
     }
     starts
 }
+
+/// Compares `actual` with tests/golden/NAME; `UPDATE_GOLDEN=1` rewrites the file instead.
+pub fn check_golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {}; run with UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
+    assert_eq!(actual, expected, "output differs from {}", path.display());
+}
