@@ -2,8 +2,8 @@
 //! CONTINUATION frames that finish them are assembled into one block, then decoded by
 //! one HPACK decoder per direction, whose dynamic table must see every block in order.
 //!
-//! The decoding itself is the `loona-hpack` crate's (static and dynamic table, Huffman,
-//! table size updates); this module adds what an analyzer of captured traffic needs on
+//! The decoding itself is `hpack_decoder`'s (static and dynamic table, Huffman, table
+//! size updates); this module adds what an analyzer of captured traffic needs on
 //! top: bounded buffering, the SETTINGS_HEADER_TABLE_SIZE limit, keeping only the
 //! fields the report uses, and "poisoning": once one block of a direction cannot be
 //! decoded, the dynamic table is unknown, so every later block of that direction is
@@ -12,7 +12,7 @@
 //! Not for: stream state (that is `conversation`), or validating header semantics
 //! beyond what the report needs (RFC 9113 §8.2 field validity is the peer's concern).
 
-use loona_hpack::decoder::DecoderError;
+use super::hpack_decoder::{DecodeError, Decoder};
 use std::fmt;
 
 /// The largest header block (all fragments together) the analyzer assembles. Real
@@ -34,7 +34,7 @@ pub const MAX_KEPT_VALUE: usize = 8 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum HpackError {
     /// The HPACK decoder rejected the block (RFC 7541 §3: a COMPRESSION_ERROR).
-    Decode(DecoderError),
+    Decode(DecodeError),
     /// The fragments added up to more than [`MAX_HEADER_BLOCK`].
     BlockTooLarge { len: usize },
     /// A CONTINUATION came without a block to continue, or for another stream
@@ -137,7 +137,7 @@ pub enum BlockOutcome {
 
 /// One direction's header blocks: assembly and the HPACK decoder.
 pub struct HeaderBlocks {
-    decoder: loona_hpack::Decoder<'static>,
+    decoder: Decoder,
     pending: Option<Pending>,
     /// Set by the first block that could not be decoded; later blocks are skipped.
     poisoned: Option<HpackError>,
@@ -154,10 +154,8 @@ impl fmt::Debug for HeaderBlocks {
 
 impl Default for HeaderBlocks {
     fn default() -> Self {
-        let mut decoder = loona_hpack::Decoder::new();
-        decoder.set_max_allowed_table_size(DEFAULT_TABLE_SIZE);
         HeaderBlocks {
-            decoder,
+            decoder: Decoder::new(DEFAULT_TABLE_SIZE),
             pending: None,
             poisoned: None,
         }
@@ -170,8 +168,7 @@ impl HeaderBlocks {
     /// changes when the encoder says so with a size update in a block.
     pub fn set_table_limit(&mut self, size: u32) {
         let size = usize::try_from(size).unwrap_or(MAX_TABLE_SIZE);
-        self.decoder
-            .set_max_allowed_table_size(size.min(MAX_TABLE_SIZE));
+        self.decoder.set_limit(size.min(MAX_TABLE_SIZE));
     }
 
     /// Why this direction's headers are unreadable, if they are.
@@ -248,7 +245,7 @@ impl HeaderBlocks {
         let mut fields = HeaderFields::default();
         match self
             .decoder
-            .decode_with_cb(block, |name, value| fields.add(&name, &value))
+            .decode(block, |name, value| fields.add(name, value))
         {
             Ok(()) => BlockOutcome::Decoded(fields),
             Err(e) => {
@@ -390,7 +387,7 @@ mod tests {
             );
             assert_eq!(
                 dir.poisoned(),
-                Some(HpackError::Decode(DecoderError::HeaderIndexOutOfBounds))
+                Some(HpackError::Decode(DecodeError::IndexOutOfBounds(65)))
             );
             // Poisoned: even a static-table-only block is no longer trusted.
             assert_eq!(dir.start(13, &[0x88], true), Ok(Some(BlockOutcome::Unreadable)));
@@ -407,7 +404,10 @@ mod tests {
         );
         assert_eq!(
             dir.poisoned(),
-            Some(HpackError::Decode(DecoderError::InvalidMaxDynamicSize))
+            Some(HpackError::Decode(DecodeError::TableSizeAboveLimit {
+                size: 4097,
+                limit: 4096
+            }))
         );
         let mut raised = HeaderBlocks::default();
         raised.set_table_limit(8192);
