@@ -97,10 +97,11 @@ impl HeaderFields {
             b":authority" => &mut self.authority,
             b":path" => &mut self.path,
             b":status" => {
-                self.status = std::str::from_utf8(value)
-                    .ok()
-                    .filter(|v| v.len() == 3)
-                    .and_then(|v| v.parse().ok());
+                // Three ASCII digits (RFC 9110 §15); `str::parse` would also take
+                // "+30" for 30.
+                self.status = Some(value)
+                    .filter(|v| v.len() == 3 && v.iter().all(u8::is_ascii_digit))
+                    .map(|v| v.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0')));
                 return;
             }
             b"host" => {
@@ -464,6 +465,16 @@ mod tests {
             dir.poisoned(),
             Some(HpackError::BlockTooLarge { len: 300 * 1024 })
         );
+    }
+
+    /// Found by the http2 fuzz target: `:status: +30` read as status 30.
+    #[test]
+    fn a_status_with_a_plus_sign_is_no_status() {
+        let mut fields = HeaderFields::default();
+        fields.add(b":status", b"+30");
+        assert_eq!(fields.status, None);
+        fields.add(b":status", b"404");
+        assert_eq!(fields.status, Some(404));
     }
 
     #[test]
