@@ -2,8 +2,8 @@
 //! CONTINUATION frames that finish them are assembled into one block, then decoded by
 //! one HPACK decoder per direction, whose dynamic table must see every block in order.
 //!
-//! The decoding itself is the `loona-hpack` crate's (static and dynamic table, Huffman,
-//! table size updates); this module adds what an analyzer of captured traffic needs on
+//! The decoding itself is `hpack_decoder`'s (static and dynamic table, Huffman, table
+//! size updates); this module adds what an analyzer of captured traffic needs on
 //! top: bounded buffering, the SETTINGS_HEADER_TABLE_SIZE limit, keeping only the
 //! fields the report uses, and "poisoning": once one block of a direction cannot be
 //! decoded, the dynamic table is unknown, so every later block of that direction is
@@ -12,7 +12,7 @@
 //! Not for: stream state (that is `conversation`), or validating header semantics
 //! beyond what the report needs (RFC 9113 §8.2 field validity is the peer's concern).
 
-use loona_hpack::decoder::DecoderError;
+use super::hpack_decoder::{DecodeError, Decoder};
 use std::fmt;
 
 /// The largest header block (all fragments together) the analyzer assembles. Real
@@ -34,7 +34,7 @@ pub const MAX_KEPT_VALUE: usize = 8 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum HpackError {
     /// The HPACK decoder rejected the block (RFC 7541 §3: a COMPRESSION_ERROR).
-    Decode(DecoderError),
+    Decode(DecodeError),
     /// The fragments added up to more than [`MAX_HEADER_BLOCK`].
     BlockTooLarge { len: usize },
     /// A CONTINUATION came without a block to continue, or for another stream
@@ -97,10 +97,11 @@ impl HeaderFields {
             b":authority" => &mut self.authority,
             b":path" => &mut self.path,
             b":status" => {
-                self.status = std::str::from_utf8(value)
-                    .ok()
-                    .filter(|v| v.len() == 3)
-                    .and_then(|v| v.parse().ok());
+                // Three ASCII digits (RFC 9110 §15); `str::parse` would also take
+                // "+30" for 30.
+                self.status = Some(value)
+                    .filter(|v| v.len() == 3 && v.iter().all(u8::is_ascii_digit))
+                    .map(|v| v.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0')));
                 return;
             }
             b"host" => {
@@ -137,7 +138,7 @@ pub enum BlockOutcome {
 
 /// One direction's header blocks: assembly and the HPACK decoder.
 pub struct HeaderBlocks {
-    decoder: loona_hpack::Decoder<'static>,
+    decoder: Decoder,
     pending: Option<Pending>,
     /// Set by the first block that could not be decoded; later blocks are skipped.
     poisoned: Option<HpackError>,
@@ -154,10 +155,8 @@ impl fmt::Debug for HeaderBlocks {
 
 impl Default for HeaderBlocks {
     fn default() -> Self {
-        let mut decoder = loona_hpack::Decoder::new();
-        decoder.set_max_allowed_table_size(DEFAULT_TABLE_SIZE);
         HeaderBlocks {
-            decoder,
+            decoder: Decoder::new(DEFAULT_TABLE_SIZE),
             pending: None,
             poisoned: None,
         }
@@ -170,8 +169,7 @@ impl HeaderBlocks {
     /// changes when the encoder says so with a size update in a block.
     pub fn set_table_limit(&mut self, size: u32) {
         let size = usize::try_from(size).unwrap_or(MAX_TABLE_SIZE);
-        self.decoder
-            .set_max_allowed_table_size(size.min(MAX_TABLE_SIZE));
+        self.decoder.set_limit(size.min(MAX_TABLE_SIZE));
     }
 
     /// Why this direction's headers are unreadable, if they are.
@@ -248,7 +246,7 @@ impl HeaderBlocks {
         let mut fields = HeaderFields::default();
         match self
             .decoder
-            .decode_with_cb(block, |name, value| fields.add(&name, &value))
+            .decode(block, |name, value| fields.add(name, value))
         {
             Ok(()) => BlockOutcome::Decoded(fields),
             Err(e) => {
@@ -390,7 +388,7 @@ mod tests {
             );
             assert_eq!(
                 dir.poisoned(),
-                Some(HpackError::Decode(DecoderError::HeaderIndexOutOfBounds))
+                Some(HpackError::Decode(DecodeError::IndexOutOfBounds(65)))
             );
             // Poisoned: even a static-table-only block is no longer trusted.
             assert_eq!(dir.start(13, &[0x88], true), Ok(Some(BlockOutcome::Unreadable)));
@@ -407,7 +405,10 @@ mod tests {
         );
         assert_eq!(
             dir.poisoned(),
-            Some(HpackError::Decode(DecoderError::InvalidMaxDynamicSize))
+            Some(HpackError::Decode(DecodeError::TableSizeAboveLimit {
+                size: 4097,
+                limit: 4096
+            }))
         );
         let mut raised = HeaderBlocks::default();
         raised.set_table_limit(8192);
@@ -464,6 +465,16 @@ mod tests {
             dir.poisoned(),
             Some(HpackError::BlockTooLarge { len: 300 * 1024 })
         );
+    }
+
+    /// Found by the http2 fuzz target: `:status: +30` read as status 30.
+    #[test]
+    fn a_status_with_a_plus_sign_is_no_status() {
+        let mut fields = HeaderFields::default();
+        fields.add(b":status", b"+30");
+        assert_eq!(fields.status, None);
+        fields.add(b":status", b"404");
+        assert_eq!(fields.status, Some(404));
     }
 
     #[test]

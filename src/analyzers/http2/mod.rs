@@ -22,6 +22,7 @@
 pub mod conversation;
 pub mod frame;
 pub mod hpack;
+pub mod hpack_decoder;
 pub mod reader;
 mod report;
 
